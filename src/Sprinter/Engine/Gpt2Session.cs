@@ -1,0 +1,197 @@
+using System.Numerics.Tensors;
+
+namespace Sprinter.Engine;
+
+/// <summary>
+/// One sequence's state for a <see cref="Gpt2Model"/>: a position-indexed KV cache allocated once,
+/// and scratch buffers that grow only when a call brings more positions than any before.
+/// <see cref="Forward"/> appends 1..k tokens; <see cref="Truncate"/> rolls back in O(1) by
+/// shortening <see cref="Length"/> (later writes overwrite the stale rows).
+/// </summary>
+public sealed class Gpt2Session
+{
+    readonly Gpt2Model _model;
+    readonly int _d, _heads, _headSize, _layers, _vocab, _inner;
+    readonly float[] _keys, _values;   // [layer, position, d]
+    readonly float[][] _scores;        // per worker: attention weights over positions
+    readonly WorkerPool _pool = WorkerPool.Shared;
+
+    float[] _x = [], _norm = [], _qkv = [], _attn = [], _ff = [], _hidden = [], _logits = [];
+    int _rowCapacity, _logitRows, _rows;
+
+    public int Length { get; private set; }
+    public int Capacity { get; }
+    public Gpt2Model Model => _model;
+    /// <summary>Rows of logits from the last call: every new position, or only the last one.</summary>
+    public int LogitRows => _logitRows;
+    public int HiddenRows => _rows;
+
+    internal Gpt2Session(Gpt2Model model, int capacity)
+    {
+        _model = model;
+        var c = model.Config;
+        if (capacity < 1 || capacity > c.MaxPositions)
+            throw new ArgumentOutOfRangeException(nameof(capacity), $"context must be in [1, {c.MaxPositions}]");
+        Capacity = capacity;
+        (_d, _heads, _headSize, _layers, _vocab, _inner) = (c.EmbeddingSize, c.HeadCount, c.HeadSize, c.LayerCount, c.VocabSize, c.InnerSize);
+        _keys = new float[(long)_layers * capacity * _d];
+        _values = new float[(long)_layers * capacity * _d];
+        _scores = new float[_pool.ThreadCount][];
+        for (int i = 0; i < _scores.Length; i++) _scores[i] = new float[capacity];
+        EnsureRows(1);
+    }
+
+    /// <summary>Logits of the given output row (0-based among <see cref="LogitRows"/>).</summary>
+    public ReadOnlySpan<float> Logits(int row) => _logits.AsSpan(row * _vocab, _vocab);
+
+    /// <summary>Final hidden state (after ln_f) of the given new position of the last call.</summary>
+    public ReadOnlySpan<float> Hidden(int row) => _hidden.AsSpan(row * _d, _d);
+
+    /// <summary>Rolls the cache back to <paramref name="length"/> tokens. O(1).</summary>
+    public void Truncate(int length)
+    {
+        if (length < 0 || length > Length) throw new ArgumentOutOfRangeException(nameof(length), $"length {length} is outside [0, {Length}]");
+        Length = length;
+    }
+
+    public void Reset() => Length = 0;
+
+    /// <summary>
+    /// Appends <paramref name="tokens"/> at positions Length.. and computes their final hidden
+    /// states and logits (for all of them, or only the last when <paramref name="allLogits"/> is false).
+    /// </summary>
+    public void Forward(ReadOnlySpan<int> tokens, bool allLogits = true)
+    {
+        int k = tokens.Length;
+        if (k == 0) throw new ArgumentException("no tokens to forward", nameof(tokens));
+        if (Length + k > Capacity)
+            throw new InvalidInputException($"the sequence would be {Length + k} tokens but the model's context holds {Capacity} (n_positions); use a shorter prompt or fewer new tokens.");
+        foreach (int t in tokens)
+            if ((uint)t >= (uint)_vocab) throw new InvalidInputException($"token id {t} is outside the vocabulary [0, {_vocab}).");
+        EnsureRows(k);
+        _rows = k;
+        int start = Length, d = _d;
+        var m = _model;
+
+        // Embeddings: token column of the packed wte plus the position row.
+        for (int p = 0; p < k; p++)
+        {
+            var row = _x.AsSpan(p * d, d);
+            m.TokenEmbedding.GetColumn(tokens[p], row);
+            TensorPrimitives.Add(row, m.PositionEmbedding.AsSpan((start + p) * d, d), row);
+        }
+
+        for (int l = 0; l < _layers; l++)
+        {
+            var w = m.Layers[l];
+            LayerNorm(_x, _norm, k, w.Ln1Gamma, w.Ln1Beta);
+            w.Qkv.Multiply(_norm, _qkv, k, w.QkvBias, _pool);
+            long cacheBase = (long)l * Capacity * d;
+            for (int p = 0; p < k; p++)
+            {
+                _qkv.AsSpan(p * 3 * d + d, d).CopyTo(_keys.AsSpan((int)(cacheBase + (long)(start + p) * d), d));
+                _qkv.AsSpan(p * 3 * d + 2 * d, d).CopyTo(_values.AsSpan((int)(cacheBase + (long)(start + p) * d), d));
+            }
+            Attention(l, start, k);
+            w.AttnProj.Multiply(_attn, _norm, k, w.AttnProjBias, _pool);
+            TensorPrimitives.Add(_x.AsSpan(0, k * d), _norm.AsSpan(0, k * d), _x.AsSpan(0, k * d));
+
+            LayerNorm(_x, _norm, k, w.Ln2Gamma, w.Ln2Beta);
+            w.Fc.Multiply(_norm, _ff, k, w.FcBias, _pool);
+            GeluTanh(_ff.AsSpan(0, k * _inner));
+            w.FcProj.Multiply(_ff, _norm, k, w.FcProjBias, _pool);
+            TensorPrimitives.Add(_x.AsSpan(0, k * d), _norm.AsSpan(0, k * d), _x.AsSpan(0, k * d));
+        }
+
+        LayerNorm(_x, _hidden, k, m.FinalGamma, m.FinalBeta);
+        _logitRows = allLogits ? k : 1;
+        var lastRows = _hidden.AsSpan((k - _logitRows) * d, _logitRows * d);
+        m.OutputProjection.Multiply(lastRows, _logits, _logitRows, ReadOnlySpan<float>.Empty, _pool);
+        Length = start + k;
+    }
+
+    void EnsureRows(int k)
+    {
+        if (k <= _rowCapacity) return;
+        _rowCapacity = Math.Max(k, 4);
+        int d = _d, r = _rowCapacity;
+        _x = new float[r * d]; _norm = new float[r * d]; _qkv = new float[r * 3 * d]; _attn = new float[r * d];
+        _ff = new float[r * _inner]; _hidden = new float[r * d]; _logits = new float[(long)r * _vocab <= int.MaxValue ? r * _vocab : throw new InvalidInputException("too many positions in one call for this vocabulary")];
+    }
+
+    void LayerNorm(float[] input, float[] output, int rows, float[] gamma, float[] beta)
+    {
+        int d = _d;
+        float eps = _model.Config.LayerNormEpsilon;
+        for (int p = 0; p < rows; p++)
+        {
+            var x = input.AsSpan(p * d, d);
+            var y = output.AsSpan(p * d, d);
+            float mean = TensorPrimitives.Sum(x) / d;
+            TensorPrimitives.Subtract(x, mean, y);
+            float variance = TensorPrimitives.SumOfSquares(y) / d;
+            TensorPrimitives.Multiply(y, 1f / MathF.Sqrt(variance + eps), y);
+            TensorPrimitives.FusedMultiplyAdd(y, gamma, beta, y);
+        }
+    }
+
+    /// <summary>GPT-2's tanh GELU in place: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).</summary>
+    internal static void GeluTanh(Span<float> x)
+    {
+        const float c = 0.7978845608028654f; // sqrt(2/pi)
+        const int chunk = 1024;
+        Span<float> t = stackalloc float[chunk];
+        for (int i = 0; i < x.Length; i += chunk)
+        {
+            var xs = x.Slice(i, Math.Min(chunk, x.Length - i));
+            var ts = t[..xs.Length];
+            TensorPrimitives.Multiply(xs, xs, ts);                  // x^2
+            TensorPrimitives.Multiply(ts, 0.044715f, ts);
+            TensorPrimitives.Add(ts, 1f, ts);                       // 1 + 0.044715 x^2
+            TensorPrimitives.Multiply(ts, xs, ts);                  // x + 0.044715 x^3
+            TensorPrimitives.Multiply(ts, c, ts);
+            TensorPrimitives.Tanh(ts, ts);
+            TensorPrimitives.Add(ts, 1f, ts);
+            TensorPrimitives.Multiply(ts, xs, ts);
+            TensorPrimitives.Multiply(ts, 0.5f, xs);
+        }
+    }
+
+    // Causal self-attention of the k new positions over the cache; heads split across workers.
+    int _attnLayer, _attnStart, _attnRows, _attnParts;
+    Action<int>? _attnJob;
+
+    void Attention(int layer, int start, int k)
+    {
+        (_attnLayer, _attnStart, _attnRows) = (layer, start, k);
+        long work = (long)k * (start + k) * _d;
+        _attnParts = work < 32 * 1024 ? 1 : Math.Min(_pool.ThreadCount, _heads);
+        if (_attnParts == 1) AttentionPart(0);
+        else _pool.Run(_attnParts, _attnJob ??= AttentionPart);
+    }
+
+    void AttentionPart(int part)
+    {
+        int d = _d, hs = _headSize;
+        int h0 = _heads * part / _attnParts, h1 = _heads * (part + 1) / _attnParts;
+        float scale = 1f / MathF.Sqrt(hs);
+        long cacheBase = (long)_attnLayer * Capacity * d;
+        var scoresAll = _scores[part];
+        for (int p = 0; p < _attnRows; p++)
+        {
+            int visible = _attnStart + p + 1;
+            var scores = scoresAll.AsSpan(0, visible);
+            for (int h = h0; h < h1; h++)
+            {
+                var q = _qkv.AsSpan(p * 3 * d + h * hs, hs);
+                for (int j = 0; j < visible; j++)
+                    scores[j] = TensorPrimitives.Dot(q, _keys.AsSpan((int)(cacheBase + (long)j * d + h * hs), hs)) * scale;
+                TensorPrimitives.SoftMax(scores, scores);
+                var output = _attn.AsSpan(p * d + h * hs, hs);
+                output.Clear();
+                for (int j = 0; j < visible; j++)
+                    TensorPrimitives.MultiplyAdd(_values.AsSpan((int)(cacheBase + (long)j * d + h * hs), hs), scores[j], output, output);
+            }
+        }
+    }
+}

@@ -1,0 +1,84 @@
+using System.Text.Json;
+using Sprinter.Engine;
+
+namespace Sprinter.Models;
+
+/// <summary>
+/// Randomly initialised GPT-2 weights (GPT-2's own init: N(0, 0.02), residual projections scaled
+/// by 1/sqrt(2 n_layer), LayerNorm at identity): for tests, benchmarks and the start of training.
+/// </summary>
+public static class RandomModel
+{
+    public static Dictionary<string, (float[] Data, long[] Shape)> CreateTensors(ModelConfig c, int seed, float lnNoise = 0f)
+    {
+        var rng = new Random(seed);
+        int d = c.EmbeddingSize, f = c.InnerSize;
+        var t = new Dictionary<string, (float[], long[])>();
+        float[] Normal(long n, double std)
+        {
+            var a = new float[n];
+            for (long i = 0; i < n; i++)
+            {
+                double u1 = 1.0 - rng.NextDouble(), u2 = rng.NextDouble();
+                a[i] = (float)(std * Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2));
+            }
+            return a;
+        }
+        float[] Constant(int n, float value, float noise)
+        {
+            var a = new float[n];
+            for (int i = 0; i < n; i++) a[i] = value + (noise == 0 ? 0 : (float)((rng.NextDouble() * 2 - 1) * noise));
+            return a;
+        }
+        void Add(string name, float[] data, params long[] shape) => t[name] = (data, shape);
+        double residualStd = 0.02 / Math.Sqrt(2 * c.LayerCount);
+        Add("wte.weight", Normal((long)c.VocabSize * d, 0.02), c.VocabSize, d);
+        Add("wpe.weight", Normal((long)c.MaxPositions * d, 0.01), c.MaxPositions, d);
+        for (int l = 0; l < c.LayerCount; l++)
+        {
+            string h = $"h.{l}.";
+            Add(h + "ln_1.weight", Constant(d, 1, lnNoise), d); Add(h + "ln_1.bias", Constant(d, 0, lnNoise), d);
+            Add(h + "attn.c_attn.weight", Normal((long)d * 3 * d, 0.02), d, 3 * d); Add(h + "attn.c_attn.bias", Constant(3 * d, 0, lnNoise), 3 * d);
+            Add(h + "attn.c_proj.weight", Normal((long)d * d, residualStd), d, d); Add(h + "attn.c_proj.bias", Constant(d, 0, lnNoise), d);
+            Add(h + "ln_2.weight", Constant(d, 1, lnNoise), d); Add(h + "ln_2.bias", Constant(d, 0, lnNoise), d);
+            Add(h + "mlp.c_fc.weight", Normal((long)d * f, 0.02), d, f); Add(h + "mlp.c_fc.bias", Constant(f, 0, lnNoise), f);
+            Add(h + "mlp.c_proj.weight", Normal((long)f * d, residualStd), f, d); Add(h + "mlp.c_proj.bias", Constant(d, 0, lnNoise), d);
+        }
+        Add("ln_f.weight", Constant(d, 1, lnNoise), d); Add("ln_f.bias", Constant(d, 0, lnNoise), d);
+        return t;
+    }
+
+    public static Gpt2Model Create(ModelConfig config, int seed, WeightType type = WeightType.F32)
+    {
+        var tensors = CreateTensors(config, seed);
+        return Gpt2Model.FromTensors(config, name => tensors.TryGetValue(name, out var v) ? v : null, type, "random model");
+    }
+
+    /// <summary>Writes a complete model folder (config, safetensors in <paramref name="dtype"/>, tokenizer files).</summary>
+    public static void WriteFolder(string folder, ModelConfig config, IReadOnlyDictionary<string, (float[] Data, long[] Shape)> tensors,
+        string vocabJson, string mergesTxt, TensorDType dtype = TensorDType.F32, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        Directory.CreateDirectory(folder);
+        config.Save(Path.Combine(folder, "config.json"));
+        SafeTensorsWriter.Write(Path.Combine(folder, "model.safetensors"),
+            tensors.Select(kv => new TensorToWrite(kv.Key, kv.Value.Shape, kv.Value.Data, dtype)),
+            metadata ?? new Dictionary<string, string> { ["format"] = "pt" });
+        File.WriteAllText(Path.Combine(folder, "vocab.json"), vocabJson);
+        File.WriteAllText(Path.Combine(folder, "merges.txt"), mergesTxt);
+    }
+
+    /// <summary>The smallest byte-level vocabulary: the 256 byte tokens, the given merges in order, then &lt;|endoftext|&gt;.</summary>
+    public static (string VocabJson, string MergesTxt) ByteVocabulary(IEnumerable<(string Left, string Right)>? merges = null)
+    {
+        var vocab = new Dictionary<string, int>();
+        for (int b = 0; b < 256; b++) vocab[ByteLevel.ByteToChar[b].ToString()] = b;
+        var lines = new List<string> { "#version: 0.2" };
+        foreach (var (left, right) in merges ?? [])
+        {
+            vocab.TryAdd(left + right, vocab.Count);
+            lines.Add(left + " " + right);
+        }
+        vocab["<|endoftext|>"] = vocab.Count;
+        return (JsonSerializer.Serialize(vocab), string.Join("\n", lines) + "\n");
+    }
+}

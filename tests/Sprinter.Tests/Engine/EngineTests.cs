@@ -1,0 +1,151 @@
+using Sprinter.Engine;
+using Sprinter.Models;
+
+namespace Sprinter.Tests.Engine;
+
+public class EngineTests
+{
+    static void AssertClose(ReadOnlySpan<float> actual, double[] expected, double relTol, string what)
+    {
+        double scale = expected.Max(Math.Abs);
+        for (int i = 0; i < expected.Length; i++)
+        {
+            double diff = Math.Abs(actual[i] - expected[i]);
+            Assert.True(diff <= relTol * Math.Max(1, scale), $"{what}[{i}]: {actual[i]} vs {expected[i]} (diff {diff})");
+        }
+    }
+
+    static void AssertClose(ReadOnlySpan<float> actual, ReadOnlySpan<float> expected, double relTol, string what)
+    {
+        float scale = 1;
+        foreach (var e in expected) scale = Math.Max(scale, Math.Abs(e));
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(Math.Abs(actual[i] - expected[i]) <= relTol * scale, $"{what}[{i}]: {actual[i]} vs {expected[i]}");
+    }
+
+    [Theory]
+    [InlineData(32, 4, 2, 257)]
+    [InlineData(48, 3, 1, 100)]   // vocab not a multiple of the 32-wide tile, odd head count
+    public void FullPassMatchesDoublePrecisionReference(int d, int heads, int layers, int vocab)
+    {
+        var c = TestModels.TinyConfig(vocab, d, layers, heads);
+        var tensors = TestModels.Tensors(c, seed: 3);
+        using var model = TestModels.Model(c, tensors);
+        var tokens = TestModels.RandomTokens(12, vocab, seed: 4);
+        var (refLogits, refHidden) = ReferenceGpt2.Run(c, tensors, tokens);
+        var s = model.CreateSession();
+        s.Forward(tokens);
+        for (int p = 0; p < tokens.Length; p++)
+        {
+            AssertClose(s.Logits(p), refLogits[p], 1e-4, $"logits[{p}]");
+            AssertClose(s.Hidden(p), refHidden[p], 1e-4, $"hidden[{p}]");
+        }
+    }
+
+    [Fact]
+    public void IncrementalAndChunkedPassesMatchOneFullPass()
+    {
+        var c = TestModels.TinyConfig();
+        using var model = TestModels.Model(c, TestModels.Tensors(c, seed: 5));
+        var tokens = TestModels.RandomTokens(20, c.VocabSize, seed: 6);
+        var full = model.CreateSession();
+        full.Forward(tokens);
+
+        var one = model.CreateSession();
+        for (int p = 0; p < tokens.Length; p++)
+        {
+            one.Forward(tokens.AsSpan(p, 1));
+            AssertClose(one.Logits(0), full.Logits(p), 1e-4, $"incremental[{p}]");
+        }
+
+        foreach (int k in new[] { 2, 3, 4, 7 })
+        {
+            var chunked = model.CreateSession();
+            for (int p = 0; p < tokens.Length; p += k)
+            {
+                int n = Math.Min(k, tokens.Length - p);
+                chunked.Forward(tokens.AsSpan(p, n));
+                for (int r = 0; r < n; r++) AssertClose(chunked.Logits(r), full.Logits(p + r), 1e-4, $"k={k}[{p + r}]");
+            }
+        }
+    }
+
+    [Fact]
+    public void TruncateThenRedecodeGivesIdenticalLogits()
+    {
+        var c = TestModels.TinyConfig();
+        using var model = TestModels.Model(c, TestModels.Tensors(c, seed: 7));
+        var s = model.CreateSession();
+        var prefix = TestModels.RandomTokens(10, c.VocabSize, 8);
+        var tail = TestModels.RandomTokens(5, c.VocabSize, 9);
+        s.Forward(prefix);
+        s.Forward(tail);
+        var first = s.Logits(4).ToArray();
+        s.Forward(TestModels.RandomTokens(6, c.VocabSize, 10)); // junk that must be forgotten
+        s.Truncate(prefix.Length);
+        Assert.Equal(prefix.Length, s.Length);
+        s.Forward(tail);
+        Assert.Equal(first, s.Logits(4).ToArray());
+    }
+
+    [Fact]
+    public void LastOnlyLogitsEqualTheLastRowOfAllLogits()
+    {
+        var c = TestModels.TinyConfig();
+        using var model = TestModels.Model(c, TestModels.Tensors(c, seed: 11));
+        var tokens = TestModels.RandomTokens(9, c.VocabSize, 12);
+        var a = model.CreateSession(); a.Forward(tokens);
+        var b = model.CreateSession(); b.Forward(tokens, allLogits: false);
+        Assert.Equal(1, b.LogitRows);
+        Assert.Equal(a.Logits(8).ToArray(), b.Logits(0).ToArray());
+    }
+
+    [Fact]
+    public void Bf16WeightsMatchFp32OnBf16RoundedWeights()
+    {
+        var c = TestModels.TinyConfig();
+        var tensors = TestModels.Tensors(c, seed: 13);
+        var rounded = tensors.ToDictionary(kv => kv.Key, kv => (kv.Value.Data.Select(BFloat16.Round).ToArray(), kv.Value.Shape));
+        using var bf = TestModels.Model(c, tensors, WeightType.BF16);
+        using var fp = TestModels.Model(c, rounded, WeightType.F32);
+        var tokens = TestModels.RandomTokens(8, c.VocabSize, 14);
+        var a = bf.CreateSession(); a.Forward(tokens);
+        var b = fp.CreateSession(); b.Forward(tokens);
+        // Only the small LayerNorm/bias vectors stay fp32 in the bf16 model, so the match is close, not exact.
+        for (int p = 0; p < tokens.Length; p++) AssertClose(a.Logits(p), b.Logits(p), 2e-2, $"bf16[{p}]");
+    }
+
+    [Fact]
+    public void ContextOverflowIsAClearError()
+    {
+        var c = TestModels.TinyConfig(positions: 8);
+        using var model = TestModels.Model(c, TestModels.Tensors(c));
+        var s = model.CreateSession();
+        var e = Assert.Throws<InvalidInputException>(() => s.Forward(new int[9]));
+        Assert.Contains("n_positions", e.Message);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(6)]
+    public void PackedMultiplyMatchesNaiveProduct(int rows)
+    {
+        var rng = new Random(rows);
+        int input = 70, output = 45;
+        var w = Enumerable.Range(0, input * output).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
+        var bias = Enumerable.Range(0, output).Select(_ => (float)rng.NextDouble()).ToArray();
+        var x = Enumerable.Range(0, rows * input).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
+        using var m = PackedMatrix.FromInOut(w, input, output, WeightType.F32);
+        var y = new float[rows * output];
+        m.Multiply(x, y, rows, bias);
+        for (int p = 0; p < rows; p++)
+            for (int o = 0; o < output; o++)
+            {
+                double s = bias[o];
+                for (int i = 0; i < input; i++) s += x[p * input + i] * w[i * output + o];
+                Assert.True(Math.Abs(s - y[p * output + o]) < 1e-4, $"y[{p},{o}] = {y[p * output + o]}, expected {s}");
+            }
+    }
+}
