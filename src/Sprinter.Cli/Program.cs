@@ -1,1 +1,43 @@
-class P{static void Main(){}}
+using System.CommandLine;
+using Sprinter;
+using Sprinter.Cli.Commands;
+
+namespace Sprinter.Cli;
+
+public static class Program
+{
+    public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
+
+    /// <summary>Runs the CLI; user mistakes print one line on <paramref name="error"/> and return 2.</summary>
+    public static int Run(string[] args, TextWriter output, TextWriter error)
+    {
+        var root = new RootCommand("sprinter: fast GPT-2-family text generation with speculative decoding and SPRINTER approximate verification.")
+        {
+            InfoCommand.Create(output),
+            GenerateCommand.Create(output, error),
+            ConvertCommand.Create(output),
+            BenchEngineCommand.Create(output, error),
+        };
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            string command = string.Join(' ', parsed.CommandResult.Command == root ? ["sprinter"] : new[] { "sprinter", parsed.CommandResult.Command.Name });
+            error.WriteLine($"error: {parsed.Errors[0].Message} (see '{command} --help').");
+            return 2;
+        }
+        try
+        {
+            return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, Output = output, Error = error });
+        }
+        catch (InvalidInputException e)
+        {
+            error.WriteLine("error: " + e.Message);
+            return 2;
+        }
+        catch (OperationCanceledException)
+        {
+            error.WriteLine("cancelled.");
+            return 130;
+        }
+    }
+}

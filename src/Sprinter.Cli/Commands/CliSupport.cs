@@ -1,0 +1,76 @@
+using System.CommandLine;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Sprinter.Decoding;
+using Sprinter.Engine;
+
+namespace Sprinter.Cli.Commands;
+
+/// <summary>Options and output helpers shared by the commands.</summary>
+internal static class CliSupport
+{
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    public static void WriteJson(TextWriter output, JsonNode node) => output.WriteLine(node.ToJsonString(Json));
+
+    public static Option<bool> JsonOption() => new("--json") { Description = "Print one JSON object instead of text." };
+
+    public static Option<string> DtypeOption() => new("--dtype")
+    {
+        Description = "Weight type at run time: fp32 or bf16 (fp16 files are widened at load).",
+        DefaultValueFactory = _ => "fp32",
+    };
+
+    public static WeightType ParseDtype(string text) => text.ToLowerInvariant() switch
+    {
+        "fp32" or "f32" or "float32" => WeightType.F32,
+        "bf16" or "bfloat16" => WeightType.BF16,
+        _ => throw new InvalidInputException($"--dtype must be fp32 or bf16, got '{text}'."),
+    };
+
+    /// <summary>The shipped default models: models/ beside the executable or in a parent of the working directory.</summary>
+    public static string? FindShippedModel(string name)
+    {
+        foreach (var start in new[] { AppContext.BaseDirectory, Environment.CurrentDirectory })
+        {
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+            {
+                string candidate = Path.Combine(dir.FullName, "models", name);
+                if (File.Exists(Path.Combine(candidate, "config.json"))) return candidate;
+            }
+        }
+        return null;
+    }
+
+    public static string ResolveModel(string? given, string shippedName, string option)
+    {
+        if (!string.IsNullOrEmpty(given)) return given;
+        return FindShippedModel(shippedName)
+               ?? throw new InvalidInputException($"{option} was not given and no shipped model 'models/{shippedName}' was found; pass {option} DIR (a Hugging Face GPT-2 folder).");
+    }
+
+    public sealed class SamplingOptionSet
+    {
+        public Option<float> Temperature { get; } = new("--temperature") { Description = "Sampling temperature; 0 is greedy.", DefaultValueFactory = _ => 0f };
+        public Option<int> TopK { get; } = new("--top-k") { Description = "Keep the k most likely tokens (0: all).", DefaultValueFactory = _ => 0 };
+        public Option<float> TopP { get; } = new("--top-p") { Description = "Nucleus sampling mass in (0, 1] (1: all).", DefaultValueFactory = _ => 1f };
+        public Option<int> Seed { get; } = new("--seed") { Description = "Random seed for sampling.", DefaultValueFactory = _ => 0 };
+
+        public void AddTo(Command command)
+        {
+            command.Add(Temperature); command.Add(TopK); command.Add(TopP); command.Add(Seed);
+        }
+
+        public SamplingOptions Read(ParseResult r)
+        {
+            var options = new SamplingOptions { Temperature = r.GetValue(Temperature), TopK = r.GetValue(TopK), TopP = r.GetValue(TopP) };
+            options.Validate();
+            return options;
+        }
+    }
+}

@@ -1,0 +1,107 @@
+using System.Text.Json.Nodes;
+
+namespace Sprinter.Tests.Cli;
+
+/// <summary>The CLI as a user meets it: exit codes, one-line errors, JSON shape.</summary>
+public class CliTests
+{
+    public static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = Sprinter.Cli.Program.Run(args, output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    static readonly Lazy<string> Model = new(() => TestModels.Folder(TestModels.TinyConfig(positions: 128), seed: 21));
+
+    [Fact]
+    public void GenerateJsonHasTextIdsAndTiming()
+    {
+        var (code, output, error) = Run("generate", "--model", Model.Value, "--prompt", "Hello there", "--max-tokens", "5", "--json");
+        Assert.True(code == 0, error);
+        var json = JsonNode.Parse(output)!.AsObject();
+        Assert.Equal("ar", (string)json["mode"]!);
+        Assert.Equal(5, json["token_ids"]!.AsArray().Count);
+        Assert.True((double)json["ms_per_token"]! >= 0);
+        Assert.NotNull(json["text"]);
+    }
+
+    [Fact]
+    public void SeededSamplingIsReproducibleAndSeedsDiffer()
+    {
+        string[] Args(int seed) => ["generate", "--model", Model.Value, "--prompt", "abc", "--max-tokens", "12", "--temperature", "1", "--seed", seed.ToString(), "--json"];
+        string Ids(int seed) => JsonNode.Parse(Run(Args(seed)).Out)!["token_ids"]!.ToJsonString();
+        Assert.Equal(Ids(3), Ids(3));
+        Assert.NotEqual(Ids(3), Ids(4));
+    }
+
+    [Fact]
+    public void GenerateStreamsPromptAndContinuationThenStats()
+    {
+        var (code, output, error) = Run("generate", "--model", Model.Value, "--prompt", "Hi", "--max-tokens", "3");
+        Assert.Equal(0, code);
+        Assert.StartsWith("Hi", output);
+        Assert.Contains("ms/token", error);
+        Assert.Contains("mode ar", error);
+    }
+
+    [Theory]
+    [InlineData("--temperature", "-1", "--temperature")]
+    [InlineData("--top-p", "2", "--top-p")]
+    [InlineData("--top-k", "-2", "--top-k")]
+    [InlineData("--max-tokens", "0", "--max-tokens")]
+    [InlineData("--max-tokens", "500", "n_positions")]
+    [InlineData("--max-tokens", "many", "many")]
+    [InlineData("--dtype", "int4", "--dtype")]
+    public void BadOptionsExitWithCode2AndOneLine(string option, string value, string mentioned)
+    {
+        var (code, output, error) = Run("generate", "--model", Model.Value, "--prompt", "Hi", option, value);
+        Assert.Equal(2, code);
+        Assert.Contains(mentioned, error);
+        Assert.Single(error.Trim().Split('\n'));
+        Assert.DoesNotContain("   at ", error); // no stack trace
+    }
+
+    [Fact]
+    public void MissingModelFolderExitsWithCode2()
+    {
+        var (code, _, error) = Run("info", "--model", "/nonexistent/model");
+        Assert.Equal(2, code);
+        Assert.Contains("/nonexistent/model", error);
+    }
+
+    [Fact]
+    public void CorruptWeightsExitWithCode2NamingTheFile()
+    {
+        string dir = TestModels.Folder(TestModels.TinyConfig());
+        string weights = Path.Combine(dir, "model.safetensors");
+        var bytes = File.ReadAllBytes(weights);
+        File.WriteAllBytes(weights, bytes[..(bytes.Length / 2)]);
+        var (code, _, error) = Run("generate", "--model", dir, "--prompt", "x");
+        Assert.Equal(2, code);
+        Assert.Contains("model.safetensors", error);
+    }
+
+    [Fact]
+    public void InfoReportsParametersAndDtype()
+    {
+        var (code, output, _) = Run("info", "--model", Model.Value, "--json");
+        Assert.Equal(0, code);
+        var json = JsonNode.Parse(output)!;
+        Assert.Equal(TestModels.TinyConfig(positions: 128).ParameterCount(), (long)json["parameters"]!);
+        Assert.Equal("F32", (string)json["dtype"]!);
+    }
+
+    [Fact]
+    public void BenchEngineJsonHasTheDocumentedShape()
+    {
+        var (code, output, error) = Run("bench-engine", "--model", Model.Value, "--positions", "1", "2", "--runs", "2", "--json");
+        Assert.True(code == 0, error);
+        var json = JsonNode.Parse(output)!;
+        Assert.True((double)json["bandwidth_gbs"]! > 0);
+        var results = json["results"]!.AsArray();
+        Assert.Equal(4, results.Count); // fp32 and bf16 at k = 1, 2
+        Assert.All(results, r => Assert.True((double)r!["ms"]! > 0 && (string)r["dtype"]! is "fp32" or "bf16"));
+    }
+}
