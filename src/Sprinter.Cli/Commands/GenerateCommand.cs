@@ -6,71 +6,124 @@ using Sprinter.Models;
 
 namespace Sprinter.Cli.Commands;
 
-/// <summary><c>sprinter generate</c>: stream a continuation of a prompt.</summary>
+/// <summary><c>sprinter generate</c>: stream a continuation with AR, SD or SPRINTER decoding.</summary>
 internal static class GenerateCommand
 {
     public static Command Create(TextWriter output, TextWriter error)
     {
-        var model = new Option<string?>("--model") { Description = "Model folder for autoregressive decoding. Default: the shipped target." };
+        var mode = new Option<string>("--mode") { Description = "ar (target only), ar-draft, sd (lossless speculative decoding) or sprinter (approximate verification, lossy in paper mode).", DefaultValueFactory = _ => "ar" };
+        var model = new Option<string?>("--model", "--target") { Description = "Target model folder (the only model for --mode ar). Default: the shipped target." };
+        var draft = new Option<string?>("--draft") { Description = "Draft model folder for sd/sprinter. Default: the shipped draft." };
+        var verifier = new Option<string?>("--verifier") { Description = "SPRINTER verifier file, or constant:S for a fixed score S in [0,1]. Default: the shipped verifier." };
+        var gamma = new Option<int>("--gamma") { Description = "SD: draft tokens per round.", DefaultValueFactory = _ => 4 };
+        var threshold = new Option<float?>("--threshold") { Description = "SPRINTER: keep drafting while the verifier's score >= this. Default: the verifier's calibrated threshold, else 0.5." };
+        var maxDraft = new Option<int>("--max-draft") { Description = "SPRINTER: cap on drafted tokens per round.", DefaultValueFactory = _ => 20 };
+        var sprinterMode = new Option<string>("--sprinter-mode") { Description = "paper (target tests only the round's last token; lossy) or strict-on-call (tests every drafted token when called; lossless).", DefaultValueFactory = _ => "paper" };
         var prompt = new Option<string>("--prompt") { Description = "Text to continue.", Required = true };
         var maxTokens = new Option<int>("--max-tokens") { Description = "Number of new tokens.", DefaultValueFactory = _ => 50 };
         var dtype = CliSupport.DtypeOption();
         var json = CliSupport.JsonOption();
         var sampling = new CliSupport.SamplingOptionSet();
-        var command = new Command("generate", "Generate text after a prompt, streaming it as it is produced.") { model, prompt, maxTokens, dtype, json };
+        var command = new Command("generate", "Generate text after a prompt, streaming it as tokens are committed.")
+            { mode, model, draft, verifier, gamma, threshold, maxDraft, sprinterMode, prompt, maxTokens, dtype, json };
         sampling.AddTo(command);
         command.SetAction(async (r, ct) =>
         {
-            var options = sampling.Read(r);
+            var samplingOptions = sampling.Read(r);
             int max = r.GetValue(maxTokens);
             if (max < 1) throw new InvalidInputException($"--max-tokens must be >= 1, got {max}.");
             string text = r.GetValue(prompt)!;
             if (text.Length == 0) throw new InvalidInputException("--prompt is empty; give some text to continue.");
-            string folder = CliSupport.ResolveModel(r.GetValue(model), "target", "--model");
-            using var lm = LanguageModel.Load(folder, CliSupport.ParseDtype(r.GetValue(dtype)!));
-            int[] ids = lm.Tokenizer.Encode(text);
-            var decoder = new AutoregressiveDecoder(lm.Model.CreateSession(), options, r.GetValue(sampling.Seed));
-            var stream = lm.Tokenizer.CreateStreamingDecoder();
+            string modeName = r.GetValue(mode)!.ToLowerInvariant();
+            if (modeName is not ("ar" or "ar-draft" or "sd" or "sprinter"))
+                throw new InvalidInputException($"--mode must be ar, ar-draft, sd or sprinter, got '{modeName}'.");
+            var weightType = CliSupport.ParseDtype(r.GetValue(dtype)!);
+            int seed = r.GetValue(sampling.Seed);
+
+            using var pair = ModelPair.Load(
+                needsTarget: modeName != "ar-draft", targetFolder: r.GetValue(model),
+                needsDraft: modeName != "ar", draftFolder: r.GetValue(draft), weightType);
+            var tokenizer = pair.Tokenizer;
+            IDecoder decoder;
+            string description;
+            if (modeName == "ar" || modeName == "ar-draft")
+            {
+                var lm = modeName == "ar" ? pair.Target! : pair.Draft!;
+                decoder = new AutoregressiveDecoder(lm.Model.CreateSession(), samplingOptions, seed, isTarget: modeName == "ar");
+                description = $"{lm.Name}";
+            }
+            else
+            {
+                var options = new SpeculativeOptions { Gamma = r.GetValue(gamma) };
+                if (modeName == "sprinter")
+                {
+                    var (v, calibrated) = VerifierSource.Resolve(r.GetValue(verifier), pair.Draft!);
+                    string sm = r.GetValue(sprinterMode)!.ToLowerInvariant();
+                    options = options with
+                    {
+                        Method = SpeculativeMethod.Sprinter,
+                        Verifier = v,
+                        Threshold = r.GetValue(threshold) ?? calibrated ?? 0.5f,
+                        MaxDraft = r.GetValue(maxDraft),
+                        SprinterMode = sm switch
+                        {
+                            "paper" => SprinterMode.Paper,
+                            "strict-on-call" => SprinterMode.StrictOnCall,
+                            _ => throw new InvalidInputException($"--sprinter-mode must be paper or strict-on-call, got '{sm}'."),
+                        },
+                    };
+                }
+                decoder = new SpeculativeDecoder(pair.Draft!.Model.CreateSession(), pair.Target!.Model.CreateSession(), options, samplingOptions, seed);
+                description = options.Method == SpeculativeMethod.Sd
+                    ? $"draft {pair.Draft.Name} -> target {pair.Target.Name}, gamma {options.Gamma}"
+                    : $"draft {pair.Draft.Name} -> target {pair.Target.Name}, verifier {options.Verifier!.Name}, threshold {options.Threshold}, max-draft {options.MaxDraft}";
+            }
+
+            int[] ids = tokenizer.Encode(text);
+            var stream = tokenizer.CreateStreamingDecoder();
             bool asJson = r.GetValue(json);
-            var tokens = new List<int>();
+            var emitted = new List<EmittedToken>();
             var produced = new StringBuilder();
             if (!asJson) output.Write(text);
-            await foreach (var token in decoder.GenerateAsync(ids, max, lm.Tokenizer.EndOfText, ct))
+            await foreach (var token in decoder.GenerateAsync(ids, max, tokenizer.EndOfText, ct))
             {
-                tokens.Add(token.Id);
+                emitted.Add(token);
                 string piece = stream.Append(token.Id);
                 produced.Append(piece);
                 if (!asJson) { output.Write(piece); output.Flush(); }
             }
             string tail = stream.Flush();
             produced.Append(tail);
-            var timing = decoder.LastTiming!;
+            var stats = decoder.LastStats!;
             if (asJson)
             {
                 CliSupport.WriteJson(output, new JsonObject
                 {
-                    ["mode"] = "ar",
-                    ["lossless"] = true,
-                    ["model"] = folder,
-                    ["sampling"] = options.ToString(),
+                    ["mode"] = stats.Mode,
+                    ["lossless"] = stats.Lossless,
+                    ["models"] = description,
+                    ["sampling"] = samplingOptions.ToString(),
                     ["prompt"] = text,
                     ["text"] = produced.ToString(),
                     ["prompt_token_ids"] = new JsonArray(ids.Select(i => (JsonNode)i).ToArray()),
-                    ["token_ids"] = new JsonArray(tokens.Select(i => (JsonNode)i).ToArray()),
-                    ["new_tokens"] = tokens.Count,
-                    ["prefill_ms"] = Math.Round(timing.PrefillMs, 3),
-                    ["ms_per_token"] = Math.Round(timing.MsPerToken, 3),
-                    ["tokens_per_second"] = Math.Round(timing.TokensPerSecond, 2),
+                    ["token_ids"] = new JsonArray(emitted.Select(t => (JsonNode)t.Id).ToArray()),
+                    ["provenance"] = new JsonArray(emitted.Select(t => (JsonNode)OriginName(t.Origin)).ToArray()),
+                    ["ms_per_token"] = Math.Round(stats.MsPerToken, 3),
+                    ["tokens_per_second"] = Math.Round(stats.TokensPerSecond, 2),
+                    ["stats"] = stats.ToJson(),
                 });
             }
             else
             {
                 output.WriteLine(tail);
-                error.WriteLine($"[mode ar (lossless), {lm.Name}, {options}] {tokens.Count} tokens, prompt {ids.Length} tokens in {timing.PrefillMs:F1} ms, " +
-                                $"{timing.MsPerToken:F2} ms/token, {timing.TokensPerSecond:F1} tokens/s");
+                string lossy = stats.Lossless ? "lossless" : "LOSSY: unverified tokens were never checked by the target";
+                error.WriteLine($"[mode {stats.Mode} ({lossy}); {description}; {samplingOptions}]");
+                error.WriteLine($"[{stats.Summary()}, {stats.TokensPerSecond:F1} tokens/s]");
             }
             return 0;
         });
         return command;
     }
+
+    public static string OriginName(TokenOrigin origin) => origin.ToString().ToLowerInvariant();
 }

@@ -4,78 +4,82 @@ using Sprinter.Engine;
 
 namespace Sprinter.Decoding;
 
-/// <summary>One generated token as it is committed.</summary>
-public readonly record struct GeneratedToken(int Id, int Index);
-
-/// <summary>Timing of a finished generation.</summary>
-public sealed record GenerationTiming(int PromptTokens, int NewTokens, double PrefillMs, double DecodeMs)
+/// <summary>A decoding loop: streams committed tokens and keeps the statistics of the last run.</summary>
+public interface IDecoder
 {
-    /// <summary>Decode time per new token, prompt prefill excluded.</summary>
-    public double MsPerToken => NewTokens == 0 ? 0 : DecodeMs / NewTokens;
-    public double TokensPerSecond => DecodeMs <= 0 ? 0 : NewTokens * 1000.0 / DecodeMs;
+    DecodingStats? LastStats { get; }
+    IAsyncEnumerable<EmittedToken> GenerateAsync(int[] prompt, int maxTokens, int? stopToken = null, CancellationToken cancellationToken = default);
+}
+
+internal static class DecoderChecks
+{
+    public static void Arguments(int[] prompt, int maxTokens, int capacity, int lookahead)
+    {
+        if (prompt.Length == 0) throw new InvalidInputException("the prompt is empty; give at least one token of text.");
+        if (maxTokens < 1) throw new InvalidInputException($"--max-tokens must be >= 1, got {maxTokens}.");
+        if (prompt.Length + maxTokens + lookahead > capacity)
+            throw new InvalidInputException($"prompt ({prompt.Length} tokens) plus --max-tokens ({maxTokens}) exceeds the model's context of {capacity} tokens (n_positions); shorten one of them.");
+    }
 }
 
 /// <summary>Plain autoregressive decoding with one model: one forward pass per token.</summary>
-public sealed class AutoregressiveDecoder
+public sealed class AutoregressiveDecoder : IDecoder
 {
-    readonly Gpt2Session _session;
+    readonly ModelRunner _model;
     readonly DistributionBuilder _distribution;
     readonly TokenSampler _sampler;
     readonly float[] _probs;
+    readonly bool _isTarget;
 
-    public GenerationTiming? LastTiming { get; private set; }
+    public DecodingStats? LastStats { get; private set; }
 
-    public AutoregressiveDecoder(Gpt2Session session, SamplingOptions options, int seed)
+    /// <param name="isTarget">Whether this model plays the target (its passes count as target calls) or the draft.</param>
+    public AutoregressiveDecoder(Gpt2Session session, SamplingOptions options, int seed, bool isTarget = true)
     {
-        _session = session;
+        _model = new ModelRunner(session);
         int vocab = session.Model.Config.VocabSize;
         _distribution = new DistributionBuilder(options, vocab);
         _sampler = new TokenSampler(seed);
         _probs = new float[vocab];
+        _isTarget = isTarget;
     }
 
-    /// <summary>
-    /// Streams up to <paramref name="maxTokens"/> new tokens after <paramref name="prompt"/>,
-    /// stopping early at <paramref name="stopToken"/> (which is yielded). The session is reset first.
-    /// </summary>
-    public async IAsyncEnumerable<GeneratedToken> GenerateAsync(int[] prompt, int maxTokens, int? stopToken = null,
+    public async IAsyncEnumerable<EmittedToken> GenerateAsync(int[] prompt, int maxTokens, int? stopToken = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        if (prompt.Length == 0) throw new InvalidInputException("the prompt is empty; give at least one token of text.");
-        if (maxTokens < 0) throw new InvalidInputException($"--max-tokens must be >= 0, got {maxTokens}.");
-        if (prompt.Length + maxTokens > _session.Capacity)
-            throw new InvalidInputException($"prompt ({prompt.Length} tokens) plus --max-tokens ({maxTokens}) exceeds the model's context of {_session.Capacity} tokens (n_positions); shorten one of them.");
-        _session.Reset();
+        DecoderChecks.Arguments(prompt, maxTokens, _model.Session.Capacity, 0);
+        var stats = new DecodingStats { Mode = _isTarget ? "ar" : "ar-draft", Lossless = _isTarget, PromptTokens = prompt.Length };
+        LastStats = stats;
         var clock = Stopwatch.StartNew();
-        _session.Forward(prompt, allLogits: false);
-        double prefill = clock.Elapsed.TotalMilliseconds;
-        double decode = 0;
-        int produced = 0;
-        try
+        _model.Reset();
+        _model.Prefill(prompt);
+        stats.PrefillMs = clock.Elapsed.TotalMilliseconds;
+        var committed = new List<int>(prompt);
+        long decodeStart = Stopwatch.GetTimestamp();
+        for (int i = 0; i < maxTokens; i++)
         {
-            var one = new int[1];
-            for (int i = 0; i < maxTokens; i++)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                long start = Stopwatch.GetTimestamp();
-                _distribution.Compute(_session.Logits(_session.LogitRows - 1), _probs);
-                int token = _sampler.Sample(_probs);
-                bool last = i == maxTokens - 1 || token == stopToken;
-                if (!last)
-                {
-                    one[0] = token;
-                    _session.Forward(one);
-                }
-                decode += Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-                produced++;
-                yield return new GeneratedToken(token, i);
-                if (last) break;
-                await Task.CompletedTask; // the work is synchronous; yielding per token is the stream
-            }
+            cancellationToken.ThrowIfCancellationRequested();
+            _model.CatchUp(committed);
+            long sampleStart = Stopwatch.GetTimestamp();
+            _distribution.Compute(_model.Session.Logits(0), _probs);
+            int token = _sampler.Sample(_probs);
+            stats.SamplingMs += Stopwatch.GetElapsedTime(sampleStart).TotalMilliseconds;
+            committed.Add(token);
+            stats.Rounds++;
+            stats.CountOrigin(TokenOrigin.Sampled);
+            stats.TokensPerRound.Add(1);
+            Record(stats, decodeStart);
+            yield return new EmittedToken(token, i, TokenOrigin.Sampled);
+            if (token == stopToken) break;
+            decodeStart = Stopwatch.GetTimestamp();
+            await Task.CompletedTask;
         }
-        finally
-        {
-            LastTiming = new GenerationTiming(prompt.Length, produced, prefill, decode);
-        }
+    }
+
+    void Record(DecodingStats stats, long decodeStart)
+    {
+        stats.DecodeMs += Stopwatch.GetElapsedTime(decodeStart).TotalMilliseconds;
+        if (_isTarget) { stats.TargetCalls = _model.Calls; stats.TargetMs = _model.Milliseconds; stats.TargetFlops = _model.Flops; }
+        else { stats.DraftSteps = _model.Calls; stats.DraftMs = _model.Milliseconds; stats.DraftFlops = _model.Flops; }
     }
 }

@@ -60,10 +60,18 @@ public sealed class Gpt2Session
     /// Appends <paramref name="tokens"/> at positions Length.. and computes their final hidden
     /// states and logits (for all of them, or only the last when <paramref name="allLogits"/> is false).
     /// </summary>
-    public void Forward(ReadOnlySpan<int> tokens, bool allLogits = true)
+    public void Forward(ReadOnlySpan<int> tokens, bool allLogits = true) => Forward(tokens, allLogits ? tokens.Length : 1);
+
+    /// <summary>
+    /// Appends <paramref name="tokens"/> and computes hidden states for all of them and logits for
+    /// the last <paramref name="logitRows"/> (the output projection is a large share of a small
+    /// model's cost, so callers ask only for the rows they read).
+    /// </summary>
+    public void Forward(ReadOnlySpan<int> tokens, int logitRows)
     {
         int k = tokens.Length;
         if (k == 0) throw new ArgumentException("no tokens to forward", nameof(tokens));
+        if (logitRows < 1 || logitRows > k) throw new ArgumentOutOfRangeException(nameof(logitRows), $"logit rows must be in [1, {k}]");
         if (Length + k > Capacity)
             throw new InvalidInputException($"the sequence would be {Length + k} tokens but the model's context holds {Capacity} (n_positions); use a shorter prompt or fewer new tokens.");
         foreach (int t in tokens)
@@ -104,7 +112,7 @@ public sealed class Gpt2Session
         }
 
         LayerNorm(_x, _hidden, k, m.FinalGamma, m.FinalBeta);
-        _logitRows = allLogits ? k : 1;
+        _logitRows = logitRows;
         var lastRows = _hidden.AsSpan((k - _logitRows) * d, _logitRows * d);
         m.OutputProjection.Multiply(lastRows, _logits, _logitRows, ReadOnlySpan<float>.Empty, _pool);
         Length = start + k;

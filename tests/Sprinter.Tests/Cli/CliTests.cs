@@ -105,3 +105,63 @@ public class CliTests
         Assert.All(results, r => Assert.True((double)r!["ms"]! > 0 && (string)r["dtype"]! is "fp32" or "bf16"));
     }
 }
+
+public class GenerateModesCliTests
+{
+    static readonly Lazy<(string Draft, string Target)> Pair = new(() =>
+        (TestModels.Folder(TestModels.TinyConfig(d: 16, layers: 1, heads: 2, positions: 128), seed: 31),
+         TestModels.Folder(TestModels.TinyConfig(positions: 128), seed: 32)));
+
+    [Theory]
+    [InlineData("sd", true)]
+    [InlineData("sprinter", false)]
+    public void SpeculativeModesPrintStatsAndProvenance(string mode, bool lossless)
+    {
+        var (code, output, error) = CliTests.Run("generate", "--mode", mode, "--draft", Pair.Value.Draft, "--target", Pair.Value.Target,
+            "--verifier", "constant:0.9", "--prompt", "Once upon", "--max-tokens", "15", "--json");
+        Assert.True(code == 0, error);
+        var json = System.Text.Json.Nodes.JsonNode.Parse(output)!;
+        var stats = json["stats"]!;
+        Assert.Equal(lossless, (bool)json["lossless"]!);
+        Assert.Equal(15, json["provenance"]!.AsArray().Count);
+        Assert.Equal((int)stats["rounds"]!, (int)stats["target_calls"]!);
+        Assert.True((double)stats["tokens_per_target_call"]! > 0);
+        Assert.All(json["provenance"]!.AsArray(), p => Assert.Contains((string)p!, new[] { "unverified", "accepted", "resampled", "bonus" }));
+    }
+
+    [Fact]
+    public void SprinterTextOutputSaysItIsLossy()
+    {
+        var (code, _, error) = CliTests.Run("generate", "--mode", "sprinter", "--draft", Pair.Value.Draft, "--target", Pair.Value.Target,
+            "--verifier", "constant:1", "--prompt", "x", "--max-tokens", "5");
+        Assert.Equal(0, code);
+        Assert.Contains("LOSSY", error);
+    }
+
+    [Theory]
+    [InlineData("--gamma", "0", "--gamma")]
+    [InlineData("--max-draft", "0", "--max-draft")]
+    [InlineData("--threshold", "1.5", "--threshold")]
+    [InlineData("--sprinter-mode", "fast", "--sprinter-mode")]
+    [InlineData("--verifier", "constant:2", "--verifier")]
+    public void BadSpeculativeOptionsExitWithCode2(string option, string value, string mentioned)
+    {
+        string[] args = ["generate", "--mode", option == "--gamma" ? "sd" : "sprinter", "--draft", Pair.Value.Draft, "--target", Pair.Value.Target, "--prompt", "x"];
+        if (option != "--verifier") args = [.. args, "--verifier", "constant:0.5"];
+        var (code, _, error) = CliTests.Run([.. args, option, value]);
+        Assert.Equal(2, code);
+        Assert.Contains(mentioned, error);
+    }
+
+    [Fact]
+    public void PairWithDifferentVocabulariesIsRefused()
+    {
+        string other = TestModels.Folder(TestModels.TinyConfig(vocab: 300, positions: 128));
+        var (vocab, merges) = Sprinter.Models.RandomModel.ByteVocabulary(Enumerable.Range(0, 43).Select(i => ("a", ((char)('A' + i % 26)).ToString() + i)).ToArray());
+        File.WriteAllText(Path.Combine(other, "vocab.json"), vocab);
+        File.WriteAllText(Path.Combine(other, "merges.txt"), merges);
+        var (code, _, error) = CliTests.Run("generate", "--mode", "sd", "--draft", other, "--target", Pair.Value.Target, "--prompt", "x");
+        Assert.Equal(2, code);
+        Assert.Contains("vocab", error);
+    }
+}

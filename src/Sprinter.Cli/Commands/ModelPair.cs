@@ -1,0 +1,37 @@
+using Sprinter.Engine;
+using Sprinter.Models;
+
+namespace Sprinter.Cli.Commands;
+
+/// <summary>The draft and/or target a command needs, loaded and checked to share one tokenizer.</summary>
+internal sealed class ModelPair : IDisposable
+{
+    public LanguageModel? Draft { get; private init; }
+    public LanguageModel? Target { get; private init; }
+    public Gpt2Tokenizer Tokenizer => (Target ?? Draft)!.Tokenizer;
+
+    public static ModelPair Load(bool needsTarget, string? targetFolder, bool needsDraft, string? draftFolder, WeightType type)
+    {
+        LanguageModel? target = null, draft = null;
+        try
+        {
+            if (needsTarget) target = LanguageModel.Load(CliSupport.ResolveModel(targetFolder, "target", "--target"), type);
+            if (needsDraft) draft = LanguageModel.Load(CliSupport.ResolveModel(draftFolder, "draft", "--draft"), type);
+            if (target is not null && draft is not null)
+            {
+                if (draft.Config.VocabSize != target.Config.VocabSize)
+                    throw new InvalidInputException($"the draft ({draft.Folder.Folder}) has vocab_size {draft.Config.VocabSize} but the target ({target.Folder.Folder}) has {target.Config.VocabSize}; pick a pair that shares one tokenizer.");
+                if (draft.Tokenizer.Identity != target.Tokenizer.Identity)
+                    throw new InvalidInputException($"the draft ({draft.Folder.VocabPath}) and the target ({target.Folder.VocabPath}) have different tokenizer files; pick a pair that shares one tokenizer.");
+            }
+            return new ModelPair { Target = target, Draft = draft };
+        }
+        catch
+        {
+            target?.Dispose(); draft?.Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose() { Draft?.Dispose(); Target?.Dispose(); }
+}

@@ -1,0 +1,24 @@
+using System.Globalization;
+using Sprinter.Decoding;
+using Sprinter.Models;
+
+namespace Sprinter.Cli.Commands;
+
+/// <summary>Turns --verifier into a verifier: constant:S, a verifier file, or the shipped one.</summary>
+internal static class VerifierSource
+{
+    /// <returns>The verifier and its calibrated threshold when the file stores one.</returns>
+    public static (IVerifier Verifier, float? Threshold) Resolve(string? spec, LanguageModel draft)
+    {
+        if (spec is not null && spec.StartsWith("constant:", StringComparison.OrdinalIgnoreCase))
+        {
+            string value = spec["constant:".Length..];
+            if (!float.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out float s) || s is < 0 or > 1)
+                throw new InvalidInputException($"--verifier constant:S needs a score S in [0, 1], got '{value}'.");
+            return (new ConstantVerifier(s), null);
+        }
+        throw new InvalidInputException(spec is null
+            ? "--mode sprinter needs a verifier and none is shipped yet; pass --verifier FILE or --verifier constant:S."
+            : $"{spec}: verifier files are not supported by this build; use --verifier constant:S.");
+    }
+}

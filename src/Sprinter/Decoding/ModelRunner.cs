@@ -1,0 +1,39 @@
+using System.Diagnostics;
+using Sprinter.Engine;
+
+namespace Sprinter.Decoding;
+
+/// <summary>
+/// A session plus bookkeeping: feeds tokens, adds the analytic FLOPs and wall time of each call,
+/// and counts calls. Decoders talk to models only through this.
+/// </summary>
+internal sealed class ModelRunner(Gpt2Session session)
+{
+    public Gpt2Session Session { get; } = session;
+    public int Length => Session.Length;
+    public double Flops { get; private set; }
+    public double Milliseconds { get; private set; }
+    public int Calls { get; private set; }
+
+    public void Reset() { Session.Reset(); Flops = 0; Milliseconds = 0; Calls = 0; }
+
+    public void Feed(ReadOnlySpan<int> tokens, int logitRows)
+    {
+        Flops += FlopCount.Forward(Session.Model.Config, Session.Length, tokens.Length, logitRows);
+        long start = Stopwatch.GetTimestamp();
+        Session.Forward(tokens, logitRows);
+        Milliseconds += Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        Calls++;
+    }
+
+    /// <summary>Caches all but the last prompt token (untimed in the decode statistics).</summary>
+    public void Prefill(int[] prompt)
+    {
+        Session.Reset();
+        if (prompt.Length > 1) Session.Forward(prompt.AsSpan(0, prompt.Length - 1), logitRows: 1);
+    }
+
+    /// <summary>Feeds the committed tokens this model has not cached yet (at least one).</summary>
+    public void CatchUp(List<int> committed, int logitRows = 1) =>
+        Feed(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(committed)[Session.Length..], logitRows);
+}

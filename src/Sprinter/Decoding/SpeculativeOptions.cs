@@ -1,0 +1,45 @@
+namespace Sprinter.Decoding;
+
+public enum SpeculativeMethod { Sd, Sprinter }
+
+/// <summary>Which drafted tokens the target tests when SPRINTER calls it.</summary>
+public enum SprinterMode
+{
+    /// <summary>As in the released code: only the round's last drafted token; the others stay unverified (lossy).</summary>
+    Paper,
+    /// <summary>Every drafted token of the round, in order, stopping at the first rejection: SD with a verifier-chosen draft length (lossless).</summary>
+    StrictOnCall,
+}
+
+/// <summary>Settings of an SD or SPRINTER decoder.</summary>
+public sealed record SpeculativeOptions
+{
+    public SpeculativeMethod Method { get; init; } = SpeculativeMethod.Sd;
+    /// <summary>SD: draft tokens per round.</summary>
+    public int Gamma { get; init; } = 4;
+    /// <summary>SPRINTER: keep drafting while the verifier's score is at least this.</summary>
+    public float Threshold { get; init; } = 0.5f;
+    /// <summary>SPRINTER: cap on drafted tokens per round.</summary>
+    public int MaxDraft { get; init; } = 20;
+    public SprinterMode SprinterMode { get; init; } = SprinterMode.Paper;
+    public IVerifier? Verifier { get; init; }
+
+    public bool Lossless => Method == SpeculativeMethod.Sd || SprinterMode == SprinterMode.StrictOnCall;
+
+    public string ModeName => Method == SpeculativeMethod.Sd ? "sd"
+        : SprinterMode == SprinterMode.Paper ? "sprinter-paper" : "sprinter-strict-on-call";
+
+    /// <summary>Most tokens a round can draft.</summary>
+    public int RoundCap => Method == SpeculativeMethod.Sd ? Gamma : MaxDraft;
+
+    public void Validate(int draftHiddenSize)
+    {
+        if (Method == SpeculativeMethod.Sd && Gamma < 1) throw new InvalidInputException($"--gamma must be >= 1, got {Gamma}.");
+        if (Method != SpeculativeMethod.Sprinter) return;
+        if (MaxDraft < 1) throw new InvalidInputException($"--max-draft must be >= 1, got {MaxDraft}.");
+        if (!(Threshold >= 0 && Threshold <= 1)) throw new InvalidInputException($"--threshold must be in [0, 1], got {Threshold}.");
+        if (Verifier is null) throw new InvalidInputException("SPRINTER needs a verifier; pass --verifier FILE.");
+        if (Verifier.InputSize != 0 && Verifier.InputSize != draftHiddenSize)
+            throw new InvalidInputException($"the verifier '{Verifier.Name}' reads hidden states of size {Verifier.InputSize} but the draft's n_embd is {draftHiddenSize}; train a verifier for this draft.");
+    }
+}
