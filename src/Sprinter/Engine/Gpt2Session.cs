@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 
 namespace Sprinter.Engine;
 
@@ -178,6 +179,7 @@ public sealed class Gpt2Session
         else _pool.Run(_attnParts, _attnJob ??= AttentionPart);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void AttentionPart(int part)
     {
         int d = _d, hs = _headSize;

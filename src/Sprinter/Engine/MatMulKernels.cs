@@ -68,6 +68,9 @@ internal static unsafe class MatMulKernels
 {
     const int W = PackedMatrix.TileWidth;
 
+    // AggressiveOptimization: kernels must run fully optimized from the first call (tier-0 code
+    // would make the first passes of a benchmark or a short generation several times slower).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run<T>(PackedMatrix m, void* data, float* x, float* y, float* bias, int rows, int tileStart, int tileEnd) where T : ITile
     {
         int n = m.In, outCount = m.Out;
@@ -106,6 +109,7 @@ internal static unsafe class MatMulKernels
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Block4<T>(byte* tile, int n, float* x, float* acc) where T : ITile
     {
         var a0 = Vector512<float>.Zero; var b0 = a0; var a1 = a0; var b1 = a0;
@@ -124,6 +128,7 @@ internal static unsafe class MatMulKernels
         a2.Store(acc + 64); b2.Store(acc + 80); a3.Store(acc + 96); b3.Store(acc + 112);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Block2<T>(byte* tile, int n, float* x, float* acc) where T : ITile
     {
         var a0 = Vector512<float>.Zero; var b0 = a0; var a1 = a0; var b1 = a0;
@@ -138,6 +143,7 @@ internal static unsafe class MatMulKernels
         a0.Store(acc); b0.Store(acc + 16); a1.Store(acc + 32); b1.Store(acc + 48);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Block1<T>(byte* tile, int n, float* x, float* acc) where T : ITile
     {
         // Two interleaved accumulator pairs (even and odd rows) hide the FMA latency.
@@ -159,6 +165,7 @@ internal static unsafe class MatMulKernels
         (a0 + a1).Store(acc); (b0 + b1).Store(acc + 16);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Block1V256<T>(byte* tile, int n, float* x, float* acc) where T : ITile
     {
         var a = Vector256<float>.Zero; var b = a; var c = a; var d = a;
@@ -173,6 +180,7 @@ internal static unsafe class MatMulKernels
         a.Store(acc); b.Store(acc + 8); c.Store(acc + 16); d.Store(acc + 24);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Block1Scalar<T>(byte* tile, int n, float* x, float* acc) where T : ITile
     {
         for (int j = 0; j < W; j++) acc[j] = 0;
