@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Microsoft.ML.Tokenizers;
 
 namespace Sprinter.Models;
@@ -9,7 +10,7 @@ namespace Sprinter.Models;
 /// Microsoft.ML.Tokenizers; decoding maps ids to their exact bytes so that text is rebuilt
 /// byte for byte and streamed without splitting a UTF-8 character.
 /// </summary>
-public sealed class Gpt2Tokenizer
+public sealed partial class Gpt2Tokenizer
 {
     readonly Tokenizer _tokenizer;
     readonly byte[][] _bytes;
@@ -29,6 +30,50 @@ public sealed class Gpt2Tokenizer
         foreach (var path in new[] { vocabPath, mergesPath })
             if (!File.Exists(path)) throw new InvalidInputException($"{path}: file not found; GPT-2 tokenizers need vocab.json and merges.txt.");
         byte[] vocabBytes = File.ReadAllBytes(vocabPath), mergesBytes = File.ReadAllBytes(mergesPath);
+        var vocab = ParseVocabulary(vocabPath, vocabBytes);
+        var bytes = new byte[vocab.Count][];
+        foreach (var (token, id) in vocab)
+            bytes[id] = ByteLevel.Decode(token) ?? Encoding.UTF8.GetBytes(token); // added tokens may be plain text
+        int? eot = vocab.TryGetValue(EndOfTextToken, out int e2) ? e2 : null;
+        Tokenizer tokenizer;
+        try
+        {
+            // Not CodeGenTokenizer.Create: it adds CodeGen's whitespace tokens (ids 50257..50293 for
+            // runs of spaces and tabs), which GPT-2 does not have. Only <|endoftext|> is special here.
+            var special = eot is int id ? new Dictionary<string, int> { [EndOfTextToken] = id } : null;
+            tokenizer = BpeTokenizer.Create(new BpeOptions(vocab)
+            {
+                Merges = ReadMergeLines(mergesBytes),
+                ByteLevel = true,
+                PreTokenizer = new RegexPreTokenizer(Gpt2PreTokenizerRegex(), special),
+                SpecialTokens = special,
+            });
+        }
+        catch (Exception e) when (e is not InvalidInputException)
+        {
+            throw new InvalidInputException($"{mergesPath}: the tokenizer files could not be loaded ({e.Message}).");
+        }
+        string identity = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData([.. vocabBytes, .. mergesBytes]));
+        return new Gpt2Tokenizer(tokenizer, bytes, eot, identity);
+    }
+
+    static IEnumerable<string> ReadMergeLines(byte[] mergesBytes) =>
+        Encoding.UTF8.GetString(mergesBytes).Split('\n')
+            .Select(line => line.TrimEnd('\r'))
+            .Where(line => line.Length > 0 && !line.StartsWith("#version"));
+
+    const string EndOfTextToken = "<|endoftext|>";
+
+    /// <summary>GPT-2's pre-tokenizer (from its encoder.py): contractions, letters, digits, other symbols, spaces.</summary>
+    [GeneratedRegex(@"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+")]
+    private static partial Regex Gpt2PreTokenizerRegex();
+
+    /// <summary>
+    /// Parses vocab.json (token string -> id), requiring the ids 0..n-1 with none missing or
+    /// repeated, so that callers can index tokens by id.
+    /// </summary>
+    internal static Dictionary<string, int> ParseVocabulary(string vocabPath, byte[] vocabBytes)
+    {
         Dictionary<string, int> vocab;
         try
         {
@@ -43,22 +88,7 @@ public sealed class Gpt2Tokenizer
         int size = vocab.Values.Max() + 1;
         if (size != vocab.Count || vocab.Values.Min() < 0)
             throw new InvalidInputException($"{vocabPath}: token ids must be 0..{vocab.Count - 1} with none missing or repeated.");
-        var bytes = new byte[size][];
-        foreach (var (token, id) in vocab)
-            bytes[id] = ByteLevel.Decode(token) ?? Encoding.UTF8.GetBytes(token); // added tokens may be plain text
-        Tokenizer tokenizer;
-        try
-        {
-            tokenizer = CodeGenTokenizer.Create(new MemoryStream(vocabBytes), new MemoryStream(mergesBytes),
-                addPrefixSpace: false, addBeginOfSentence: false, addEndOfSentence: false);
-        }
-        catch (Exception e) when (e is not InvalidInputException)
-        {
-            throw new InvalidInputException($"{mergesPath}: the tokenizer files could not be loaded ({e.Message}).");
-        }
-        string identity = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData([.. vocabBytes, .. mergesBytes]));
-        int? eot = vocab.TryGetValue("<|endoftext|>", out int e2) ? e2 : null;
-        return new Gpt2Tokenizer(tokenizer, bytes, eot, identity);
+        return vocab;
     }
 
     public static Gpt2Tokenizer Load(ModelFolder folder) => Load(folder.VocabPath, folder.MergesPath);

@@ -9,8 +9,13 @@ public static class ReferenceGpt2
     public static double[][] Logits(Sprinter.Models.ModelConfig c, IReadOnlyDictionary<string, (float[] Data, long[] Shape)> w, int[] tokens)
         => Run(c, w, tokens).Logits;
 
-    public static (double[][] Logits, double[][] Hidden) Run(Sprinter.Models.ModelConfig c, IReadOnlyDictionary<string, (float[] Data, long[] Shape)> w, int[] tokens)
+    public static double GeluTanh(double v) => 0.5 * v * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (v + 0.044715 * v * v * v)));
+
+    /// <param name="gelu">The activation; GPT-2's tanh GELU unless a test substitutes another engine's approximation.</param>
+    public static (double[][] Logits, double[][] Hidden) Run(Sprinter.Models.ModelConfig c, IReadOnlyDictionary<string, (float[] Data, long[] Shape)> w, int[] tokens,
+        Func<double, double>? gelu = null)
     {
+        gelu ??= GeluTanh;
         int n = tokens.Length, d = c.EmbeddingSize, hs = c.HeadSize, f = c.InnerSize;
         float[] T(string name) => w[name].Data;
         var x = new double[n][];
@@ -49,7 +54,7 @@ public static class ReferenceGpt2
                 for (int i = 0; i < d; i++) x[t][i] += proj[i];
                 var m = Norm(x[t], T(h + "ln_2.weight"), T(h + "ln_2.bias"), c.LayerNormEpsilon);
                 var hidden = Linear(m, T(h + "mlp.c_fc.weight"), T(h + "mlp.c_fc.bias"), f)
-                    .Select(v => 0.5 * v * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (v + 0.044715 * v * v * v)))).ToArray();
+                    .Select(gelu).ToArray();
                 var o = Linear(hidden, T(h + "mlp.c_proj.weight"), T(h + "mlp.c_proj.bias"), d);
                 for (int i = 0; i < d; i++) x[t][i] += o[i];
             }

@@ -1,0 +1,290 @@
+using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace Sprinter.Models;
+
+// Converts a Hugging Face GPT-2 folder to GGUF v3 for llama.cpp's "gpt2" architecture, so the
+// same weights can be run (and cross-checked) by llama.cpp / LLamaSharp. No .NET package writes
+// GGUF (LLamaSharp only reads it, through llama.cpp), and the subset needed here is small, so
+// this file writes it directly.
+//
+// GGUF v3 layout, all little-endian: "GGUF", version u32, tensor count u64, metadata count u64;
+// metadata entries (string key, u32 value type, value); tensor infos (string name, u32 n_dims,
+// u64 dims listed fastest-varying first, u32 ggml type, u64 offset into the data section);
+// padding to the alignment; then each tensor's data, padded to the alignment.
+// A string is a u64 byte length followed by UTF-8 bytes.
+
+/// <summary>Storage type of the 2-D weights; the values are ggml type ids. 1-D tensors are always F32.</summary>
+public enum GgufType { F32 = 0, F16 = 1 }
+
+/// <summary>What <see cref="GgufWriter.Convert"/> wrote.</summary>
+public sealed record GgufSummary(string Path, GgufType Type, int TensorCount, int MetadataCount, long Bytes);
+
+public static class GgufWriter
+{
+    public const uint Version = 3;
+    public const int Alignment = 32;   // GGUF's default; also written as general.alignment
+
+    // GGUF metadata value types.
+    enum MetadataType : uint { UInt32 = 4, Int32 = 5, Float32 = 6, String = 8, Array = 9 }
+
+    // llama.cpp token types (llama_token_type).
+    const int NormalToken = 1, ControlToken = 3, UserDefinedToken = 4, UnusedToken = 5;
+
+    const string EndOfText = "<|endoftext|>";
+
+    sealed record Tensor(string Name, long[] Dims, GgufType Type, Func<float[]> Data)
+    {
+        public long Bytes => Dims.Aggregate(1L, (a, b) => a * b) * (Type == GgufType.F32 ? 4 : 2);
+    }
+
+    /// <summary>
+    /// Writes <paramref name="modelFolder"/> (config.json, model.safetensors, vocab.json,
+    /// merges.txt) as a GGUF file. The file appears only when complete: it is written beside the
+    /// target under a temporary name and renamed.
+    /// </summary>
+    public static GgufSummary Convert(string modelFolder, string outFile, GgufType type = GgufType.F32)
+    {
+        if (type is not (GgufType.F32 or GgufType.F16))
+            throw new InvalidInputException($"GGUF type {type} is not supported; use F32 or F16.");
+        var files = ModelFolder.Resolve(modelFolder);
+        var config = ModelConfig.Load(files.ConfigPath);
+        string? outDir = Path.GetDirectoryName(Path.GetFullPath(outFile));
+        if (outDir is not null && !Directory.Exists(outDir))
+            throw new InvalidInputException($"{outFile}: the output folder {outDir} does not exist; create it or choose another path.");
+
+        var metadata = BuildMetadata(config, files, type);
+        using var weights = SafeTensorsFile.Open(files.WeightsPath);
+        var tensors = BuildTensors(config, weights, type);
+        long bytes = Write(outFile, metadata, tensors);
+        return new GgufSummary(outFile, type, tensors.Count, metadata.Count, bytes);
+    }
+
+    static List<(string Key, MetadataType Type, object Value)> BuildMetadata(ModelConfig c, ModelFolder files, GgufType type)
+    {
+        var vocab = Gpt2Tokenizer.ParseVocabulary(files.VocabPath, File.ReadAllBytes(files.VocabPath));
+        if (vocab.Count > c.VocabSize)
+            throw new InvalidInputException($"{files.VocabPath}: {vocab.Count} tokens but config.json says vocab_size {c.VocabSize}; the tokenizer does not belong to this model.");
+        // llama.cpp sizes the vocabulary from the token list, which must match the embedding
+        // rows; a model padded beyond its tokenizer gets unused filler tokens (as HF's converter does).
+        var tokens = new string[c.VocabSize];
+        var tokenTypes = new int[c.VocabSize];
+        foreach (var (token, id) in vocab)
+        {
+            tokens[id] = token;
+            tokenTypes[id] = token == EndOfText ? ControlToken : ByteLevel.Decode(token) is null ? UserDefinedToken : NormalToken;
+        }
+        for (int id = vocab.Count; id < c.VocabSize; id++) (tokens[id], tokenTypes[id]) = ($"[PAD{id}]", UnusedToken);
+
+        var meta = new List<(string, MetadataType, object)>
+        {
+            ("general.architecture", MetadataType.String, "gpt2"),
+            ("general.name", MetadataType.String, Path.GetFileName(Path.GetFullPath(files.Folder).TrimEnd(Path.DirectorySeparatorChar))),
+            ("general.alignment", MetadataType.UInt32, (uint)Alignment),
+            // llama_ftype: 0 = all F32, 1 = mostly F16.
+            ("general.file_type", MetadataType.UInt32, type == GgufType.F32 ? 0u : 1u),
+            ("gpt2.context_length", MetadataType.UInt32, (uint)c.MaxPositions),
+            ("gpt2.embedding_length", MetadataType.UInt32, (uint)c.EmbeddingSize),
+            ("gpt2.feed_forward_length", MetadataType.UInt32, (uint)c.InnerSize),
+            ("gpt2.block_count", MetadataType.UInt32, (uint)c.LayerCount),
+            ("gpt2.attention.head_count", MetadataType.UInt32, (uint)c.HeadCount),
+            ("gpt2.attention.layer_norm_epsilon", MetadataType.Float32, c.LayerNormEpsilon),
+            ("tokenizer.ggml.model", MetadataType.String, "gpt2"),
+            // "gpt-2" selects llama.cpp's GPT-2 pre-tokenizer regex.
+            ("tokenizer.ggml.pre", MetadataType.String, "gpt-2"),
+            ("tokenizer.ggml.tokens", MetadataType.Array, tokens),
+            ("tokenizer.ggml.token_type", MetadataType.Array, tokenTypes),
+            ("tokenizer.ggml.merges", MetadataType.Array, ReadMerges(files.MergesPath)),
+        };
+        if (vocab.TryGetValue(EndOfText, out int endOfText))
+        {
+            meta.Add(("tokenizer.ggml.bos_token_id", MetadataType.UInt32, (uint)endOfText));
+            meta.Add(("tokenizer.ggml.eos_token_id", MetadataType.UInt32, (uint)endOfText));
+        }
+        return meta;
+    }
+
+    /// <summary>The merge rules of merges.txt ("left right" per line), without the #version header.</summary>
+    static string[] ReadMerges(string path)
+    {
+        var merges = new List<string>();
+        int lineNumber = 0;
+        foreach (string line in File.ReadLines(path))
+        {
+            lineNumber++;
+            if ((lineNumber == 1 && line.StartsWith("#version")) || line.Length == 0) continue;
+            int space = line.IndexOf(' ');
+            if (space <= 0 || space == line.Length - 1 || line.IndexOf(' ', space + 1) >= 0)
+                throw new InvalidInputException($"{path}: line {lineNumber} is not a merge rule 'left right'; the file is not a GPT-2 merges.txt.");
+            merges.Add(line);
+        }
+        return [.. merges];
+    }
+
+    static List<Tensor> BuildTensors(ModelConfig c, SafeTensorsFile st, GgufType type)
+    {
+        int d = c.EmbeddingSize, f = c.InnerSize, v = c.VocabSize, p = c.MaxPositions;
+        TensorInfo Find(string name, params long[] shape)
+        {
+            if (!st.Tensors.TryGetValue(name, out var t) && !st.Tensors.TryGetValue("transformer." + name, out t))
+                throw new InvalidInputException($"{st.Path}: missing tensor '{name}' (expected shape [{string.Join(", ", shape)}]); the checkpoint is incomplete or not GPT-2.");
+            if (!t.Shape.SequenceEqual(shape))
+                throw new InvalidInputException($"{st.Path}: tensor '{name}' has shape {t.ShapeText}, expected [{string.Join(", ", shape)}] from config.json.");
+            return t;
+        }
+        var tensors = new List<Tensor>();
+        // A 1-D vector, always F32 (llama.cpp adds norms and biases in F32).
+        void Vector(string ggufName, string hfName, int length)
+        {
+            var info = Find(hfName, length);
+            tensors.Add(new Tensor(ggufName, [length], GgufType.F32, () => st.ReadFloats(info)));
+        }
+        // A matrix stored [rows, cols] row-major: GGUF lists cols first, the bytes stay as they are.
+        void Matrix(string ggufName, string hfName, int rows, int cols)
+        {
+            var info = Find(hfName, rows, cols);
+            tensors.Add(new Tensor(ggufName, [cols, rows], type, () => st.ReadFloats(info)));
+        }
+        // A Hugging Face Conv1D weight, stored [in, out]; llama.cpp multiplies by [out, in] row-major.
+        void Conv1D(string ggufName, string hfName, int inputs, int outputs)
+        {
+            var info = Find(hfName, inputs, outputs);
+            tensors.Add(new Tensor(ggufName, [inputs, outputs], type, () => Transpose(st.ReadFloats(info), inputs, outputs)));
+        }
+
+        Matrix("token_embd.weight", "wte.weight", v, d);
+        Matrix("position_embd.weight", "wpe.weight", p, d);
+        for (int l = 0; l < c.LayerCount; l++)
+        {
+            string h = $"h.{l}.", b = $"blk.{l}.";
+            Vector(b + "attn_norm.weight", h + "ln_1.weight", d);
+            Vector(b + "attn_norm.bias", h + "ln_1.bias", d);
+            Conv1D(b + "attn_qkv.weight", h + "attn.c_attn.weight", d, 3 * d);
+            Vector(b + "attn_qkv.bias", h + "attn.c_attn.bias", 3 * d);
+            Conv1D(b + "attn_output.weight", h + "attn.c_proj.weight", d, d);
+            Vector(b + "attn_output.bias", h + "attn.c_proj.bias", d);
+            Vector(b + "ffn_norm.weight", h + "ln_2.weight", d);
+            Vector(b + "ffn_norm.bias", h + "ln_2.bias", d);
+            Conv1D(b + "ffn_up.weight", h + "mlp.c_fc.weight", d, f);
+            Vector(b + "ffn_up.bias", h + "mlp.c_fc.bias", f);
+            Conv1D(b + "ffn_down.weight", h + "mlp.c_proj.weight", f, d);
+            Vector(b + "ffn_down.bias", h + "mlp.c_proj.bias", d);
+        }
+        Vector("output_norm.weight", "ln_f.weight", d);
+        Vector("output_norm.bias", "ln_f.bias", d);
+        // Tied models (GPT-2's own) omit "output": llama.cpp then reuses token_embd, as the engine does.
+        bool hasLmHead = st.Tensors.ContainsKey("lm_head.weight") || st.Tensors.ContainsKey("transformer.lm_head.weight");
+        if (hasLmHead && !c.TieWordEmbeddings) Matrix("output.weight", "lm_head.weight", v, d);
+        return tensors;
+    }
+
+    static float[] Transpose(float[] source, int rows, int cols)
+    {
+        var result = new float[source.Length];
+        for (int r = 0; r < rows; r++)
+            for (int col = 0; col < cols; col++)
+                result[(long)col * rows + r] = source[(long)r * cols + col];
+        return result;
+    }
+
+    static long Write(string outFile, List<(string Key, MetadataType Type, object Value)> metadata, List<Tensor> tensors)
+    {
+        string tmp = outFile + ".tmp-" + Environment.ProcessId;
+        try
+        {
+            long length;
+            using (var stream = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
+            using (var w = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true))
+            {
+                w.Write(Encoding.ASCII.GetBytes("GGUF"));
+                w.Write(Version);
+                w.Write((ulong)tensors.Count);
+                w.Write((ulong)metadata.Count);
+                foreach (var (key, valueType, value) in metadata)
+                {
+                    WriteString(w, key);
+                    w.Write((uint)valueType);
+                    WriteValue(w, valueType, value);
+                }
+                long offset = 0;
+                foreach (var t in tensors)
+                {
+                    WriteString(w, t.Name);
+                    w.Write((uint)t.Dims.Length);
+                    foreach (long dim in t.Dims) w.Write((ulong)dim);
+                    w.Write((uint)t.Type);
+                    w.Write((ulong)offset);
+                    offset = AlignUp(offset + t.Bytes);
+                }
+                Pad(w);
+                foreach (var t in tensors)
+                {
+                    WriteData(w, t);
+                    Pad(w);
+                }
+                w.Flush();
+                length = stream.Length;
+            }
+            File.Move(tmp, outFile, overwrite: true);
+            return length;
+        }
+        finally
+        {
+            if (File.Exists(tmp)) File.Delete(tmp);
+        }
+    }
+
+    static long AlignUp(long offset) => (offset + Alignment - 1) / Alignment * Alignment;
+
+    static void Pad(BinaryWriter w)
+    {
+        long position = w.BaseStream.Position;
+        for (long i = position; i < AlignUp(position); i++) w.Write((byte)0);
+    }
+
+    static void WriteString(BinaryWriter w, string s)
+    {
+        byte[] bytes = Encoding.UTF8.GetBytes(s);
+        w.Write((ulong)bytes.Length);
+        w.Write(bytes);
+    }
+
+    static void WriteValue(BinaryWriter w, MetadataType type, object value)
+    {
+        switch (value)
+        {
+            case uint u: w.Write(u); break;
+            case float x: w.Write(x); break;
+            case string s: WriteString(w, s); break;
+            case string[] strings:
+                w.Write((uint)MetadataType.String);
+                w.Write((ulong)strings.Length);
+                foreach (string s in strings) WriteString(w, s);
+                break;
+            case int[] ints:
+                w.Write((uint)MetadataType.Int32);
+                w.Write((ulong)ints.Length);
+                foreach (int i in ints) w.Write(i);
+                break;
+            default: throw new InvalidOperationException($"no GGUF encoding for {type} value {value.GetType().Name}");
+        }
+    }
+
+    static void WriteData(BinaryWriter w, Tensor t)
+    {
+        float[] data = t.Data();
+        if (t.Type == GgufType.F32)
+        {
+            w.Write(MemoryMarshal.AsBytes(data.AsSpan()));
+            return;
+        }
+        // fp16 tops out at 65504; a larger weight would silently become infinity.
+        float largest = data.Length == 0 ? 0 : Math.Abs(TensorPrimitives.MaxMagnitude(data));
+        if (largest > (float)Half.MaxValue)
+            throw new InvalidInputException($"tensor '{t.Name}' holds {largest}, beyond fp16's range; convert with F32 instead.");
+        var half = new Half[data.Length];
+        TensorPrimitives.ConvertToHalf(data, half);
+        w.Write(MemoryMarshal.AsBytes(half.AsSpan()));
+    }
+}
