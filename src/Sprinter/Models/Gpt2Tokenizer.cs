@@ -6,8 +6,9 @@ namespace Sprinter.Models;
 
 /// <summary>
 /// GPT-2 byte-level BPE from vocab.json + merges.txt. Encoding goes through
-/// Microsoft.ML.Tokenizers; decoding maps ids to their exact bytes so that text is rebuilt
-/// byte for byte and streamed without splitting a UTF-8 character.
+/// Microsoft.ML.Tokenizers' BpeTokenizer ("&lt;|endoftext|&gt;" inside a text is plain text);
+/// decoding maps ids to their exact bytes so that text is rebuilt byte for byte and streamed
+/// without splitting a UTF-8 character.
 /// </summary>
 public sealed class Gpt2Tokenizer
 {
@@ -49,8 +50,15 @@ public sealed class Gpt2Tokenizer
         Tokenizer tokenizer;
         try
         {
-            tokenizer = CodeGenTokenizer.Create(new MemoryStream(vocabBytes), new MemoryStream(mergesBytes),
-                addPrefixSpace: false, addBeginOfSentence: false, addEndOfSentence: false);
+            // Not CodeGenTokenizer: it adds CodeGen's whitespace-run tokens (ids 50257+) and a fixed
+            // <|endoftext|> id 50256, so "a  b" gave ids outside a GPT-2 or smaller vocabulary.
+            // A byte-level BpeTokenizer with GPT-2's regex matches tiktoken's GPT-2 ids.
+            var merges = Encoding.UTF8.GetString(mergesBytes).Split('\n')
+                .Select(line => line.TrimEnd('\r')).Where(line => line.Length > 0 && !line.StartsWith("#version"));
+            tokenizer = BpeTokenizer.Create(new BpeOptions(vocab)
+            {
+                Merges = merges, ByteLevel = true, PreTokenizer = new RegexPreTokenizer(Gpt2PreTokenizer.Regex, null),
+            });
         }
         catch (Exception e) when (e is not InvalidInputException)
         {

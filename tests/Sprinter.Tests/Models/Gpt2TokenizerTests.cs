@@ -1,0 +1,30 @@
+using System.Text;
+using Sprinter.Models;
+
+namespace Sprinter.Tests.Models;
+
+public class Gpt2TokenizerTests
+{
+    [Fact]
+    public void PreTokenizationCutsLikeGpt2()
+    {
+        // Python GPT-2 (regex module) gives these pieces: a run of spaces leaves its last space to the next word.
+        Assert.Equal(["It", "'s", " ", " we", "'ll", " 3", ",", "000", "\n\n  ", " x", "  "],
+            Gpt2PreTokenizer.Split("It's  we'll 3,000\n\n   x  "));
+    }
+
+    [Theory]
+    [InlineData("a  b   c\t\t d")]
+    [InlineData("and <|endoftext|> as text")]
+    public void WhitespaceRunsAndEndOfTextStayInsideTheVocabulary(string text)
+    {
+        // CodeGenTokenizer, used before, answered these with CodeGen's extra ids 50256-50290.
+        string folder = TestModels.TempDir();
+        var (vocabJson, mergesTxt) = RandomModel.ByteVocabulary();
+        File.WriteAllText(Path.Combine(folder, "vocab.json"), vocabJson);
+        File.WriteAllText(Path.Combine(folder, "merges.txt"), mergesTxt);
+        var tokenizer = Gpt2Tokenizer.Load(Path.Combine(folder, "vocab.json"), Path.Combine(folder, "merges.txt"));
+        int[] ids = tokenizer.Encode(text);
+        Assert.Equal(Encoding.UTF8.GetBytes(text).Select(b => (int)b), ids);
+    }
+}
