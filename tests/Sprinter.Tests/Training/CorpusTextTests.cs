@@ -8,8 +8,8 @@ public class CorpusTextTests
     public void BrownTagsAreStrippedAndPunctuationAttached()
     {
         string tagged = "\n\n\tThe/at jury/nn said/vbd ``/`` no/at evidence/nn ''/'' ,/, and/cc (/( 1/cd )/) Atlanta's/np$ 1/2/cd "
-            + "'/' pro/jj '/' letters/nns were/bed won/vbn by/in Ivan/np Allen/np Jr./np ./.\n";
-        Assert.Equal(["The jury said \"no evidence\", and (1) Atlanta's 1/2 'pro' letters were won by Ivan Allen Jr."],
+            + "'/' pro/jj '/' letters/nns were/bed won/vbn by/in Ivan/np Allen/np Jr./np ./. ``/`` Yes/rb ''/'' ./.\n";
+        Assert.Equal(["The jury said \"no evidence,\" and (1) Atlanta's 1/2 'pro' letters were won by Ivan Allen Jr. \"Yes.\""],
             BrownText.Paragraphs(tagged));
     }
 
