@@ -68,7 +68,11 @@ public static class BrownText
     {
         var words = tokens.ToList();
         for (int i = 0; i + 1 < words.Count; i++)
-            if (words[i] == "''" && words[i + 1] is "." or ",") (words[i], words[i + 1]) = (words[i + 1], words[i]);
+            if (words[i] == "''" && words[i + 1] is "." or ",")
+            {
+                (words[i], words[i + 1]) = (words[i + 1], words[i]);
+                i++;
+            }
         var sb = new StringBuilder();
         bool glueNext = true, singleQuoteOpen = false;
         foreach (string word in words)
