@@ -1,6 +1,5 @@
 using System.Text;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using Microsoft.ML.Tokenizers;
 
 namespace Sprinter.Models;
@@ -10,7 +9,7 @@ namespace Sprinter.Models;
 /// Microsoft.ML.Tokenizers; decoding maps ids to their exact bytes so that text is rebuilt
 /// byte for byte and streamed without splitting a UTF-8 character.
 /// </summary>
-public sealed partial class Gpt2Tokenizer
+public sealed class Gpt2Tokenizer
 {
     readonly Tokenizer _tokenizer;
     readonly byte[][] _bytes;
@@ -45,7 +44,7 @@ public sealed partial class Gpt2Tokenizer
             {
                 Merges = ReadMergeLines(mergesBytes),
                 ByteLevel = true,
-                PreTokenizer = new RegexPreTokenizer(Gpt2PreTokenizerRegex(), special),
+                PreTokenizer = new RegexPreTokenizer(Gpt2PreTokenizer.Regex, special),
                 SpecialTokens = special,
             });
         }
@@ -63,10 +62,6 @@ public sealed partial class Gpt2Tokenizer
             .Where(line => line.Length > 0 && !line.StartsWith("#version"));
 
     const string EndOfTextToken = "<|endoftext|>";
-
-    /// <summary>GPT-2's pre-tokenizer (from its encoder.py): contractions, letters, digits, other symbols, spaces.</summary>
-    [GeneratedRegex(@"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+")]
-    private static partial Regex Gpt2PreTokenizerRegex();
 
     /// <summary>
     /// Parses vocab.json (token string -> id), requiring the ids 0..n-1 with none missing or

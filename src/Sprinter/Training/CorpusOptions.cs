@@ -1,0 +1,47 @@
+namespace Sprinter.Training;
+
+/// <summary>What <see cref="CorpusBuilder.Build"/> reads and writes.</summary>
+public sealed record CorpusOptions
+{
+    /// <summary>The folder scripts/fetch-corpus.sh fills: sotu/data/*.txt, brown/c??? and the two tarballs.</summary>
+    public string SourceFolder { get; init; } = DefaultSourceFolder();
+
+    /// <summary>Where train.txt, valid.txt and manifest.json go (created if missing).</summary>
+    public required string OutputFolder { get; init; }
+
+    /// <summary>Every sentence of these files is removed from the training text.</summary>
+    public IReadOnlyList<string> EvaluationFiles { get; init; } = DefaultEvaluationFiles(DefaultEvaluationFolder());
+
+    /// <summary>Share of the documents that go to valid.txt, chosen by a stable hash of each document's name.</summary>
+    public double ValidationFraction { get; init; } = 0.02;
+
+    /// <summary>Same rule as scripts/fetch-corpus.sh: ${SPRINTER_CACHE:-$HOME/.cache/sprinter}/corpus.</summary>
+    public static string DefaultSourceFolder()
+    {
+        string? cache = Environment.GetEnvironmentVariable("SPRINTER_CACHE");
+        if (string.IsNullOrEmpty(cache))
+            cache = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "sprinter");
+        return Path.Combine(cache, "corpus");
+    }
+
+    /// <summary>
+    /// ../shared/data relative to the repository root: the nearest folder above the current one that
+    /// holds Sprinter.slnx (the current folder itself when none does).
+    /// </summary>
+    public static string DefaultEvaluationFolder()
+    {
+        string root = Directory.GetCurrentDirectory();
+        for (var dir = new DirectoryInfo(root); dir != null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Sprinter.slnx"))) { root = dir.FullName; break; }
+        }
+        return Path.GetFullPath(Path.Combine(root, "..", "shared", "data"));
+    }
+
+    /// <summary>The project's evaluation text inside <paramref name="dataFolder"/> (see its README).</summary>
+    public static IReadOnlyList<string> DefaultEvaluationFiles(string dataFolder) =>
+    [
+        Path.Combine(dataFolder, "lm1b", "news.en.heldout-00000-of-00050"),
+        Path.Combine(dataFolder, "wikitext2", "wiki.test.raw"),
+    ];
+}
