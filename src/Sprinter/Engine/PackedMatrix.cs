@@ -89,14 +89,20 @@ public sealed unsafe class PackedMatrix : IDisposable
             // Small products are not worth waking the other core (a call costs a few microseconds).
             long work = (long)rows * In * Out;
             int parts = work < 64 * 1024 ? 1 : Math.Min(pool.ThreadCount, Tiles);
-            if (parts <= 1) job.Run(0, Tiles);
-            else
+            // The job lives in fields (the cached delegate needs no closure), so it is written only
+            // after this thread holds the pool; a thread that cannot get it runs the job inline.
+            if (parts > 1 && pool.TryAcquire())
             {
-                _activeJob = job;
-                _activeParts = parts;
-                pool.Run(parts, _runPart ??= RunPart);
-                _activeJob = default;
+                try
+                {
+                    _activeJob = job;
+                    _activeParts = parts;
+                    pool.RunAcquired(parts, _runPart ??= RunPart);
+                    _activeJob = default;
+                }
+                finally { pool.Release(); }
             }
+            else job.Run(0, Tiles);
         }
     }
 

@@ -31,8 +31,30 @@ public sealed class WorkerPool : IDisposable
         }
     }
 
-    /// <summary>Runs job(0..parts-1); parts must not exceed ThreadCount. Not reentrant.</summary>
+    int _busy;
+
+    /// <summary>
+    /// Claims the pool for one caller. Sessions on other threads that find it taken run their
+    /// work inline instead of waiting, so concurrent sessions stay correct (each then uses one core).
+    /// </summary>
+    public bool TryAcquire() => _workers.Length > 0 && Interlocked.CompareExchange(ref _busy, 1, 0) == 0;
+
+    public void Release() => Volatile.Write(ref _busy, 0);
+
+    /// <summary>Runs job(0..parts-1) on the pool, or inline when another thread holds it.</summary>
     public void Run(int parts, Action<int> job)
+    {
+        if (parts > 1 && TryAcquire())
+        {
+            try { RunAcquired(parts, job); }
+            finally { Release(); }
+            return;
+        }
+        for (int p = 0; p < parts; p++) job(p);
+    }
+
+    /// <summary>Runs job(0..parts-1); the caller must hold the pool (<see cref="TryAcquire"/>).</summary>
+    public void RunAcquired(int parts, Action<int> job)
     {
         if (parts <= 1 || _workers.Length == 0)
         {

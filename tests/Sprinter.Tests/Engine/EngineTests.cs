@@ -148,4 +148,21 @@ public class EngineTests
                 Assert.True(Math.Abs(s - y[p * output + o]) < 1e-4, $"y[{p},{o}] = {y[p * output + o]}, expected {s}");
             }
     }
+
+    [Fact]
+    public void SessionsOnOneModelRunConcurrentlyWithoutInterfering()
+    {
+        // Big enough that matmuls and attention use the worker pool.
+        var c = TestModels.TinyConfig(vocab: 2000, d: 128, layers: 2, heads: 4, positions: 96);
+        using var model = TestModels.Model(c, TestModels.Tensors(c, seed: 15));
+        var inputs = Enumerable.Range(0, 4).Select(i => TestModels.RandomTokens(80, c.VocabSize, 100 + i)).ToArray();
+        float[] Last(int[] tokens) { var s = model.CreateSession(); s.Forward(tokens, allLogits: false); return s.Logits(0).ToArray(); }
+        var sequential = inputs.Select(Last).ToArray();
+        for (int round = 0; round < 3; round++)
+        {
+            var parallel = new float[inputs.Length][];
+            Parallel.For(0, inputs.Length, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i => parallel[i] = Last(inputs[i]));
+            for (int i = 0; i < inputs.Length; i++) Assert.Equal(sequential[i], parallel[i]);
+        }
+    }
 }
