@@ -17,11 +17,13 @@ public static class Program
             GenerateCommand.Create(output, error),
             ConvertCommand.Create(output),
             BenchEngineCommand.Create(output, error),
+            CorpusCommands.Corpus(output, error),
+            CorpusCommands.TrainTokenizer(output, error),
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
-            string command = string.Join(' ', parsed.CommandResult.Command == root ? ["sprinter"] : new[] { "sprinter", parsed.CommandResult.Command.Name });
+            string command = parsed.CommandResult.Command == root ? "sprinter" : "sprinter " + parsed.CommandResult.Command.Name;
             error.WriteLine($"error: {parsed.Errors[0].Message} (see '{command} --help').");
             return 2;
         }
