@@ -19,6 +19,7 @@ public static class Program
             BenchEngineCommand.Create(output, error),
             CorpusCommands.Corpus(output, error),
             CorpusCommands.TrainTokenizer(output, error),
+            VerifierCommands.Create(output, error),
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

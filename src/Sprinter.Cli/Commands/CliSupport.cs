@@ -47,6 +47,18 @@ internal static class CliSupport
         return null;
     }
 
+    /// <summary>A shipped file under models/ (e.g. the verifier), found like the shipped models.</summary>
+    public static string? FindShippedFile(string name)
+    {
+        foreach (var start in new[] { AppContext.BaseDirectory, Environment.CurrentDirectory })
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+            {
+                string candidate = Path.Combine(dir.FullName, "models", name);
+                if (File.Exists(candidate)) return candidate;
+            }
+        return null;
+    }
+
     public static string ResolveModel(string? given, string shippedName, string option)
     {
         if (!string.IsNullOrEmpty(given)) return given;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Sprinter.Decoding;
 using Sprinter.Models;
+using Sprinter.Verification;
 
 namespace Sprinter.Cli.Commands;
 
@@ -17,8 +18,11 @@ internal static class VerifierSource
                 throw new InvalidInputException($"--verifier constant:S needs a score S in [0, 1], got '{value}'.");
             return (new ConstantVerifier(s), null);
         }
-        throw new InvalidInputException(spec is null
-            ? "--mode sprinter needs a verifier and none is shipped yet; pass --verifier FILE or --verifier constant:S."
-            : $"{spec}: verifier files are not supported by this build; use --verifier constant:S.");
+        string? path = spec ?? CliSupport.FindShippedFile("verifier.safetensors");
+        if (path is null)
+            throw new InvalidInputException("--mode sprinter needs a verifier and none is shipped (models/verifier.safetensors); pass --verifier FILE or --verifier constant:S.");
+        if (!File.Exists(path)) throw new InvalidInputException($"{path}: verifier file not found; train one with 'sprinter verifier train'.");
+        var verifier = LearnedVerifier.Load(path, draft);
+        return (verifier, verifier.Model.Threshold);
     }
 }

@@ -107,7 +107,7 @@ public sealed class SpeculativeDecoder : IDecoder
             if (sprinter)
             {
                 long v0 = Stopwatch.GetTimestamp();
-                float score = _options.Verifier!.Score(new VerifierInput(_draft.Session.Hidden(_draft.Session.HiddenRows - 1), token, q));
+                float score = _options.Verifier!.Score(new VerifierInput(_draft.Session.Hidden(_draft.Session.HiddenRows - 1), token, q, _draft.Session.Logits(0)));
                 stats.VerifierMs += Stopwatch.GetElapsedTime(v0).TotalMilliseconds;
                 if (score < _options.Threshold) { stats.VerifierRejects++; break; }
                 stats.VerifierAccepts++;

@@ -1,12 +1,14 @@
 namespace Sprinter.Decoding;
 
 /// <summary>What a verifier may look at for one drafted token: the draft's final hidden state
-/// that produced q, the candidate token and the draft distribution q it was sampled from.</summary>
-public readonly ref struct VerifierInput(ReadOnlySpan<float> hidden, int token, ReadOnlySpan<float> q)
+/// that produced q, the candidate token, the sampling distribution q it was drawn from and the
+/// draft's raw logits (features use the temperature-1 softmax, which greedy decoding hides).</summary>
+public readonly ref struct VerifierInput(ReadOnlySpan<float> hidden, int token, ReadOnlySpan<float> q, ReadOnlySpan<float> logits)
 {
     public ReadOnlySpan<float> Hidden { get; } = hidden;
     public int Token { get; } = token;
     public ReadOnlySpan<float> Q { get; } = q;
+    public ReadOnlySpan<float> Logits { get; } = logits;
 }
 
 /// <summary>

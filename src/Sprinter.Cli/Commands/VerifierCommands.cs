@@ -1,0 +1,156 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using Sprinter.Engine;
+using Sprinter.Models;
+using Sprinter.Verification;
+
+namespace Sprinter.Cli.Commands;
+
+/// <summary><c>sprinter verifier collect|train|eval</c>: SPRINTER's verifier pipeline.</summary>
+internal static class VerifierCommands
+{
+    public static Command Create(TextWriter output, TextWriter error) => new("verifier", "Collect labels, train, evaluate and calibrate SPRINTER verifiers.")
+    {
+        Collect(output, error), Train(output, error), Eval(output),
+    };
+
+    static Command Collect(TextWriter output, TextWriter error)
+    {
+        var draft = new Option<string?>("--draft") { Description = "Draft model folder. Default: the shipped draft." };
+        var target = new Option<string?>("--target") { Description = "Target model folder. Default: the shipped target." };
+        var data = new Option<string>("--data") { Description = "Text file (one text per line) or JSONL with a \"text\" field; prompts are the first 30% of each text's words.", Required = true };
+        var prompts = new Option<int>("--prompts") { Description = "Number of prompts (a seeded sample of the texts).", DefaultValueFactory = _ => 500 };
+        var tokens = new Option<int>("--tokens") { Description = "Draft tokens labelled per prompt.", DefaultValueFactory = _ => 20 };
+        var ratio = new Option<float>("--ratio") { Description = "Label = q(x) <= ratio * p(x).", DefaultValueFactory = _ => 1f };
+        var seed = new Option<int>("--seed") { Description = "Seed of the prompt sample.", DefaultValueFactory = _ => 0 };
+        var outDir = new Option<string>("--out") { Description = "Output folder (labels.safetensors, summary.json).", Required = true };
+        var command = new Command("collect", "Label draft tokens as acceptable (q(x) <= ratio p(x)) or not, with the draft's hidden states.") { draft, target, data, prompts, tokens, ratio, seed, outDir };
+        command.SetAction(async Task<int> (r, ct) =>
+        {
+            var options = new CollectOptions { Prompts = r.GetValue(prompts), TokensPerPrompt = r.GetValue(tokens), Ratio = r.GetValue(ratio), Seed = r.GetValue(seed) };
+            options.Validate();
+            using var pair = ModelPair.Load(true, r.GetValue(target), true, r.GetValue(draft), WeightType.F32);
+            await Task.Yield();
+            var set = LabelCollector.Collect(pair.Draft!, pair.Target!, r.GetValue(data)!, options, new ProgressLine(error, "collect"), ct);
+            set.Save(r.GetValue(outDir)!);
+            output.WriteLine($"{set.Count} examples from {set.Summary["prompts"]} prompts, {set.PositiveRate:P1} acceptable -> {r.GetValue(outDir)}");
+            return 0;
+        });
+        return command;
+    }
+
+    static Command Train(TextWriter output, TextWriter error)
+    {
+        var data = new Option<string>("--data") { Description = "Label folder from 'sprinter verifier collect'.", Required = true };
+        var outFile = new Option<string>("--out") { Description = "Verifier file to write (.safetensors).", Required = true };
+        var recipe = new Option<string>("--recipe") { Description = $"Training recipe: {string.Join(", ", VerifierRecipe.All.Select(x => x.Name))}.", DefaultValueFactory = _ => "paper" };
+        var seed = new Option<int>("--seed") { Description = "Seed of the split, initialisation and shuffling.", DefaultValueFactory = _ => 0 };
+        var maxFp = new Option<double?>("--max-fp-rate") { Description = "Calibrate: the threshold with the highest eta_TP whose validation eta_FP <= this (a quality budget)." };
+        var draft = new Option<string?>("--draft") { Description = "Draft model folder (for token-embedding features). Default: the folder recorded at collection." };
+        var json = CliSupport.JsonOption();
+        var command = new Command("train", "Train a verifier on collected labels (prompt-level splits, selection on validation).") { data, outFile, recipe, seed, maxFp, draft, json };
+        command.SetAction(int (r) =>
+        {
+            var chosen = VerifierRecipe.Parse(r.GetValue(recipe)!);
+            double? eps = r.GetValue(maxFp);
+            if (eps is double e && !(e >= 0 && e <= 1)) throw new InvalidInputException($"--max-fp-rate must be in [0, 1], got {e}.");
+            var set = LabelSet.Load(r.GetValue(data)!);
+            using var draftModel = chosen.Features.HasFlag(FeatureSet.Token) ? LoadDraftFor(set, r.GetValue(draft)) : null;
+            Func<int, float[]>? embedding = draftModel is null ? null : token =>
+            {
+                var row = new float[draftModel.Config.EmbeddingSize];
+                draftModel.Model.TokenEmbedding.GetColumn(token, row);
+                return row;
+            };
+            var trained = VerifierTrainer.Train(set, chosen, r.GetValue(seed), embedding, eps, new ProgressLine(error, "train"));
+            trained.Model.Save(r.GetValue(outFile)!);
+            var report = new JsonObject
+            {
+                ["verifier"] = r.GetValue(outFile), ["recipe"] = chosen.Name, ["threshold"] = trained.Model.Threshold, ["best_epoch"] = trained.BestEpoch,
+                ["train"] = trained.Train.ToJson(), ["validation"] = trained.Validation.ToJson(), ["test"] = trained.Test.ToJson(),
+                ["test_eta_tp_at_eta_fp_0.1"] = Math.Round(trained.TestEtaTpAtFp10, 5),
+            };
+            if (r.GetValue(json)) CliSupport.WriteJson(output, report);
+            else
+            {
+                output.WriteLine($"wrote {r.GetValue(outFile)} (recipe {chosen.Name}, best epoch {trained.BestEpoch}, threshold {trained.Model.Threshold:G4})");
+                foreach (var (name, m) in new[] { ("train", trained.Train), ("validation", trained.Validation), ("test", trained.Test) })
+                    output.WriteLine($"  {name,-10} n={m.Examples,6} acc {m.Accuracy:F3} AUROC {m.Auroc:F3} eta_TP {m.EtaTp:F3} eta_FP {m.EtaFp:F3} precision {m.Precision:F3} Brier {m.Brier:F3} ECE {m.Ece:F3}");
+                output.WriteLine($"  test eta_TP at eta_FP <= 0.1: {trained.TestEtaTpAtFp10:F3}");
+            }
+            return 0;
+        });
+        return command;
+    }
+
+    static Command Eval(TextWriter output)
+    {
+        var verifier = new Option<string>("--verifier") { Description = "Verifier file.", Required = true };
+        var data = new Option<string>("--data") { Description = "Label folder from 'sprinter verifier collect'.", Required = true };
+        var split = new Option<string?>("--split") { Description = "train, validation, test or all. Default: test when the labels are the verifier's training data, else all." };
+        var json = CliSupport.JsonOption();
+        var command = new Command("eval", "Evaluate a verifier on labels: accuracy, AUROC, eta_TP, eta_FP, precision, Brier, ECE, and a threshold curve.") { verifier, data, split, json };
+        command.SetAction(int (r) =>
+        {
+            string path = r.GetValue(verifier)!;
+            var model = VerifierModel.Load(path);
+            var set = LabelSet.Load(r.GetValue(data)!);
+            if (set.DraftIdentity != model.DraftIdentity)
+                throw new InvalidInputException($"{path}: the verifier was trained for another draft model than the one that produced {r.GetValue(data)}; collect labels with its draft.");
+            if (set.HiddenSize != model.HiddenSize) throw new InvalidInputException($"{path}: hidden size {model.HiddenSize} does not match the labels' {set.HiddenSize}.");
+            bool sameData = (string?)model.Training["data"]?["labels_sha256"] == set.DataHash;
+            int seed = (int?)model.Training["seed"] ?? 0;
+            string part = r.GetValue(split) ?? (sameData ? "test" : "all");
+            int[] rows = part switch
+            {
+                "all" => Enumerable.Range(0, set.Count).ToArray(),
+                "train" => PromptSplit.Indices(set, SplitPart.Train, seed),
+                "validation" => PromptSplit.Indices(set, SplitPart.Validation, seed),
+                "test" => PromptSplit.Indices(set, SplitPart.Test, seed),
+                _ => throw new InvalidInputException($"--split must be train, validation, test or all, got '{part}'."),
+            };
+            using var draftModel = model.Features.HasFlag(FeatureSet.Token) ? LoadDraftFor(set, null) : null;
+            int n = model.InputCount;
+            var x = VerifierTrainer.BuildFeatures(set, model.Features, draftModel is null ? null : token =>
+            {
+                var row = new float[draftModel.Config.EmbeddingSize];
+                draftModel.Model.TokenEmbedding.GetColumn(token, row);
+                return row;
+            });
+            var scores = VerifierTrainer.Scores(model, x, n, rows);
+            var labels = rows.Select(i => set.Label[i]).ToArray();
+            var atStored = ClassifierMetrics.Compute(scores, labels, model.Threshold);
+            var curve = new JsonArray();
+            for (int t = 1; t <= 19; t++)
+            {
+                var m = ClassifierMetrics.Compute(scores, labels, t / 20f);
+                curve.Add(new JsonObject { ["threshold"] = t / 20.0, ["accuracy"] = Math.Round(m.Accuracy, 5), ["eta_tp"] = Math.Round(m.EtaTp, 5), ["eta_fp"] = Math.Round(m.EtaFp, 5), ["precision"] = Math.Round(m.Precision, 5) });
+            }
+            var report = new JsonObject
+            {
+                ["verifier"] = path, ["recipe"] = model.Recipe, ["split"] = part, ["at_stored_threshold"] = atStored.ToJson(),
+                ["eta_tp_at_eta_fp_0.1"] = Math.Round(ClassifierMetrics.EtaTpAtFpRate(scores, labels, 0.1), 5), ["curve"] = curve,
+            };
+            if (r.GetValue(json)) { CliSupport.WriteJson(output, report); return 0; }
+            output.WriteLine($"{path} (recipe {model.Recipe}) on {part} split of {r.GetValue(data)}: {atStored.Examples} examples, {atStored.PositiveRate:P1} acceptable");
+            output.WriteLine($"at threshold {model.Threshold:G4}: accuracy {atStored.Accuracy:F3}, AUROC {atStored.Auroc:F3}, eta_TP {atStored.EtaTp:F3}, eta_FP {atStored.EtaFp:F3}, precision {atStored.Precision:F3}, Brier {atStored.Brier:F3}, ECE {atStored.Ece:F3}");
+            output.WriteLine("threshold  accuracy  eta_TP  eta_FP  precision");
+            foreach (var row in curve)
+                output.WriteLine($"  {(double)row!["threshold"]!,5:F2}    {(double)row["accuracy"]!,6:F3}  {(double)row["eta_tp"]!,6:F3}  {(double)row["eta_fp"]!,6:F3}  {(double)row["precision"]!,6:F3}");
+            return 0;
+        });
+        return command;
+    }
+
+    static LanguageModel LoadDraftFor(LabelSet set, string? folder)
+    {
+        string path = folder ?? set.DraftFolder;
+        var lm = LanguageModel.Load(path);
+        if (lm.Folder.ComputeIdentity() != set.DraftIdentity)
+        {
+            lm.Dispose();
+            throw new InvalidInputException($"{path}: this is not the draft model the labels were collected with; pass --draft with that folder.");
+        }
+        return lm;
+    }
+}

@@ -1,0 +1,101 @@
+using System.Numerics.Tensors;
+using System.Text.Json.Nodes;
+using Sprinter.Models;
+
+namespace Sprinter.Verification;
+
+public sealed record CollectOptions
+{
+    public int Prompts { get; init; } = 500;
+    public int TokensPerPrompt { get; init; } = 20;
+    /// <summary>The label is q(x) &lt;= Ratio * p(x).</summary>
+    public float Ratio { get; init; } = 1f;
+    public int Seed { get; init; }
+
+    public void Validate()
+    {
+        if (Prompts < 1) throw new InvalidInputException($"--prompts must be >= 1, got {Prompts}.");
+        if (TokensPerPrompt < 1) throw new InvalidInputException($"--tokens must be >= 1, got {TokensPerPrompt}.");
+        if (!(Ratio > 0) || !float.IsFinite(Ratio)) throw new InvalidInputException($"--ratio must be a positive number, got {Ratio}.");
+    }
+}
+
+/// <summary>Progress of a long job: done out of total, and a short status.</summary>
+public readonly record struct JobProgress(int Done, int Total, string Status);
+
+/// <summary>
+/// Collects SPRINTER's training labels as in the released code: for each prompt and step, the
+/// draft proposes its greedy token x; the label is q(x) &lt;= ratio * p(x) over the full
+/// temperature-1 distributions; the context continues with x when acceptable, else with the
+/// target's greedy token. Both models advance through their KV caches, one token per step.
+/// </summary>
+public static class LabelCollector
+{
+    public static LabelSet Collect(LanguageModel draft, LanguageModel target, string dataPath, CollectOptions options,
+        IProgress<JobProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        options.Validate();
+        if (draft.Tokenizer.Identity != target.Tokenizer.Identity || draft.Config.VocabSize != target.Config.VocabSize)
+            throw new InvalidInputException($"the draft ({draft.Folder.Folder}) and target ({target.Folder.Folder}) do not share one tokenizer; pick a matching pair.");
+        var texts = PromptSource.Sample(PromptSource.ReadTexts(dataPath), options.Prompts, options.Seed);
+        int d = draft.Config.EmbeddingSize, vocab = draft.Config.VocabSize;
+        int context = Math.Min(draft.Config.MaxPositions, target.Config.MaxPositions);
+        int maxPrompt = context - options.TokensPerPrompt - 1;
+        if (maxPrompt < 1) throw new InvalidInputException($"--tokens {options.TokensPerPrompt} leaves no room for a prompt in a context of {context}.");
+        var ds = draft.Model.CreateSession();
+        var ts = target.Model.CreateSession();
+        var qProbs = new float[vocab];
+        var pProbs = new float[vocab];
+        var hidden = new List<float>();
+        var token = new List<int>(); var q = new List<float>(); var p = new List<float>(); var entropy = new List<float>();
+        var margin = new List<float>(); var label = new List<bool>(); var promptId = new List<int>(); var step = new List<int>();
+        int truncated = 0;
+        var one = new int[1];
+        for (int t = 0; t < texts.Count; t++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            int[] ids = draft.Tokenizer.Encode(PromptSource.PromptOf(texts[t].Text));
+            if (ids.Length > maxPrompt) { ids = ids[^maxPrompt..]; truncated++; } // keep the words nearest the continuation
+            ds.Reset(); ts.Reset();
+            ds.Forward(ids, logitRows: 1);
+            ts.Forward(ids, logitRows: 1);
+            for (int s = 0; s < options.TokensPerPrompt; s++)
+            {
+                var stats = VerifierFeatures.FromLogits(ds.Logits(0), TensorPrimitives.IndexOfMax(ds.Logits(0)), qProbs);
+                int x = TensorPrimitives.IndexOfMax(qProbs);
+                TensorPrimitives.SoftMax(ts.Logits(0), pProbs);
+                bool acceptable = qProbs[x] <= options.Ratio * pProbs[x];
+                hidden.AddRange(ds.Hidden(ds.HiddenRows - 1));
+                token.Add(x); q.Add(qProbs[x]); p.Add(pProbs[x]); entropy.Add(stats.Entropy); margin.Add(stats.Margin);
+                label.Add(acceptable); promptId.Add(texts[t].Id); step.Add(s);
+                if (s == options.TokensPerPrompt - 1) break;
+                one[0] = acceptable ? x : TensorPrimitives.IndexOfMax(pProbs);
+                ds.Forward(one, logitRows: 1);
+                ts.Forward(one, logitRows: 1);
+            }
+            progress?.Report(new JobProgress(t + 1, texts.Count, $"{label.Count} examples, {(label.Count == 0 ? 0 : label.Count(l => l) * 100.0 / label.Count):F1}% acceptable"));
+        }
+        var summary = new JsonObject
+        {
+            ["examples"] = label.Count,
+            ["prompts"] = texts.Count,
+            ["tokens_per_prompt"] = options.TokensPerPrompt,
+            ["positive_rate"] = label.Count == 0 ? 0 : Math.Round(label.Count(l => l) / (double)label.Count, 5),
+            ["ratio"] = options.Ratio,
+            ["seed"] = options.Seed,
+            ["source_file"] = Path.GetFullPath(dataPath),
+            ["source_sha256"] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(dataPath))),
+            ["prompts_truncated_to_context"] = truncated,
+            ["draft"] = Path.GetFullPath(draft.Folder.Folder),
+            ["draft_identity"] = draft.Folder.ComputeIdentity(),
+            ["target"] = Path.GetFullPath(target.Folder.Folder),
+            ["target_identity"] = target.Folder.ComputeIdentity(),
+            ["rule"] = "draft greedy token x; label = q(x) <= ratio * p(x) (softmax at temperature 1); continue with x if acceptable else the target's greedy token",
+        };
+        return new LabelSet
+        {
+            HiddenSize = d, Hidden = [.. hidden], Token = [.. token], Q = [.. q], P = [.. p], Entropy = [.. entropy], Margin = [.. margin],
+            Label = [.. label], PromptId = [.. promptId], Step = [.. step], Summary = summary,
+        };
+    }
+}

@@ -1,0 +1,69 @@
+using System.Numerics.Tensors;
+
+namespace Sprinter.Verification;
+
+/// <summary>Which inputs a learned verifier reads. The paper's verifier reads the hidden state only.</summary>
+[Flags]
+public enum FeatureSet
+{
+    /// <summary>The draft's final hidden state (after ln_f) at the position that produced q.</summary>
+    Hidden = 1,
+    /// <summary>q(x), its log, the entropy of q and the top-1 margin of q (draft softmax at temperature 1).</summary>
+    Stats = 2,
+    /// <summary>The candidate token's embedding row from the draft's wte.</summary>
+    Token = 4,
+}
+
+/// <summary>Builds a verifier's input vector; the same code serves collection, training and decoding.</summary>
+public static class VerifierFeatures
+{
+    public const int StatsCount = 4;
+
+    public static int Count(FeatureSet set, int hiddenSize) =>
+        (set.HasFlag(FeatureSet.Hidden) ? hiddenSize : 0) + (set.HasFlag(FeatureSet.Stats) ? StatsCount : 0) + (set.HasFlag(FeatureSet.Token) ? hiddenSize : 0);
+
+    public static string Describe(FeatureSet set) => string.Join("+", Enum.GetValues<FeatureSet>().Where(f => set.HasFlag(f)).Select(f => f.ToString().ToLowerInvariant()));
+
+    public static FeatureSet Parse(string text)
+    {
+        FeatureSet set = 0;
+        foreach (var part in text.Split('+', ',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            set |= Enum.TryParse<FeatureSet>(part, ignoreCase: true, out var f) ? f : throw new InvalidInputException($"unknown verifier feature '{part}'; use hidden, stats and token joined by '+'.");
+        if (set == 0) throw new InvalidInputException("a verifier needs at least one feature (hidden, stats, token).");
+        return set;
+    }
+
+    /// <summary>Summary statistics of the draft's softmax (temperature 1) for a candidate token.</summary>
+    public readonly record struct DraftStats(float Q, float Entropy, float Margin);
+
+    /// <summary>Computes softmax statistics from raw logits; <paramref name="scratch"/> is vocab-sized.</summary>
+    public static DraftStats FromLogits(ReadOnlySpan<float> logits, int token, Span<float> scratch)
+    {
+        var probs = scratch[..logits.Length];
+        TensorPrimitives.SoftMax(logits, probs);
+        double entropy = 0;
+        float first = 0, second = 0;
+        foreach (float p in probs)
+        {
+            if (p > 0) entropy -= p * Math.Log(p);
+            if (p > first) { second = first; first = p; }
+            else if (p > second) second = p;
+        }
+        return new DraftStats(probs[token], (float)entropy, first - second);
+    }
+
+    /// <summary>Writes the feature vector for one example into <paramref name="dest"/>.</summary>
+    public static void Write(FeatureSet set, ReadOnlySpan<float> hidden, DraftStats stats, ReadOnlySpan<float> tokenEmbedding, Span<float> dest)
+    {
+        int o = 0;
+        if (set.HasFlag(FeatureSet.Hidden)) { hidden.CopyTo(dest); o += hidden.Length; }
+        if (set.HasFlag(FeatureSet.Stats))
+        {
+            dest[o++] = stats.Q;
+            dest[o++] = MathF.Log(Math.Max(stats.Q, 1e-30f));
+            dest[o++] = stats.Entropy;
+            dest[o++] = stats.Margin;
+        }
+        if (set.HasFlag(FeatureSet.Token)) tokenEmbedding.CopyTo(dest[o..]);
+    }
+}

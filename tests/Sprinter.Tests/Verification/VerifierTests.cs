@@ -1,0 +1,167 @@
+using System.Numerics.Tensors;
+using System.Text.Json.Nodes;
+using Sprinter.Decoding;
+using Sprinter.Models;
+using Sprinter.Verification;
+
+namespace Sprinter.Tests.Verification;
+
+public class VerifierTests
+{
+    /// <summary>Synthetic labels: hidden ~ N(0, 1)^d, label = sigmoid(w.h + b) > u (a planted logistic rule, noise set by <paramref name="sharpness"/>).</summary>
+    static LabelSet Planted(int examples, int d, double sharpness, int seed, string draftIdentity = "draft-a")
+    {
+        var rng = new Random(seed);
+        double Normal() => Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
+        var w = Enumerable.Range(0, d).Select(_ => Normal()).ToArray();
+        var hidden = new float[examples * d];
+        var label = new bool[examples];
+        for (int i = 0; i < examples; i++)
+        {
+            double z = 0.3;
+            for (int j = 0; j < d; j++) { hidden[i * d + j] = (float)Normal(); z += w[j] * hidden[i * d + j]; }
+            label[i] = 1 / (1 + Math.Exp(-sharpness * z)) > rng.NextDouble();
+        }
+        var zeros = new float[examples];
+        return new LabelSet
+        {
+            HiddenSize = d, Hidden = hidden, Token = new int[examples], Q = zeros, P = zeros, Entropy = zeros, Margin = zeros, Label = label,
+            PromptId = Enumerable.Range(0, examples).Select(i => i / 20).ToArray(), Step = Enumerable.Range(0, examples).Select(i => i % 20).ToArray(),
+            Summary = new JsonObject { ["draft_identity"] = draftIdentity, ["ratio"] = 1.0, ["labels_sha256"] = "synthetic" },
+        };
+    }
+
+    [Fact]
+    public void PaperRecipeRecoversAPlantedLinearRule()
+    {
+        var data = Planted(4000, 16, sharpness: 4, seed: 1);
+        var trained = VerifierTrainer.Train(data, VerifierRecipe.Paper, seed: 3);
+        Assert.True(trained.Test.Auroc > 0.95, $"test AUROC {trained.Test.Auroc:F3}");
+        Assert.InRange(trained.BestEpoch, 1, 20);
+    }
+
+    [Fact]
+    public void MlpRecipeAlsoLearnsAndTrainingIsDeterministic()
+    {
+        var data = Planted(2000, 8, sharpness: 4, seed: 2);
+        var recipe = VerifierRecipe.Mlp with { Features = FeatureSet.Hidden | FeatureSet.Stats, Epochs = 5 };
+        var a = VerifierTrainer.Train(data, recipe, seed: 5);
+        var b = VerifierTrainer.Train(data, recipe, seed: 5);
+        Assert.True(a.Test.Auroc > 0.9, $"test AUROC {a.Test.Auroc:F3}");
+        Assert.Equal(a.Model.W1, b.Model.W1);
+        Assert.Equal(a.Model.W2, b.Model.W2);
+    }
+
+    [Fact]
+    public void PromptLevelSplitsShareNoPrompt()
+    {
+        var data = Planted(3000, 4, 1, seed: 3);
+        var parts = Enum.GetValues<SplitPart>().Select(p => PromptSplit.Indices(data, p, seed: 7).Select(i => data.PromptId[i]).ToHashSet()).ToArray();
+        Assert.Empty(parts[0].Intersect(parts[1]));
+        Assert.Empty(parts[0].Intersect(parts[2]));
+        Assert.Empty(parts[1].Intersect(parts[2]));
+        Assert.Equal(data.PromptId.Distinct().Count(), parts.Sum(p => p.Count));
+        Assert.InRange(parts[0].Count / (double)data.PromptId.Distinct().Count(), 0.6, 0.8);
+    }
+
+    [Fact]
+    public void CalibrationMeetsTheFalsePositiveBudgetOnHeldOutData()
+    {
+        var data = Planted(8000, 12, sharpness: 1, seed: 4); // noisy: no threshold is free of false positives
+        const double eps = 0.1;
+        var trained = VerifierTrainer.Train(data, VerifierRecipe.Paper with { Epochs = 5 }, seed: 1, maxFpRate: eps);
+        Assert.True(trained.Validation.EtaFp <= eps + 1e-9, $"validation eta_FP {trained.Validation.EtaFp}");
+        // Held-out test split: within three standard errors of the budget.
+        int negatives = (int)Math.Round(trained.Test.Examples * (1 - trained.Test.PositiveRate));
+        double se = Math.Sqrt(eps * (1 - eps) / negatives);
+        Assert.True(trained.Test.EtaFp <= eps + 3 * se, $"test eta_FP {trained.Test.EtaFp:F3} over budget {eps} + 3 x {se:F3}");
+        Assert.True(trained.Test.EtaTp > 0.2, "the calibrated verifier still accepts acceptable tokens");
+    }
+
+    [Fact]
+    public void MetricsMatchHandComputedValues()
+    {
+        float[] scores = [0.9f, 0.8f, 0.4f, 0.3f, 0.6f];
+        bool[] labels = [true, false, true, false, true];
+        var m = ClassifierMetrics.Compute(scores, labels, 0.5f);
+        Assert.Equal(3 / 5.0, m.Accuracy, 9);      // 0.9 T, 0.8 F(fp), 0.4 F(fn), 0.3 T, 0.6 T
+        Assert.Equal(2 / 3.0, m.EtaTp, 9);
+        Assert.Equal(1 / 2.0, m.EtaFp, 9);
+        Assert.Equal(2 / 3.0, m.Precision, 9);
+        Assert.Equal(4 / 6.0, m.Auroc, 9);          // positives beat negatives in 4 of 6 pairs
+        Assert.Equal((0.01 + 0.64 + 0.36 + 0.09 + 0.16) / 5, m.Brier, 6);
+        Assert.Equal(0.4f, ClassifierMetrics.Calibrate(scores, labels, 0.5)); // accept >= 0.4: eta_TP 1, eta_FP 1/2, the best within budget
+        Assert.Equal(0.9f, ClassifierMetrics.Calibrate(scores, labels, 0.0)); // no false positive allowed: only 0.9 is accepted
+    }
+
+    [Fact]
+    public void VerifierFileRoundTripsAndRefusesAnotherDraft()
+    {
+        var c = TestModels.TinyConfig(d: 16, layers: 1, heads: 2, positions: 64);
+        string draftA = TestModels.Folder(c, seed: 1), draftB = TestModels.Folder(c, seed: 2);
+        using var a = LanguageModel.Load(draftA);
+        using var b = LanguageModel.Load(draftB);
+        var data = Planted(1500, 16, 3, seed: 5, draftIdentity: a.Folder.ComputeIdentity());
+        var trained = VerifierTrainer.Train(data, VerifierRecipe.Paper with { Epochs = 3 }, seed: 2);
+        string path = Path.Combine(TestModels.TempDir(), "verifier.safetensors");
+        trained.Model.Save(path);
+        var loaded = LearnedVerifier.Load(path, a);
+        var scratch = new float[16];
+        var hidden = data.HiddenRow(3);
+        float direct = VerifierModel.Sigmoid(trained.Model.Logit(hidden, scratch));
+        var logits = new float[c.VocabSize];
+        Assert.Equal(direct, loaded.Score(new VerifierInput(hidden, 0, logits, logits)));
+        Assert.Equal(trained.Model.Threshold, loaded.Model.Threshold);
+        Assert.Equal("paper", loaded.Model.Recipe);
+        var e = Assert.Throws<InvalidInputException>(() => LearnedVerifier.Load(path, b));
+        Assert.Contains("another draft", e.Message);
+    }
+
+    [Fact]
+    public void CollectedLabelsAgreeWithADirectComputation()
+    {
+        var c = TestModels.TinyConfig(positions: 96);
+        string draftDir = TestModels.Folder(c with { EmbeddingSize = 16, HeadCount = 2, InnerSize = 64, LayerCount = 1 }, seed: 3);
+        string targetDir = TestModels.Folder(c, seed: 4);
+        string dataFile = Path.Combine(TestModels.TempDir(), "texts.txt");
+        File.WriteAllLines(dataFile, ["the quick brown fox jumps over the lazy dog again", "", "a b c d e f g h i j k l", "short", "one two three four five six seven eight nine ten"]);
+        using var draft = LanguageModel.Load(draftDir);
+        using var target = LanguageModel.Load(targetDir);
+        const float ratio = 1.5f;
+        var set = LabelCollector.Collect(draft, target, dataFile, new CollectOptions { Prompts = 10, TokensPerPrompt = 6, Ratio = ratio });
+        Assert.Equal(3 * 6, set.Count); // "short" has too few words; the blank line is skipped
+        var texts = PromptSource.ReadTexts(dataFile);
+        foreach (int promptId in set.PromptId.Distinct())
+        {
+            var context = draft.Tokenizer.Encode(PromptSource.PromptOf(texts.Single(t => t.Id == promptId).Text)).ToList();
+            var rows = Enumerable.Range(0, set.Count).Where(i => set.PromptId[i] == promptId).OrderBy(i => set.Step[i]).ToArray();
+            foreach (int i in rows)
+            {
+                var ds = draft.Model.CreateSession(); ds.Forward(context.ToArray(), allLogits: false);
+                var ts = target.Model.CreateSession(); ts.Forward(context.ToArray(), allLogits: false);
+                var q = new float[c.VocabSize]; var p = new float[c.VocabSize];
+                TensorPrimitives.SoftMax(ds.Logits(0), q);
+                TensorPrimitives.SoftMax(ts.Logits(0), p);
+                int x = TensorPrimitives.IndexOfMax(q);
+                Assert.Equal(x, set.Token[i]);
+                Assert.Equal(q[x], set.Q[i], 4);
+                Assert.Equal(p[x], set.P[i], 4);
+                Assert.Equal(q[x] <= ratio * p[x], set.Label[i]);
+                Assert.Equal(ds.Hidden(ds.HiddenRows - 1).ToArray(), set.HiddenRow(i).ToArray(), new FloatTolerance(1e-4f));
+                context.Add(set.Label[i] ? x : TensorPrimitives.IndexOfMax(p));
+            }
+        }
+        string outDir = TestModels.TempDir();
+        set.Save(outDir);
+        var loaded = LabelSet.Load(outDir);
+        Assert.Equal(set.Label, loaded.Label);
+        Assert.Equal(set.Hidden, loaded.Hidden);
+        Assert.Equal(set.Token, loaded.Token);
+    }
+
+    sealed class FloatTolerance(float tolerance) : IEqualityComparer<float>
+    {
+        public bool Equals(float a, float b) => Math.Abs(a - b) <= tolerance;
+        public int GetHashCode(float value) => 0;
+    }
+}
