@@ -20,6 +20,7 @@ public static class Program
             CorpusCommands.Corpus(output, error),
             CorpusCommands.TrainTokenizer(output, error),
             VerifierCommands.Create(output, error),
+            PerplexityCommand.Create(output, error),
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

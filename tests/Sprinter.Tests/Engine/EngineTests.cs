@@ -166,3 +166,29 @@ public class EngineTests
         }
     }
 }
+
+public class LikelihoodTests
+{
+    [Fact]
+    public void ScorerMatchesLogSoftmaxOfAFullPassAndSplitsLongSequencesIntoWindows()
+    {
+        var c = TestModels.TinyConfig(positions: 16);
+        var tensors = TestModels.Tensors(c, seed: 8);
+        using var model = TestModels.Model(c, tensors);
+        var tokens = TestModels.RandomTokens(12, c.VocabSize, 9);
+        var reference = ReferenceGpt2.Logits(c, tensors, tokens);
+        double expected = 0;
+        for (int t = 3; t < tokens.Length; t++)
+        {
+            var row = reference[t - 1];
+            double max = row.Max(), logSum = Math.Log(row.Sum(v => Math.Exp(v - max))) + max;
+            expected += logSum - row[tokens[t]];
+        }
+        var scored = new Sprinter.Benchmarks.LikelihoodScorer(model, chunk: 5).Score(tokens, from: 3);
+        Assert.Equal(9, scored.Tokens);
+        Assert.Equal(expected, scored.Nll, 3);
+
+        var longer = TestModels.RandomTokens(40, c.VocabSize, 10); // 3 windows of 16: 15 + 15 + 7 scored tokens
+        Assert.Equal(37, new Sprinter.Benchmarks.LikelihoodScorer(model).Score(longer).Tokens);
+    }
+}
