@@ -47,7 +47,7 @@ public static class LabelCollector
         var qProbs = new float[vocab];
         var pProbs = new float[vocab];
         var hidden = new List<float>();
-        var token = new List<int>(); var q = new List<float>(); var p = new List<float>(); var entropy = new List<float>();
+        var token = new List<int>(); var targetToken = new List<int>(); var q = new List<float>(); var p = new List<float>(); var entropy = new List<float>();
         var margin = new List<float>(); var label = new List<bool>(); var promptId = new List<int>(); var step = new List<int>();
         int truncated = 0;
         var one = new int[1];
@@ -66,10 +66,11 @@ public static class LabelCollector
                 TensorPrimitives.SoftMax(ts.Logits(0), pProbs);
                 bool acceptable = qProbs[x] <= options.Ratio * pProbs[x];
                 hidden.AddRange(ds.Hidden(ds.HiddenRows - 1));
-                token.Add(x); q.Add(qProbs[x]); p.Add(pProbs[x]); entropy.Add(stats.Entropy); margin.Add(stats.Margin);
+                int targetGreedy = TensorPrimitives.IndexOfMax(pProbs);
+                token.Add(x); targetToken.Add(targetGreedy); q.Add(qProbs[x]); p.Add(pProbs[x]); entropy.Add(stats.Entropy); margin.Add(stats.Margin);
                 label.Add(acceptable); promptId.Add(texts[t].Id); step.Add(s);
                 if (s == options.TokensPerPrompt - 1) break;
-                one[0] = acceptable ? x : TensorPrimitives.IndexOfMax(pProbs);
+                one[0] = acceptable ? x : targetGreedy;
                 ds.Forward(one, logitRows: 1);
                 ts.Forward(one, logitRows: 1);
             }
@@ -94,7 +95,7 @@ public static class LabelCollector
         };
         return new LabelSet
         {
-            HiddenSize = d, Hidden = [.. hidden], Token = [.. token], Q = [.. q], P = [.. p], Entropy = [.. entropy], Margin = [.. margin],
+            HiddenSize = d, Hidden = [.. hidden], Token = [.. token], TargetToken = [.. targetToken], Q = [.. q], P = [.. p], Entropy = [.. entropy], Margin = [.. margin],
             Label = [.. label], PromptId = [.. promptId], Step = [.. step], Summary = summary,
         };
     }

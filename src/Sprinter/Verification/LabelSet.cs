@@ -15,6 +15,8 @@ public sealed class LabelSet
     public required int HiddenSize { get; init; }
     public required float[] Hidden { get; init; }   // [n, d]
     public required int[] Token { get; init; }
+    /// <summary>The target's greedy token at the same position (agreement statistics).</summary>
+    public required int[] TargetToken { get; init; }
     public required float[] Q { get; init; }
     public required float[] P { get; init; }
     public required float[] Entropy { get; init; }
@@ -44,6 +46,7 @@ public sealed class LabelSet
         [
             new TensorToWrite("hidden", [n, HiddenSize], Hidden),
             new TensorToWrite("token", [n], F(Token)),
+            new TensorToWrite("target_token", [n], F(TargetToken)),
             new TensorToWrite("q", [n], Q),
             new TensorToWrite("p", [n], P),
             new TensorToWrite("entropy", [n], Entropy),
@@ -75,7 +78,7 @@ public sealed class LabelSet
         static int[] I(float[] a) => a.Select(v => (int)v).ToArray();
         var set = new LabelSet
         {
-            HiddenSize = d, Hidden = Get("hidden"), Token = I(Get("token")), Q = Get("q"), P = Get("p"), Entropy = Get("entropy"),
+            HiddenSize = d, Hidden = Get("hidden"), Token = I(Get("token")), TargetToken = I(Get("target_token")), Q = Get("q"), P = Get("p"), Entropy = Get("entropy"),
             Margin = Get("margin"), Label = Get("label").Select(v => v > 0.5f).ToArray(), PromptId = I(Get("prompt_id")), Step = I(Get("step")),
             Summary = summary,
         };

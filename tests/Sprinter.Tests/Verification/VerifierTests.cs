@@ -25,7 +25,7 @@ public class VerifierTests
         var zeros = new float[examples];
         return new LabelSet
         {
-            HiddenSize = d, Hidden = hidden, Token = new int[examples], Q = zeros, P = zeros, Entropy = zeros, Margin = zeros, Label = label,
+            HiddenSize = d, Hidden = hidden, Token = new int[examples], TargetToken = new int[examples], Q = zeros, P = zeros, Entropy = zeros, Margin = zeros, Label = label,
             PromptId = Enumerable.Range(0, examples).Select(i => i / 20).ToArray(), Step = Enumerable.Range(0, examples).Select(i => i % 20).ToArray(),
             Summary = new JsonObject { ["draft_identity"] = draftIdentity, ["ratio"] = 1.0, ["labels_sha256"] = "synthetic" },
         };
@@ -147,6 +147,7 @@ public class VerifierTests
                 Assert.Equal(q[x], set.Q[i], 4);
                 Assert.Equal(p[x], set.P[i], 4);
                 Assert.Equal(q[x] <= ratio * p[x], set.Label[i]);
+                Assert.Equal(TensorPrimitives.IndexOfMax(p), set.TargetToken[i]);
                 Assert.Equal(ds.Hidden(ds.HiddenRows - 1).ToArray(), set.HiddenRow(i).ToArray(), new FloatTolerance(1e-4f));
                 context.Add(set.Label[i] ? x : TensorPrimitives.IndexOfMax(p));
             }

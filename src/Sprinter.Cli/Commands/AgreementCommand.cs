@@ -1,0 +1,49 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using Sprinter.Engine;
+using Sprinter.Verification;
+
+namespace Sprinter.Cli.Commands;
+
+/// <summary>
+/// <c>sprinter agreement</c>: how often the draft's greedy token equals the target's, and how
+/// often the SPRINTER label q(x) &lt;= p(x) holds for it; these predict SD's and SPRINTER's gains.
+/// </summary>
+internal static class AgreementCommand
+{
+    public static Command Create(TextWriter output, TextWriter error)
+    {
+        var draft = new Option<string?>("--draft") { Description = "Draft model folder. Default: the shipped draft." };
+        var target = new Option<string?>("--target") { Description = "Target model folder. Default: the shipped target." };
+        var data = new Option<string>("--data") { Description = "Text file, one text per line (prompt = first 30% of its words).", Required = true };
+        var prompts = new Option<int>("--prompts") { Description = "Number of prompts (a seeded sample).", DefaultValueFactory = _ => 200 };
+        var tokens = new Option<int>("--tokens") { Description = "Positions per prompt (the context follows the collection rule).", DefaultValueFactory = _ => 20 };
+        var json = CliSupport.JsonOption();
+        var command = new Command("agreement", "Measure draft/target greedy agreement and the rate of q(x) <= p(x) on prompts from a text file.") { draft, target, data, prompts, tokens, json };
+        command.SetAction(int (r) =>
+        {
+            using var pair = ModelPair.Load(true, r.GetValue(target), true, r.GetValue(draft), WeightType.F32);
+            var set = LabelCollector.Collect(pair.Draft!, pair.Target!, r.GetValue(data)!, new CollectOptions { Prompts = r.GetValue(prompts), TokensPerPrompt = r.GetValue(tokens) }, new ProgressLine(error, "agreement"));
+            int n = set.Count;
+            double Rate(Func<int, bool> f, Func<int, bool>? where = null)
+            {
+                var rows = Enumerable.Range(0, n).Where(i => where?.Invoke(i) ?? true).ToArray();
+                return rows.Length == 0 ? double.NaN : rows.Count(f) / (double)rows.Length;
+            }
+            var result = new JsonObject
+            {
+                ["data"] = r.GetValue(data), ["prompts"] = (int)set.Summary["prompts"]!, ["positions"] = n,
+                ["greedy_agreement"] = Math.Round(Rate(i => set.Token[i] == set.TargetToken[i]), 4),
+                ["acceptable_rate"] = Math.Round(Rate(i => set.Label[i]), 4),
+                ["first_position_greedy_agreement"] = Math.Round(Rate(i => set.Token[i] == set.TargetToken[i], i => set.Step[i] == 0), 4),
+                ["first_position_acceptable_rate"] = Math.Round(Rate(i => set.Label[i], i => set.Step[i] == 0), 4),
+                ["mean_q"] = Math.Round(set.Q.Average(), 4), ["mean_p"] = Math.Round(set.P.Average(), 4),
+            };
+            if (r.GetValue(json)) CliSupport.WriteJson(output, result);
+            else output.WriteLine($"{result["prompts"]} prompts, {n} positions: greedy agreement {(double)result["greedy_agreement"]!:P1}, q(x) <= p(x) for the draft's token {(double)result["acceptable_rate"]!:P1} " +
+                                  $"(first position: {(double)result["first_position_greedy_agreement"]!:P1} and {(double)result["first_position_acceptable_rate"]!:P1})");
+            return 0;
+        });
+        return command;
+    }
+}
