@@ -6,10 +6,13 @@ namespace Sprinter.Tests.Training;
 
 public class ModelGradientTests
 {
-    static ModelConfig Tiny() => TestModels.TinyConfig(vocab: 50, d: 16, layers: 2, heads: 2, positions: 16);
+    static ModelConfig Tiny() => TestModels.TinyConfig(vocab: 50, d: 16, layers: 2, heads: 2, positions: 128);
 
-    [Fact]
-    public void AnalyticGradientsMatchFiniteDifferencesForEveryTensor()
+    // 100 positions span three causal attention blocks (48 rows each), the last one partial.
+    [Theory]
+    [InlineData(2, 8)]
+    [InlineData(1, 100)]
+    public void AnalyticGradientsMatchFiniteDifferencesForEveryTensor(int batch, int seqLen)
     {
         var c = Tiny();
         using var pool = new WorkerPool(2);
@@ -19,7 +22,6 @@ public class ModelGradientTests
         foreach (var (_, t) in tensors)
             if (t.Shape.Length == 2) for (int i = 0; i < t.Data.Length; i++) t.Data[i] *= 10;
         var model = new TrainableGpt2<double>(new ModelParameters<double>(c, tensors), new ParallelGemm<double>(pool));
-        int batch = 2, seqLen = 8;
         var tokens = TestModels.RandomTokens(batch * (seqLen + 1), c.VocabSize, seed: 6);
         var inputs = new int[batch * seqLen];
         var targets = new int[batch * seqLen];
@@ -60,14 +62,15 @@ public class ModelGradientTests
         Assert.True(worst < 1e-3);
     }
 
-    [Fact]
-    public void ForwardMatchesTheInferenceEngine()
+    [Theory]
+    [InlineData(3, 12)]
+    [InlineData(2, 101)]
+    public void ForwardMatchesTheInferenceEngine(int batch, int seqLen)
     {
-        var c = TestModels.TinyConfig(vocab: 70, d: 32, layers: 2, heads: 4, positions: 16);
+        var c = TestModels.TinyConfig(vocab: 70, d: 32, layers: 2, heads: 4, positions: 128);
         var tensors = TestModels.Tensors(c, seed: 8);
         using var pool = new WorkerPool(2);
         var model = new TrainableGpt2<float>(new ModelParameters<float>(c, tensors), new ParallelGemm<float>(pool));
-        int batch = 3, seqLen = 12;
         var inputs = TestModels.RandomTokens(batch * seqLen, c.VocabSize, seed: 9);
         model.Forward(inputs, ReadOnlySpan<int>.Empty, batch, seqLen);
         using var engine = TestModels.Model(c, tensors);
