@@ -50,6 +50,7 @@ internal sealed class AdamW
         }
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     static void Update(Span<float> value, ReadOnlySpan<float> grad, Span<float> m, Span<float> v,
         float b1, float b2, float eps, float scale, float corr1, float corr2, float lr, float decay)
     {

@@ -25,7 +25,8 @@ internal sealed class GemmScratch<T> where T : unmanaged, IFloatingPointIeee754<
 /// walks them; KC/MC/NC keep a B micro-panel in L1 and the packed A block in L2.
 /// Every C element is accumulated in the same order (k blocks in order, k within a block in
 /// order) whatever tile or thread computes it, so results do not depend on how work is split.
-/// Generic so the gradient check runs this very code in double.
+/// Generic so the gradient check runs this very code in double. The hot methods skip tiered
+/// JIT (AggressiveOptimization): a training run calls them from its first step on.
 /// </summary>
 internal static unsafe class Gemm<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -34,6 +35,7 @@ internal static unsafe class Gemm<T> where T : unmanaged, IFloatingPointIeee754<
     public const int KC = 256, MC = 72, NC = 512;                // NC is a multiple of NR for float and double
 
     /// <summary>Computes rows [r0, r1) and columns [c0, c1) of C, single-threaded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Multiply(int k, Operand<T> a, Operand<T> b, T[] c, int cOffset, int ldc, bool accumulate,
         int r0, int r1, int c0, int c1, GemmScratch<T> scratch)
     {
@@ -85,6 +87,7 @@ internal static unsafe class Gemm<T> where T : unmanaged, IFloatingPointIeee754<
     }
 
     /// <summary>Packs op(A)[i0 .. i0+mc, p0 .. p0+kc) as MR-row panels: dst[panel][k][r], padded with zeros.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void PackA(Operand<T> a, int i0, int mc, int p0, int kc, T* dst)
     {
         fixed (T* src = a.Data)
@@ -116,6 +119,7 @@ internal static unsafe class Gemm<T> where T : unmanaged, IFloatingPointIeee754<
     }
 
     /// <summary>Packs op(B)[p0 .. p0+kc, j0 .. j0+nc) as NR-column panels: dst[panel][k][c], padded with zeros.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void PackB(Operand<T> b, int p0, int kc, int j0, int nc, T* dst)
     {
         int nr = NR;
@@ -174,6 +178,7 @@ internal static unsafe class Gemm<T> where T : unmanaged, IFloatingPointIeee754<
     }
 
     /// <summary>6 x NR tile: 12 accumulators, 2 B loads and 6 broadcasts per k step.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Kernel512(int kc, T* a, T* b, T* c, int ldc, bool accumulate)
     {
         int w = Vector512<T>.Count, nr = 2 * w;
@@ -205,6 +210,7 @@ internal static unsafe class Gemm<T> where T : unmanaged, IFloatingPointIeee754<
         lo.Store(c); hi.Store(c + w);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Kernel256(int kc, T* a, T* b, T* c, int ldc, bool accumulate)
     {
         int w = Vector256<T>.Count, nr = NR;
