@@ -151,94 +151,89 @@ internal static unsafe class Gemm<T> where T : unmanaged, IFloatingPointIeee754<
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Kernel(int kc, T* a, T* b, T* c, int ldc, bool accumulate)
     {
-        if (Vector512.IsHardwareAccelerated) Kernel512(kc, a, b, c, ldc, accumulate);
+        if (Vector512.IsHardwareAccelerated) Kernel<Simd512<T>>(kc, a, b, c, ldc, accumulate, NR);
         else
         {
             // The same packed layout, as two half-width column strips of 2 x Vector256 each.
             int half = NR / 2;
-            Kernel256(kc, a, b, c, ldc, accumulate);
-            Kernel256(kc, a, b + half, c + half, ldc, accumulate);
+            Kernel<Simd256<T>>(kc, a, b, c, ldc, accumulate, NR);
+            Kernel<Simd256<T>>(kc, a, b + half, c + half, ldc, accumulate, NR);
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<T> Fma(Vector512<T> x, Vector512<T> y, Vector512<T> z)
-    {
-        if (typeof(T) == typeof(float)) return Vector512.FusedMultiplyAdd(x.As<T, float>(), y.As<T, float>(), z.As<T, float>()).As<float, T>();
-        if (typeof(T) == typeof(double)) return Vector512.FusedMultiplyAdd(x.As<T, double>(), y.As<T, double>(), z.As<T, double>()).As<double, T>();
-        return x * y + z;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<T> Fma(Vector256<T> x, Vector256<T> y, Vector256<T> z)
-    {
-        if (typeof(T) == typeof(float)) return Vector256.FusedMultiplyAdd(x.As<T, float>(), y.As<T, float>(), z.As<T, float>()).As<float, T>();
-        if (typeof(T) == typeof(double)) return Vector256.FusedMultiplyAdd(x.As<T, double>(), y.As<T, double>(), z.As<T, double>()).As<double, T>();
-        return x * y + z;
-    }
-
-    /// <summary>6 x NR tile: 12 accumulators, 2 B loads and 6 broadcasts per k step.</summary>
+    /// <summary>6 x (2 vectors) tile: 12 accumulators, 2 B loads and 6 broadcasts per k step; B rows are <paramref name="nr"/> apart.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Kernel512(int kc, T* a, T* b, T* c, int ldc, bool accumulate)
+    static void Kernel<V>(int kc, T* a, T* b, T* c, int ldc, bool accumulate, int nr) where V : struct, ISimd<V, T>
     {
-        int w = Vector512<T>.Count, nr = 2 * w;
-        Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
-                     c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        int w = V.Count;
+        V c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
+          c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         for (int p = 0; p < kc; p++, a += MR, b += nr)
         {
-            var b0 = Vector512.Load(b);
-            var b1 = Vector512.Load(b + w);
-            var x = Vector512.Create(a[0]); c00 = Fma(x, b0, c00); c01 = Fma(x, b1, c01);
-            x = Vector512.Create(a[1]); c10 = Fma(x, b0, c10); c11 = Fma(x, b1, c11);
-            x = Vector512.Create(a[2]); c20 = Fma(x, b0, c20); c21 = Fma(x, b1, c21);
-            x = Vector512.Create(a[3]); c30 = Fma(x, b0, c30); c31 = Fma(x, b1, c31);
-            x = Vector512.Create(a[4]); c40 = Fma(x, b0, c40); c41 = Fma(x, b1, c41);
-            x = Vector512.Create(a[5]); c50 = Fma(x, b0, c50); c51 = Fma(x, b1, c51);
+            var b0 = V.Load(b);
+            var b1 = V.Load(b + w);
+            var x = V.Broadcast(a[0]); c00 = V.Fma(x, b0, c00); c01 = V.Fma(x, b1, c01);
+            x = V.Broadcast(a[1]); c10 = V.Fma(x, b0, c10); c11 = V.Fma(x, b1, c11);
+            x = V.Broadcast(a[2]); c20 = V.Fma(x, b0, c20); c21 = V.Fma(x, b1, c21);
+            x = V.Broadcast(a[3]); c30 = V.Fma(x, b0, c30); c31 = V.Fma(x, b1, c31);
+            x = V.Broadcast(a[4]); c40 = V.Fma(x, b0, c40); c41 = V.Fma(x, b1, c41);
+            x = V.Broadcast(a[5]); c50 = V.Fma(x, b0, c50); c51 = V.Fma(x, b1, c51);
         }
-        Store(c, c00, c01, accumulate, w); c += ldc;
-        Store(c, c10, c11, accumulate, w); c += ldc;
-        Store(c, c20, c21, accumulate, w); c += ldc;
-        Store(c, c30, c31, accumulate, w); c += ldc;
-        Store(c, c40, c41, accumulate, w); c += ldc;
-        Store(c, c50, c51, accumulate, w);
+        V.Store(c, c00, accumulate); V.Store(c + w, c01, accumulate); c += ldc;
+        V.Store(c, c10, accumulate); V.Store(c + w, c11, accumulate); c += ldc;
+        V.Store(c, c20, accumulate); V.Store(c + w, c21, accumulate); c += ldc;
+        V.Store(c, c30, accumulate); V.Store(c + w, c31, accumulate); c += ldc;
+        V.Store(c, c40, accumulate); V.Store(c + w, c41, accumulate); c += ldc;
+        V.Store(c, c50, accumulate); V.Store(c + w, c51, accumulate);
+    }
+}
+
+/// <summary>The few vector operations the GEMM kernel needs, so one kernel serves both vector widths.</summary>
+internal unsafe interface ISimd<TSelf, T> where TSelf : struct, ISimd<TSelf, T> where T : unmanaged
+{
+    static abstract int Count { get; }
+    static abstract TSelf Load(T* p);
+    static abstract TSelf Broadcast(T value);
+    /// <summary>x * y + z with one rounding (FMA) for float and double.</summary>
+    static abstract TSelf Fma(TSelf x, TSelf y, TSelf z);
+    /// <summary>Stores v at p, adding what p holds first when accumulating.</summary>
+    static abstract void Store(T* p, TSelf v, bool accumulate);
+}
+
+internal readonly unsafe struct Simd512<T>(Vector512<T> v) : ISimd<Simd512<T>, T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    readonly Vector512<T> _v = v;
+    public static int Count => Vector512<T>.Count;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Simd512<T> Load(T* p) => new(Vector512.Load(p));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Simd512<T> Broadcast(T value) => new(Vector512.Create(value));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Simd512<T> Fma(Simd512<T> x, Simd512<T> y, Simd512<T> z)
+    {
+        if (typeof(T) == typeof(float)) return new(Vector512.FusedMultiplyAdd(x._v.As<T, float>(), y._v.As<T, float>(), z._v.As<T, float>()).As<float, T>());
+        if (typeof(T) == typeof(double)) return new(Vector512.FusedMultiplyAdd(x._v.As<T, double>(), y._v.As<T, double>(), z._v.As<T, double>()).As<double, T>());
+        return new(x._v * y._v + z._v);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Store(T* c, Vector512<T> lo, Vector512<T> hi, bool accumulate, int w)
-    {
-        if (accumulate) { lo += Vector512.Load(c); hi += Vector512.Load(c + w); }
-        lo.Store(c); hi.Store(c + w);
-    }
+    public static void Store(T* p, Simd512<T> v, bool accumulate) => (accumulate ? v._v + Vector512.Load(p) : v._v).Store(p);
+}
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Kernel256(int kc, T* a, T* b, T* c, int ldc, bool accumulate)
+internal readonly unsafe struct Simd256<T>(Vector256<T> v) : ISimd<Simd256<T>, T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    readonly Vector256<T> _v = v;
+    public static int Count => Vector256<T>.Count;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Simd256<T> Load(T* p) => new(Vector256.Load(p));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Simd256<T> Broadcast(T value) => new(Vector256.Create(value));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Simd256<T> Fma(Simd256<T> x, Simd256<T> y, Simd256<T> z)
     {
-        int w = Vector256<T>.Count, nr = NR;
-        Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
-                     c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        for (int p = 0; p < kc; p++, a += MR, b += nr)
-        {
-            var b0 = Vector256.Load(b);
-            var b1 = Vector256.Load(b + w);
-            var x = Vector256.Create(a[0]); c00 = Fma(x, b0, c00); c01 = Fma(x, b1, c01);
-            x = Vector256.Create(a[1]); c10 = Fma(x, b0, c10); c11 = Fma(x, b1, c11);
-            x = Vector256.Create(a[2]); c20 = Fma(x, b0, c20); c21 = Fma(x, b1, c21);
-            x = Vector256.Create(a[3]); c30 = Fma(x, b0, c30); c31 = Fma(x, b1, c31);
-            x = Vector256.Create(a[4]); c40 = Fma(x, b0, c40); c41 = Fma(x, b1, c41);
-            x = Vector256.Create(a[5]); c50 = Fma(x, b0, c50); c51 = Fma(x, b1, c51);
-        }
-        Store(c, c00, c01, accumulate, w); c += ldc;
-        Store(c, c10, c11, accumulate, w); c += ldc;
-        Store(c, c20, c21, accumulate, w); c += ldc;
-        Store(c, c30, c31, accumulate, w); c += ldc;
-        Store(c, c40, c41, accumulate, w); c += ldc;
-        Store(c, c50, c51, accumulate, w);
+        if (typeof(T) == typeof(float)) return new(Vector256.FusedMultiplyAdd(x._v.As<T, float>(), y._v.As<T, float>(), z._v.As<T, float>()).As<float, T>());
+        if (typeof(T) == typeof(double)) return new(Vector256.FusedMultiplyAdd(x._v.As<T, double>(), y._v.As<T, double>(), z._v.As<T, double>()).As<double, T>());
+        return new(x._v * y._v + z._v);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Store(T* c, Vector256<T> lo, Vector256<T> hi, bool accumulate, int w)
-    {
-        if (accumulate) { lo += Vector256.Load(c); hi += Vector256.Load(c + w); }
-        lo.Store(c); hi.Store(c + w);
-    }
+    public static void Store(T* p, Simd256<T> v, bool accumulate) => (accumulate ? v._v + Vector256.Load(p) : v._v).Store(p);
 }
