@@ -49,7 +49,7 @@ public static class LmTrainer
         var optimizer = new AdamW(parameters.All.Select(p => p.Value.Length).ToArray());
         string checkpointFolder = o.CheckpointFolder ?? Path.Combine(o.OutputFolder, "checkpoint");
         string checkpointPath = Path.Combine(checkpointFolder, Checkpoint.FileName);
-        string fingerprint = Checkpoint.Fingerprint(o, config, totalSteps, tokenizer.Identity, train.Tokens.Length);
+        string fingerprint = Checkpoint.Fingerprint(o, config, totalSteps, tokenizer.Identity, train.Tokens);
         var start = new CheckpointState(0, 0, 0, fingerprint);
         int? resumedFrom = null;
         if (File.Exists(checkpointPath))

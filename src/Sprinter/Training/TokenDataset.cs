@@ -50,6 +50,9 @@ public sealed class TokenDataset
         try { text = File.ReadAllText(path, new UTF8Encoding(false, throwOnInvalidBytes: true)); }
         catch (DecoderFallbackException) { throw new InvalidInputException($"{path}: not valid UTF-8; convert the file to UTF-8 text."); }
         int[] tokens = tokenizer.Encode(text);
+        for (int i = 0; i < tokens.Length; i++)
+            if ((uint)tokens[i] >= (uint)tokenizer.VocabSize)
+                throw new InvalidInputException($"{path}: the tokenizer produced id {tokens[i]} (token {i}), outside its {tokenizer.VocabSize}-token vocabulary; it maps runs of spaces to extra CodeGen ids, so collapse repeated spaces in the text until the tokenizer is fixed.");
         TryWriteCache(cache, info, tokenizer.Identity, tokens);
         return tokens;
     }

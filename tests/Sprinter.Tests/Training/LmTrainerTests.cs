@@ -166,6 +166,19 @@ public class LmTrainerTests
     }
 
     [Fact]
+    public void TokenIdsOutsideTheVocabularyAreRejected()
+    {
+        // The current Gpt2Tokenizer (CodeGenTokenizer) turns runs of spaces into ids past the vocabulary.
+        var corpus = Corpus();
+        var tokenizer = Gpt2Tokenizer.Load(Path.Combine(corpus.Tokenizer, "vocab.json"), Path.Combine(corpus.Tokenizer, "merges.txt"));
+        string path = Path.Combine(corpus.Root, "spaces.txt");
+        File.WriteAllText(path, "a    b");
+        if (tokenizer.Encode("a    b").All(id => id < tokenizer.VocabSize)) return;   // fixed tokenizer: nothing to reject
+        var e = Assert.Throws<InvalidInputException>(() => TokenDataset.Load([path], tokenizer, "train"));
+        Assert.Contains("spaces.txt", e.Message);
+    }
+
+    [Fact]
     public void ScheduleWarmsUpLinearlyThenDecaysToTheFloor()
     {
         var s = new LrSchedule(1.0, WarmupSteps: 4, TotalSteps: 15, MinFraction: 0.1);
