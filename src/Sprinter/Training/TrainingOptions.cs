@@ -58,7 +58,11 @@ public sealed record TrainingOptions
 
 public enum TrainingPhase { Preparing, Training, Evaluating, Checkpointing, Saving, Done }
 
-/// <summary>One progress report; the CLI renders it as a progress bar.</summary>
+/// <summary>
+/// One progress report; the CLI renders it as a progress bar. While <see cref="TrainingPhase.Preparing"/>
+/// (tokenizing, resuming) only <see cref="Message"/> is meaningful and Step and TotalSteps are 0.
+/// Tokens/s counts optimizer-step time of this process only; Remaining extrapolates it.
+/// </summary>
 public sealed record TrainingProgress(
     TrainingPhase Phase, int Step, int TotalSteps, long Tokens, double LearningRate,
     double? TrainLoss, double? ValidationLoss, double TokensPerSecond, TimeSpan Elapsed, TimeSpan? Remaining, string? Message = null);

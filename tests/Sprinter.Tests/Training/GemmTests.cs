@@ -11,6 +11,7 @@ public class GemmTests
         return Enumerable.Range(0, n).Select(_ => rng.NextDouble() * 2 - 1).ToArray();
     }
 
+    // The Vector256 fallback runs these too under DOTNET_EnableAVX512F=0.
     // Odd sizes on purpose: partial micro-tiles in both directions and more than one k block (KC = 256).
     [Theory]
     [InlineData(1, 1, 1, false, false)]

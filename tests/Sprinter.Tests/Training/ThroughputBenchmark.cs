@@ -45,7 +45,8 @@ public class ThroughputBenchmark(ITestOutputHelper output)
         }
         double perStep = phases.Sum() / steps;
         output.WriteLine($"mean over {steps} steps: {perStep:F3} s/step = {batch * seqLen / perStep:F0} tokens/s " +
-                         $"(forward {phases[0] / steps:F3}, backward {phases[1] / steps:F3}, optimizer {phases[2] / steps:F3}), {pool.ThreadCount} threads");
+                         $"(forward {phases[0] / steps:F3}, backward {phases[1] / steps:F3}, optimizer {phases[2] / steps:F3}), {pool.ThreadCount} threads, " +
+                         $"working set {Environment.WorkingSet / 1e6:F0} MB");
     }
 }
 
