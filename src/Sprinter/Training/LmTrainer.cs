@@ -64,25 +64,9 @@ public static class LmTrainer
         var model = new TrainableGpt2<float>(parameters, new ParallelGemm<float>(pool));
         using var log = new TrainingLog(Path.Combine(o.OutputFolder, LogFileName), start.Step);
 
-        int micro = o.MicroBatchSize, accumulation = o.BatchSize / micro, seqLen = o.Context;
-        var inputs = new int[micro * seqLen];
-        var targets = new int[micro * seqLen];
-        int[] validStarts = valid?.FixedWindowStarts(seqLen, o.EvalWindows, micro) ?? [];
-
-        double ValidationLoss()
-        {
-            double sum = 0;
-            for (int b = 0; b < validStarts.Length; b += micro)
-            {
-                for (int s = 0; s < micro; s++)
-                {
-                    valid!.Tokens.AsSpan(validStarts[b + s], seqLen).CopyTo(inputs.AsSpan(s * seqLen));
-                    valid.Tokens.AsSpan(validStarts[b + s] + 1, seqLen).CopyTo(targets.AsSpan(s * seqLen));
-                }
-                sum += model.Forward(inputs, targets, micro, seqLen);
-            }
-            return sum / (validStarts.Length / micro);
-        }
+        var runner = new StepRunner(model, optimizer, o.MicroBatchSize, o.Context);
+        int accumulation = o.BatchSize / o.MicroBatchSize;
+        int[] validStarts = valid?.FixedWindowStarts(o.Context, o.EvalWindows, o.MicroBatchSize) ?? [];
 
         var clock = Stopwatch.StartNew();
         int step = start.Step;
@@ -107,21 +91,8 @@ public static class LmTrainer
                 return new TrainingResult(o.OutputFolder, step, totalSteps, tokens, trainLoss, validLoss, tokensPerSecond, resumedFrom, Cancelled: true);
             }
             var stepClock = Stopwatch.StartNew();
-            parameters.ZeroGradients();
-            double loss = 0;
-            for (int m = 0; m < accumulation; m++)
-            {
-                for (int s = 0; s < micro; s++)
-                    train.SampleWindow(o.Seed, step, m * micro + s, seqLen, inputs.AsSpan(s * seqLen, seqLen), targets.AsSpan(s * seqLen, seqLen));
-                loss += model.Forward(inputs, targets, micro, seqLen) / accumulation;
-                model.Backward(1.0 / accumulation);
-            }
-            if (!double.IsFinite(loss))
-                throw new InvalidInputException($"training diverged at step {step + 1} (loss {loss}); lower LearningRate ({o.LearningRate}) or raise WarmupSteps ({o.WarmupSteps}).");
-            double norm = AdamW.GradientNorm(parameters.All);
-            double gradScale = o.GradientClip > 0 && norm > o.GradientClip ? o.GradientClip / norm : 1;
             double lr = schedule.At(step);
-            optimizer.Step(parameters.All, lr, o.WeightDecay, gradScale);
+            double loss = runner.TrainStep(train, o.Seed, step, accumulation, lr, o.WeightDecay, o.GradientClip);
             step++;
             stepsThisRun++;
             tokens += tokensPerStep;
@@ -133,7 +104,7 @@ public static class LmTrainer
             if (valid is not null && (step % o.EvalInterval == 0 || step == totalSteps))
             {
                 progress?.Report(new TrainingProgress(TrainingPhase.Evaluating, step, totalSteps, tokens, lr, trainLoss, validLoss, tokensPerSecond, Elapsed(), null));
-                validLoss = validNow = ValidationLoss();
+                validLoss = validNow = runner.ValidationLoss(valid, validStarts);
             }
             log.Write(step, tokens, lr, loss, validNow, tokensPerSecond, Elapsed().TotalSeconds);
             var remaining = TimeSpan.FromSeconds((totalSteps - step) * trainingSeconds / stepsThisRun);
