@@ -22,6 +22,7 @@ public static class Program
             VerifierCommands.Create(output, error),
             PerplexityCommand.Create(output, error),
             AgreementCommand.Create(output, error),
+            TrainLmCommand.Create(output, error),
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
