@@ -56,13 +56,7 @@ internal static class VerifierCommands
             if (eps is double e && !(e >= 0 && e <= 1)) throw new InvalidInputException($"--max-fp-rate must be in [0, 1], got {e}.");
             var set = LabelSet.Load(r.GetValue(data)!);
             using var draftModel = chosen.Features.HasFlag(FeatureSet.Token) ? LoadDraftFor(set, r.GetValue(draft)) : null;
-            Func<int, float[]>? embedding = draftModel is null ? null : token =>
-            {
-                var row = new float[draftModel.Config.EmbeddingSize];
-                draftModel.Model.TokenEmbedding.GetColumn(token, row);
-                return row;
-            };
-            var trained = VerifierTrainer.Train(set, chosen, r.GetValue(seed), embedding, eps, new ProgressLine(error, "train"));
+            var trained = VerifierTrainer.Train(set, chosen, r.GetValue(seed), EmbeddingOf(draftModel), eps, new ProgressLine(error, "train"));
             trained.Model.Save(r.GetValue(outFile)!);
             var report = new JsonObject
             {
@@ -111,12 +105,7 @@ internal static class VerifierCommands
             };
             using var draftModel = model.Features.HasFlag(FeatureSet.Token) ? LoadDraftFor(set, null) : null;
             int n = model.InputCount;
-            var x = VerifierTrainer.BuildFeatures(set, model.Features, draftModel is null ? null : token =>
-            {
-                var row = new float[draftModel.Config.EmbeddingSize];
-                draftModel.Model.TokenEmbedding.GetColumn(token, row);
-                return row;
-            });
+            var x = VerifierTrainer.BuildFeatures(set, model.Features, EmbeddingOf(draftModel));
             var scores = VerifierTrainer.Scores(model, x, n, rows);
             var labels = rows.Select(i => set.Label[i]).ToArray();
             var atStored = ClassifierMetrics.Compute(scores, labels, model.Threshold);
@@ -141,6 +130,14 @@ internal static class VerifierCommands
         });
         return command;
     }
+
+    /// <summary>The draft's wte row of a token, for token-embedding features.</summary>
+    static Func<int, float[]>? EmbeddingOf(LanguageModel? draft) => draft is null ? null : token =>
+    {
+        var row = new float[draft.Config.EmbeddingSize];
+        draft.Model.TokenEmbedding.GetColumn(token, row);
+        return row;
+    };
 
     static LanguageModel LoadDraftFor(LabelSet set, string? folder)
     {
