@@ -8,6 +8,7 @@ public class DatasetTests
     const string Wiki =
         " \r\n = Robert Boulter = \r\n \r\n Robert Boulter is an English film , television and theatre actor . He had a guest @-@ starring role in 2 @,@ 000 episodes . \r\n \r\n" +
         " = = Career = = \r\n \r\n In 2004 Boulter landed a role as \" Craig \" in the episode \" Teddy 's Story \" ( 2004 ) . \r\n It cost 1 @.@ 5 million . \r\n" +
+        " = 1 henry and C = \r\n 1 farad . \r\n" + // a formula line that looks like a title (as in "Constant k filter")
         " \r\n = Lonely Article = \r\n \r\n Only a lead here . \r\n";
 
     [Fact]
@@ -17,7 +18,7 @@ public class DatasetTests
         var a = Assert.Single(articles); // the second article has no body after its lead
         Assert.Equal("Robert Boulter", a.Title);
         Assert.Equal("Robert Boulter is an English film, television and theatre actor. He had a guest-starring role in 2,000 episodes.", a.Lead);
-        Assert.Equal("In 2004 Boulter landed a role as \"Craig\" in the episode \"Teddy's Story\" (2004). It cost 1.5 million.", a.Body);
+        Assert.Equal("In 2004 Boulter landed a role as \"Craig\" in the episode \"Teddy's Story\" (2004). It cost 1.5 million. = 1 henry and C = 1 farad.", a.Body);
     }
 
     [Fact]
@@ -48,7 +49,7 @@ public class DatasetTests
 
         var wiki = Assert.Single(BenchDatasets.Load("wiki", dir, 10, seed: 1));
         Assert.StartsWith("Robert Boulter is", wiki.Reference);
-        Assert.Equal("In 2004 Boulter landed a role", wiki.Prompt); // ceil(0.3 * 18 body words) = 6
+        Assert.Equal("In 2004 Boulter landed a role as \"Craig\"", wiki.Prompt); // ceil(0.3 * 26 body words) = 8
         var lm1b = Assert.Single(BenchDatasets.Load("lm1b", dir, 10, seed: 1));
         Assert.Equal("one two three", lm1b.Prompt);
         Assert.Equal("one two three four five six seven eight nine ten", lm1b.Reference);
