@@ -21,6 +21,7 @@ public static class Program
             CorpusCommands.TrainTokenizer(output, error),
             VerifierCommands.Create(output, error),
             PerplexityCommand.Create(output, error),
+            BenchCommand.Create(output, error),
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
