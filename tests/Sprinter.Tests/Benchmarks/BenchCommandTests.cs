@@ -1,5 +1,7 @@
 using System.Text.Json.Nodes;
+using Sprinter.Models;
 using Sprinter.Tests.Cli;
+using Sprinter.Verification;
 
 namespace Sprinter.Tests.Benchmarks;
 
@@ -63,8 +65,32 @@ public class BenchCommandTests
         Assert.Equal(["ar/sample", "sd-g4/sample", "sprinter-paper-t0.5/sample", "sprinter-strict-on-call-t0.5/sample"], names);
     }
 
+    [Fact]
+    public void ALearnedVerifiersCalibratedThresholdComesFirst()
+    {
+        using var draft = LanguageModel.Load(Pair.Value.Draft);
+        int d = draft.Config.EmbeddingSize;
+        var rng = new Random(3);
+        var model = new VerifierModel
+        {
+            Features = FeatureSet.Hidden, HiddenSize = d, HiddenUnits = 0, Mean = new float[d], InvStd = Enumerable.Repeat(1f, d).ToArray(),
+            W1 = Enumerable.Range(0, d).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray(), B1 = [0.2f],
+            Threshold = 0.45f, DraftIdentity = draft.Folder.ComputeIdentity(),
+        };
+        string path = Path.Combine(TestModels.TempDir(), "verifier.safetensors");
+        model.Save(path);
+        var (code, output, error) = CliTests.Run("bench", "--quick", "--draft", Pair.Value.Draft, "--target", Pair.Value.Target,
+            "--dataset", DataFile(), "--prompts", "2", "--new-tokens", "5", "--verifier", path, "--out", TestModels.TempDir(), "--json");
+        Assert.True(code == 0, error);
+        var json = JsonNode.Parse(output)!;
+        Assert.Contains("sprinter-paper-t0.45", json["methods"]!.AsArray().Select(m => (string)m!["name"]!));
+        Assert.Equal(0.45, (double)json["theory"]![0]!["threshold"]!, 4);
+        Assert.Contains("calibrated threshold 0.45", (string)json["models"]!["verifier"]!);
+    }
+
     [Theory]
     [InlineData("--draft", "/nonexistent/draft", "/nonexistent/draft")]
+    [InlineData("--verifier", "/nonexistent/v.safetensors", "/nonexistent/v.safetensors")]
     [InlineData("--dataset", "wiki", "--data")]
     [InlineData("--threshold", "1.5", "--threshold")]
     [InlineData("--sampling", "hot", "--sampling")]
