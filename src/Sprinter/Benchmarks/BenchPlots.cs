@@ -4,8 +4,9 @@ namespace Sprinter.Benchmarks;
 
 /// <summary>
 /// PNG plots with ScottPlot 5 (SkiaSharp). It renders headless with no system libraries: ScottPlot
-/// pulls in SkiaSharp.NativeAssets.Linux.NoDependencies, a libSkiaSharp without fontconfig, and
-/// falls back to its built-in typeface when no system font is found.
+/// pulls in SkiaSharp.NativeAssets.Linux.NoDependencies, a libSkiaSharp that needs no fontconfig and
+/// reads font files from /usr/share/fonts itself. Text needs some font there (the project's machines
+/// have fonts-dejavu-core); on a machine with none the plots still render, without text.
 /// </summary>
 public static class BenchPlots
 {
