@@ -60,6 +60,17 @@ public sealed class BenchResults
             ["rouge_l_difference"] = N(g.RougeLDifference), ["rouge_met"] = g.RougeMet, ["met"] = g.Met,
         }).ToArray()),
         ["wall_seconds"] = N(Outcome.WallSeconds, 1),
+        ["theory_per_prompt"] = new JsonArray(Outcome.Prompts.SelectMany(p => p.Theory.Select((t, i) => (JsonNode)new JsonObject
+        {
+            ["dataset"] = p.Example.Dataset, ["id"] = p.Example.Id, ["threshold"] = Config.TheoryThresholds[i],
+            ["dtv_p_q"] = N(t.DtvPQ, 6), ["eta_fp"] = N(t.EtaFp, 6), ["measured_dtv"] = N(t.MeasuredDtv, 6), ["theory_dtv"] = N(t.TheoryDtv, 6),
+        })).ToArray()),
+        ["runs"] = new JsonArray(Outcome.Runs.Select(r => (JsonNode)new JsonObject
+        {
+            ["dataset"] = r.Example.Dataset, ["id"] = r.Example.Id, ["sampling"] = r.Sampling.Name, ["method"] = r.Method.Name,
+            ["ms_per_token"] = N(r.Stats.MsPerToken), ["new_tokens"] = r.Stats.NewTokens, ["target_calls"] = r.Stats.TargetCalls,
+            ["unverified"] = r.Stats.Unverified, ["output_mean_nll"] = N(r.OutputNll.MeanNll), ["rouge_l"] = N(100 * r.Rouge.RougeL, 3),
+        }).ToArray()),
     };
 
     static JsonObject MethodJson(MethodSummary m) => new()

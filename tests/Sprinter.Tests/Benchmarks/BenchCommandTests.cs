@@ -43,6 +43,8 @@ public class BenchCommandTests
         var paper = methods.Single(m => (string)m!["name"]! == "sprinter-paper-t0.5" && (string)m["sampling"]! == "sample")!;
         Assert.True((double)paper["unverified_fraction"]! > 0);
         Assert.Equal(2, json["theory"]!.AsArray().Count);
+        Assert.Equal(3 * 2, json["theory_per_prompt"]!.AsArray().Count); // prompts x thresholds
+        Assert.Equal(3 * 16, json["runs"]!.AsArray().Count);              // prompts x methods x settings
         Assert.Equal(2, json["goal_check"]!.AsArray().Count);
         Assert.True(File.Exists(Path.Combine(outDir, "results.json")));
         string report = File.ReadAllText(Path.Combine(outDir, "report.md"));
