@@ -54,7 +54,7 @@ public sealed class BenchRunner
         var theory = _verifier is not null && _config.TheoryThresholds.Count > 0 ? new TheoryCheck(_draft, _target, _verifier) : null;
         var runs = new List<BenchRun>();
         int total = prompts.Count * _config.Settings.Count * _config.Methods.Count, done = 0;
-        var results = new List<BenchPrompt>();
+        var promptResults = new List<BenchPrompt>();
         for (int i = 0; i < prompts.Count; i++)
         {
             var (example, ids, truncated) = prompts[i];
@@ -66,9 +66,9 @@ public sealed class BenchRunner
                     runs.Add(RunOne(example, ids, setting, method, Seed(i, setting, method)));
                     progress?.Report(new JobProgress(++done, total, $"{example.Dataset} #{example.Id} {setting.Name} {method.Name}"));
                 }
-            results.Add(new BenchPrompt(example, ids.Length, truncated, theory?.Evaluate(ids, _config.TheoryThresholds) ?? []));
+            promptResults.Add(new BenchPrompt(example, ids.Length, truncated, theory?.Evaluate(ids, _config.TheoryThresholds) ?? []));
         }
-        return new BenchOutcome(runs, results, clock.Elapsed.TotalSeconds);
+        return new BenchOutcome(runs, promptResults, clock.Elapsed.TotalSeconds);
     }
 
     (BenchExample Example, int[] Ids, bool Truncated) Prepare(BenchExample example)
