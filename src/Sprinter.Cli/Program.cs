@@ -23,6 +23,7 @@ public static class Program
             PerplexityCommand.Create(output, error),
             AgreementCommand.Create(output, error),
             TrainLmCommand.Create(output, error),
+            BenchCommand.Create(output, error),
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

@@ -20,7 +20,7 @@ internal static class VerifierSource
         }
         string? path = spec ?? CliSupport.FindShippedFile("verifier.safetensors");
         if (path is null)
-            throw new InvalidInputException("--mode sprinter needs a verifier and none is shipped (models/verifier.safetensors); pass --verifier FILE or --verifier constant:S.");
+            throw new InvalidInputException("SPRINTER needs a verifier and none is shipped (models/verifier.safetensors); pass --verifier FILE or --verifier constant:S.");
         if (!File.Exists(path)) throw new InvalidInputException($"{path}: verifier file not found; train one with 'sprinter verifier train'.");
         var verifier = LearnedVerifier.Load(path, draft);
         return (verifier, verifier.Model.Threshold);

@@ -25,6 +25,9 @@ public sealed class SpeculativeDecoder : IDecoder
     /// <summary>Test hook: called after every round with the committed sequence.</summary>
     internal Action<IReadOnlyList<int>, Gpt2Session, Gpt2Session>? RoundCompleted { get; set; }
 
+    /// <summary>Optional audit of SPRINTER's verifier decisions against the target (null: none).</summary>
+    public IVerificationObserver? Observer { get; set; }
+
     public DecodingStats? LastStats { get; private set; }
     public SpeculativeOptions Options => _options;
 
@@ -109,6 +112,7 @@ public sealed class SpeculativeDecoder : IDecoder
                 long v0 = Stopwatch.GetTimestamp();
                 float score = _options.Verifier!.Score(new VerifierInput(_draft.Session.Hidden(_draft.Session.HiddenRows - 1), token, q, _draft.Session.Logits(0)));
                 stats.VerifierMs += Stopwatch.GetElapsedTime(v0).TotalMilliseconds;
+                Observer?.Drafted(k - 1, token, _draft.Session.Logits(0), score >= _options.Threshold);
                 if (score < _options.Threshold) { stats.VerifierRejects++; break; }
                 stats.VerifierAccepts++;
             }
@@ -142,6 +146,7 @@ public sealed class SpeculativeDecoder : IDecoder
             stats.Tested++;
             _distribution.Compute(_target.Session.Logits(i + rowOffset), _p);
             int token = _drafted[i];
+            Observer?.Tested(i, token, _target.Session.Logits(i + rowOffset));
             if (AcceptanceRule.Accepts(_p[token], _q[i][token], _sampler.NextUniform()))
             {
                 output.Add(new EmittedToken(token, 0, TokenOrigin.Accepted));

@@ -1,0 +1,123 @@
+using System.CommandLine;
+using System.Globalization;
+using Sprinter.Benchmarks;
+using Sprinter.Decoding;
+
+namespace Sprinter.Cli.Commands;
+
+/// <summary>
+/// <c>sprinter bench</c>: AR, SD and SPRINTER on the same evaluation prompts; writes results.json,
+/// report.md and PNG plots. <c>--quick</c> is a smaller run (see <see cref="QuickDefaults"/>);
+/// every explicit option still wins over the quick defaults.
+/// </summary>
+internal static class BenchCommand
+{
+    /// <summary>
+    /// Quick mode: 20 LM1B prompts (short sentences, so short prefills), temperature-1 sampling
+    /// only (the setting the verifier's labels are made for), and the methods the goal check needs:
+    /// AR target, SD at the first gamma, SPRINTER paper and strict-on-call at the first threshold.
+    /// </summary>
+    static class QuickDefaults
+    {
+        public const string Datasets = "lm1b";
+        public const int Prompts = 20;
+        public const string Sampling = "sample";
+    }
+
+    public static Command Create(TextWriter output, TextWriter error)
+    {
+        var quick = new Option<bool>("--quick") { Description = $"Smaller run: {QuickDefaults.Prompts} {QuickDefaults.Datasets} prompts, temperature-1 sampling, methods ar, sd (first gamma), sprinter paper and strict-on-call (first threshold)." };
+        var datasets = new Option<string?>("--dataset") { Description = "Comma-separated datasets: wiki, lm1b, or paths of plain-text (one text per line) or JSONL (\"text\") files. Default: wiki,lm1b (quick: lm1b)." };
+        var data = new Option<string?>("--data") { Description = "Folder holding wikitext2/ and lm1b/. Default: ../shared/data beside the repository root." };
+        var prompts = new Option<int?>("--prompts") { Description = "Prompts sampled per dataset (seeded). Default: 100 (quick: 20)." };
+        var newTokens = new Option<int>("--new-tokens") { Description = "New tokens per prompt.", DefaultValueFactory = _ => 20 };
+        var gammas = new Option<string>("--gamma") { Description = "Comma-separated SD gammas; speedups are against the first.", DefaultValueFactory = _ => "4" };
+        var thresholds = new Option<string>("--threshold") { Description = "Comma-separated SPRINTER thresholds; 'calibrated' = the verifier's calibrated threshold (0.5 if it has none). The first is the one the goal check uses.", DefaultValueFactory = _ => "calibrated,0.5" };
+        var sampling = new Option<string?>("--sampling") { Description = "Comma-separated settings: greedy, sample (temperature 1). Default: greedy,sample (quick: sample)." };
+        var maxDraft = new Option<int>("--max-draft") { Description = "SPRINTER: cap on drafted tokens per round.", DefaultValueFactory = _ => 20 };
+        var seed = new Option<int>("--seed") { Description = "Base seed for the prompt sample and the sampling.", DefaultValueFactory = _ => 0 };
+        var target = new Option<string?>("--target") { Description = "Target model folder. Default: the shipped target." };
+        var draft = new Option<string?>("--draft") { Description = "Draft model folder. Default: the shipped draft." };
+        var verifier = new Option<string?>("--verifier") { Description = "Verifier file, or constant:S. Default: the shipped verifier." };
+        var outDir = new Option<string>("--out") { Description = "Output folder for results.json, report.md and the plots.", DefaultValueFactory = _ => "bench-results" };
+        var dtype = CliSupport.DtypeOption();
+        var json = new Option<bool>("--json") { Description = "Print the results object (as in results.json) on stdout." };
+        var command = new Command("bench", "Benchmark AR, SD and SPRINTER on WikiText-2 / LM1B prompts: speed, target calls, FLOPs, ROUGE, perplexity, verifier rates, theory check.")
+            { quick, datasets, data, prompts, newTokens, gammas, thresholds, sampling, maxDraft, seed, target, draft, verifier, outDir, dtype, json };
+        command.SetAction(Task<int> (r, ct) =>
+        {
+            bool isQuick = r.GetValue(quick);
+            int promptCount = r.GetValue(prompts) ?? (isQuick ? QuickDefaults.Prompts : 100);
+            if (promptCount < 1) throw new InvalidInputException($"--prompts must be >= 1, got {promptCount}.");
+            int tokens = r.GetValue(newTokens);
+            if (tokens < 1) throw new InvalidInputException($"--new-tokens must be >= 1, got {tokens}.");
+            int cap = r.GetValue(maxDraft);
+            if (cap < 1) throw new InvalidInputException($"--max-draft must be >= 1, got {cap}.");
+            var gammaList = List(r.GetValue(gammas)!, "--gamma").Select(g => int.TryParse(g, CultureInfo.InvariantCulture, out int v) && v >= 1 ? v
+                : throw new InvalidInputException($"--gamma takes integers >= 1, got '{g}'.")).Distinct().ToList();
+            var settings = List(r.GetValue(sampling) ?? (isQuick ? QuickDefaults.Sampling : "greedy,sample"), "--sampling").Select(s => s.ToLowerInvariant() switch
+            {
+                "greedy" => SamplingSetting.Greedy,
+                "sample" => SamplingSetting.Sample,
+                _ => throw new InvalidInputException($"--sampling takes greedy and/or sample, got '{s}'."),
+            }).Distinct().ToList();
+            string dataDir = r.GetValue(data) ?? BenchDatasets.DefaultDataDir(Environment.CurrentDirectory) ?? BenchDatasets.DefaultDataDir(AppContext.BaseDirectory)
+                ?? Path.GetFullPath(Path.Combine("..", "shared", "data"));
+            int baseSeed = r.GetValue(seed);
+            var examples = List(r.GetValue(datasets) ?? (isQuick ? QuickDefaults.Datasets : "wiki,lm1b"), "--dataset")
+                .SelectMany(d => BenchDatasets.Load(d, dataDir, promptCount, baseSeed)).ToList();
+
+            using var pair = ModelPair.Load(true, r.GetValue(target), true, r.GetValue(draft), CliSupport.ParseDtype(r.GetValue(dtype)!));
+            var (v, calibrated) = VerifierSource.Resolve(r.GetValue(verifier), pair.Draft!);
+            var thresholdList = List(r.GetValue(thresholds)!, "--threshold").Select(t => t.Equals("calibrated", StringComparison.OrdinalIgnoreCase) ? calibrated ?? 0.5f
+                : float.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out float f) && f is >= 0 and <= 1 ? f
+                : throw new InvalidInputException($"--threshold takes numbers in [0, 1] or 'calibrated', got '{t}'.")).Distinct().ToList();
+
+            var methods = new List<BenchMethod> { new(BenchMethodKind.ArTarget) };
+            if (!isQuick) methods.Add(new(BenchMethodKind.ArDraft));
+            methods.AddRange((isQuick ? gammaList.Take(1) : gammaList).Select(g => new BenchMethod(BenchMethodKind.Sd, Gamma: g)));
+            foreach (var kind in new[] { BenchMethodKind.SprinterPaper, BenchMethodKind.SprinterStrictOnCall })
+                methods.AddRange((isQuick ? thresholdList.Take(1) : thresholdList).Select(t => new BenchMethod(kind, Threshold: t)));
+            var config = new BenchConfig
+            {
+                Methods = methods, Settings = settings, NewTokens = tokens, MaxDraft = cap, Seed = baseSeed,
+                TheoryThresholds = isQuick ? thresholdList.Take(1).ToList() : thresholdList,
+            };
+
+            string outFolder = r.GetValue(outDir)!;
+            Directory.CreateDirectory(outFolder);
+            var runner = new BenchRunner(pair.Draft!.Model, pair.Target!.Model, pair.Tokenizer, v, config);
+            var outcome = runner.Run(examples, new ProgressLine(error, "bench"), ct);
+            var context = new BenchContext(
+                "sprinter " + string.Join(' ', r.Tokens.Select(t => t.Value.Contains(' ') ? $"\"{t.Value}\"" : t.Value)),
+                BenchContext.DescribeMachine(),
+                BenchContext.DescribeModel(pair.Draft.Name, pair.Draft.Folder.Folder, pair.Draft.Config),
+                BenchContext.DescribeModel(pair.Target.Name, pair.Target.Folder.Folder, pair.Target.Config),
+                calibrated is null ? v.Name : $"{v.Name}, calibrated threshold {calibrated:0.###}");
+            var results = BenchResults.From(config, context, outcome);
+            var resultsJson = results.ToJson();
+            File.WriteAllText(Path.Combine(outFolder, "results.json"), resultsJson.ToJsonString(CliSupport.Json));
+            var plots = BenchPlots.Write(results, outFolder);
+            File.WriteAllText(Path.Combine(outFolder, "report.md"), ReportWriter.Write(results, plots));
+
+            if (r.GetValue(json)) CliSupport.WriteJson(output, resultsJson);
+            else
+            {
+                foreach (var m in results.Methods)
+                    output.WriteLine($"{m.Dataset,-8} {m.Sampling,-7} {m.Method.Name,-30} {m.MsPerTokenMedian,8:F2} ms/token  x{m.SpeedupVsSd:F2} vs SD  {m.TokensPerTargetCall,6:F2} tokens/call  ROUGE-L {m.RougeL:F2}");
+                foreach (var g in results.Goals)
+                    output.WriteLine($"goal ({g.Dataset}, {g.Sampling}): speedup {g.Speedup:F2}x, {g.CallReduction:F2}x fewer target calls, ROUGE-L {g.RougeLDifference:+0.00;-0.00} -> {(g.Met ? "met" : "NOT met")}");
+                output.WriteLine($"wrote {Path.Combine(outFolder, "report.md")}, results.json and {plots.Count} plots in {outcome.WallSeconds:F0} s");
+            }
+            return Task.FromResult(0);
+        });
+        return command;
+    }
+
+    static List<string> List(string text, string option)
+    {
+        var items = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
+        if (items.Count == 0) throw new InvalidInputException($"{option} is empty; give at least one value.");
+        return items;
+    }
+}

@@ -1,0 +1,61 @@
+using Sprinter.Verification;
+
+namespace Sprinter.Benchmarks;
+
+/// <summary>
+/// The benchmark's datasets: <c>wiki</c> (WikiText-2 test articles, prompt from the body, reference
+/// = the lead paragraph, as the paper's Wiki-Summaries), <c>lm1b</c> (LM1B test sentences, prompt
+/// from the sentence, reference = the sentence itself) or a user's plain-text / JSONL file (like
+/// lm1b: reference = the whole text). Prompts are the first ceil(30%) of the words
+/// (<see cref="PromptSource.PromptOf"/>); a seeded sample of <c>count</c> examples per dataset.
+/// </summary>
+public static class BenchDatasets
+{
+    public const string WikiFile = "wikitext2/wiki.test.raw";
+    public const string Lm1bFile = "lm1b/news.en.heldout-00000-of-00050";
+
+    /// <param name="spec">wiki, lm1b, or a file path.</param>
+    /// <param name="dataDir">The folder holding wikitext2/ and lm1b/ (../shared/data).</param>
+    public static List<BenchExample> Load(string spec, string dataDir, int count, int seed)
+    {
+        // (id, prompt source text, reference) before sampling; the sample is drawn on the prompt source.
+        List<(int Id, string Source, string Reference)> all;
+        string name = spec;
+        switch (spec.ToLowerInvariant())
+        {
+            case "wiki":
+                all = WikiTextArticles.Parse(File.ReadAllText(DataFile(dataDir, WikiFile, spec)))
+                    .Select((a, i) => (i, a.Body, a.Lead)).ToList();
+                break;
+            case "lm1b":
+                all = Lm1bSentences.Parse(File.ReadLines(DataFile(dataDir, Lm1bFile, spec)))
+                    .Select(s => (s.Line, s.Text, s.Text)).ToList();
+                break;
+            default:
+                name = Path.GetFileName(spec);
+                all = PromptSource.ReadTexts(spec).Select(t => (t.Id, t.Text, t.Text)).ToList();
+                break;
+        }
+        var byId = all.ToDictionary(e => e.Id);
+        var sample = PromptSource.Sample(all.Select(e => new SourceText(e.Id, e.Source)).ToList(), count, seed);
+        if (sample.Count == 0) throw new InvalidInputException($"{spec}: no text with at least 5 words to make a prompt from.");
+        return sample.Select(s => new BenchExample(name, s.Id, PromptSource.PromptOf(s.Text), byId[s.Id].Reference)).ToList();
+    }
+
+    static string DataFile(string dataDir, string relative, string spec)
+    {
+        string path = Path.Combine(dataDir, relative);
+        if (!File.Exists(path))
+            throw new InvalidInputException($"{path}: dataset '{spec}' not found; pass --data DIR (the folder holding wikitext2/ and lm1b/, default ../shared/data beside the repository).");
+        return path;
+    }
+
+    /// <summary>../shared/data beside the repository root (the folder holding Sprinter.slnx), searched upwards from <paramref name="start"/>.</summary>
+    public static string? DefaultDataDir(string start)
+    {
+        for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Sprinter.slnx")))
+                return Path.GetFullPath(Path.Combine(dir.FullName, "..", "shared", "data"));
+        return null;
+    }
+}

@@ -1,0 +1,123 @@
+using System.Diagnostics;
+using Sprinter.Decoding;
+using Sprinter.Engine;
+using Sprinter.Models;
+using Sprinter.Verification;
+
+namespace Sprinter.Benchmarks;
+
+/// <summary>One method's generation for one prompt under one sampling setting, with its scores.</summary>
+public sealed record BenchRun(BenchExample Example, SamplingSetting Sampling, BenchMethod Method, DecodingStats Stats,
+    int[] Output, LikelihoodTotal OutputNll, RougeScores Rouge, VerifierConfusion? Audit);
+
+/// <summary>A prompt as the models saw it: its token count after cutting, and whether it was cut.</summary>
+public sealed record BenchPrompt(BenchExample Example, int Tokens, bool Truncated, OneStepTheory[] Theory);
+
+/// <summary>Everything a benchmark run measured.</summary>
+public sealed record BenchOutcome(IReadOnlyList<BenchRun> Runs, IReadOnlyList<BenchPrompt> Prompts, double WallSeconds);
+
+/// <summary>
+/// Runs every method on the same prompts. Per prompt and sampling setting the methods run back to
+/// back, in an order rotated from prompt to prompt, so machine noise hits all of them alike; a
+/// warm-up pass first lets the JIT and caches settle. Each (prompt, method, setting) gets its own
+/// seed derived from the base seed, so runs are reproducible and methods do not share draws.
+/// Prompts longer than the context minus the new tokens (and one token of lookahead) keep their end.
+/// </summary>
+public sealed class BenchRunner
+{
+    readonly Gpt2Model _draft, _target;
+    readonly Gpt2Tokenizer _tokenizer;
+    readonly IVerifier? _verifier;
+    readonly BenchConfig _config;
+    readonly Gpt2Session _draftSession, _targetSession;
+    readonly LikelihoodScorer _scorer;
+
+    public BenchRunner(Gpt2Model draft, Gpt2Model target, Gpt2Tokenizer tokenizer, IVerifier? verifier, BenchConfig config)
+    {
+        _draft = draft; _target = target; _tokenizer = tokenizer; _verifier = verifier; _config = config;
+        _draftSession = draft.CreateSession();
+        _targetSession = target.CreateSession();
+        _scorer = new LikelihoodScorer(target);
+        if (config.Methods.Any(m => m.IsSprinter) && verifier is null) throw new InvalidInputException("SPRINTER methods need a verifier; pass --verifier FILE or constant:S.");
+    }
+
+    /// <summary>Most prompt tokens that leave room for the new tokens and one token of lookahead.</summary>
+    public int PromptBudget => Math.Min(_draftSession.Capacity, _targetSession.Capacity) - _config.NewTokens - 1;
+
+    public BenchOutcome Run(IReadOnlyList<BenchExample> examples, IProgress<JobProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        if (PromptBudget < 1)
+            throw new InvalidInputException($"--new-tokens {_config.NewTokens} leaves no room for a prompt in the models' context of {Math.Min(_draftSession.Capacity, _targetSession.Capacity)} tokens.");
+        var clock = Stopwatch.StartNew();
+        var prompts = examples.Select(Prepare).ToList();
+        WarmUp(prompts[0]);
+        var theory = _verifier is not null && _config.TheoryThresholds.Count > 0 ? new TheoryCheck(_draft, _target, _verifier) : null;
+        var runs = new List<BenchRun>();
+        int total = prompts.Count * _config.Settings.Count * _config.Methods.Count, done = 0;
+        var promptResults = new List<BenchPrompt>();
+        for (int i = 0; i < prompts.Count; i++)
+        {
+            var (example, ids, truncated) = prompts[i];
+            foreach (var setting in _config.Settings)
+                for (int j = 0; j < _config.Methods.Count; j++)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    var method = _config.Methods[(i + j) % _config.Methods.Count];
+                    runs.Add(RunOne(example, ids, setting, method, Seed(i, setting, method)));
+                    progress?.Report(new JobProgress(++done, total, $"{example.Dataset} #{example.Id} {setting.Name} {method.Name}"));
+                }
+            promptResults.Add(new BenchPrompt(example, ids.Length, truncated, theory?.Evaluate(ids, _config.TheoryThresholds) ?? []));
+        }
+        return new BenchOutcome(runs, promptResults, clock.Elapsed.TotalSeconds);
+    }
+
+    (BenchExample Example, int[] Ids, bool Truncated) Prepare(BenchExample example)
+    {
+        int[] ids = _tokenizer.Encode(example.Prompt);
+        if (ids.Length == 0) throw new InvalidInputException($"{example.Dataset} #{example.Id}: the prompt encodes to no tokens.");
+        bool truncated = ids.Length > PromptBudget;
+        return (example, truncated ? ids[^PromptBudget..] : ids, truncated);
+    }
+
+    void WarmUp((BenchExample Example, int[] Ids, bool Truncated) prompt)
+    {
+        foreach (var setting in _config.Settings)
+            foreach (var method in _config.Methods)
+                Generate(Decoder(method, setting, 0, null), prompt.Ids, Math.Min(_config.NewTokens, 4));
+    }
+
+    BenchRun RunOne(BenchExample example, int[] prompt, SamplingSetting setting, BenchMethod method, int seed)
+    {
+        var audit = method.IsSprinter ? new VerifierAudit(_target.Config.VocabSize) : null;
+        var decoder = Decoder(method, setting, seed, audit);
+        int[] output = Generate(decoder, prompt, _config.NewTokens);
+        var stats = decoder.LastStats!;
+        int[] all = [.. prompt, .. output];
+        var nll = _scorer.Score(all, from: prompt.Length);
+        var rouge = Rouge.Score(_tokenizer.Decode(all), example.Reference);
+        return new BenchRun(example, setting, method, stats, output, nll, rouge, audit?.Confusion);
+    }
+
+    IDecoder Decoder(BenchMethod method, SamplingSetting setting, int seed, VerifierAudit? audit) => method.Kind switch
+    {
+        BenchMethodKind.ArTarget => new AutoregressiveDecoder(_targetSession, setting.Options, seed, isTarget: true),
+        BenchMethodKind.ArDraft => new AutoregressiveDecoder(_draftSession, setting.Options, seed, isTarget: false),
+        _ => new SpeculativeDecoder(_draftSession, _targetSession, method.SpeculativeOptions(_verifier, _config.MaxDraft), setting.Options, seed) { Observer = audit },
+    };
+
+    static int[] Generate(IDecoder decoder, int[] prompt, int maxTokens)
+    {
+        var output = new List<int>(maxTokens);
+        var e = decoder.GenerateAsync(prompt, maxTokens).GetAsyncEnumerator();
+        while (e.MoveNextAsync().AsTask().GetAwaiter().GetResult()) output.Add(e.Current.Id);
+        return [.. output];
+    }
+
+    /// <summary>A seed for (prompt, setting, method) that does not depend on the process (unlike string.GetHashCode).</summary>
+    int Seed(int prompt, SamplingSetting setting, BenchMethod method)
+    {
+        uint h = 2166136261;
+        foreach (char c in $"{_config.Seed}/{prompt}/{setting.Name}/{method.Name}") h = (h ^ c) * 16777619;
+        return (int)(h & 0x7fffffff);
+    }
+}

@@ -1,0 +1,99 @@
+using System.Globalization;
+using System.Text;
+
+namespace Sprinter.Benchmarks;
+
+/// <summary>Writes report.md: method, setup, the tables, the theory check, the goal check and the plots.</summary>
+public static class ReportWriter
+{
+    public static string Write(BenchResults results, IReadOnlyList<string> plots)
+    {
+        var sb = new StringBuilder();
+        var ctx = results.Context;
+        var cfg = results.Config;
+        sb.AppendLine("# Sprinter benchmark: AR, SD and SPRINTER on the same prompts\n");
+        sb.AppendLine($"Command: `{ctx.CommandLine}`  ");
+        sb.AppendLine($"Wall time: {results.Outcome.WallSeconds:F0} s. Machine: {ctx.Machine["cpu"]}, {ctx.Machine["cores"]} cores, {ctx.Machine["os"]}, {ctx.Machine["runtime"]}.\n");
+
+        sb.AppendLine("## Models\n");
+        sb.AppendLine("| role | name | parameters | n_layer | n_embd | n_head | n_positions | vocab |");
+        sb.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|");
+        foreach (var (role, m) in new[] { ("draft", ctx.Draft), ("target", ctx.Target) })
+        {
+            var c = m["config"]!;
+            sb.AppendLine($"| {role} | {m["name"]} | {(long)m["parameters"]!:N0} | {c["n_layer"]} | {c["n_embd"]} | {c["n_head"]} | {c["n_positions"]} | {c["vocab_size"]} |");
+        }
+        sb.AppendLine($"\nVerifier: {ctx.Verifier}.\n");
+
+        sb.AppendLine("## Method\n");
+        sb.AppendLine($"- Methods: {string.Join(", ", cfg.Methods.Select(m => $"`{m.Name}`"))}; sampling settings: {string.Join("; ", cfg.Settings.Select(s => $"{s.Name} ({s.Options})"))}.");
+        sb.AppendLine($"- {cfg.NewTokens} new tokens per prompt, SPRINTER max-draft {cfg.MaxDraft}, base seed {cfg.Seed}; each (prompt, setting, method) has its own derived seed. Methods run back to back per prompt in a rotating order after a warm-up pass.");
+        sb.AppendLine("- Prompts: the first ceil(30%) of the words (wiki: of the article body after the lead; lm1b and files: of the text). Prompts longer than the context minus the new tokens keep their end.");
+        sb.AppendLine("- ROUGE reference: wiki = the article's lead paragraph (as Wiki-Summaries); lm1b and files = the sentence itself, so the prompt's 30% always overlaps it (only differences between methods are meaningful).");
+        sb.AppendLine("- ms/token: decode time / new tokens per prompt (prefill excluded, equal for all methods); median and p90 over prompts. Speedups are ratios of medians.");
+        sb.AppendLine("- FLOPs/token: analytic (DecodingStats.FlopsPerToken: draft + target forward FLOPs excluding the prompt prefill, / new tokens). Per call appending k positions after s cached ones with r logit rows: `k * 2M + 4 * n_layer * d * (k*s + k(k+1)/2) + 2 * d * vocab * r`, M = n_layer * (4d^2 + 2 d n_inner) block matmul parameters.");
+        sb.AppendLine("- ROUGE-1/2/L: F-measure x 100 of prompt + output against the reference, rouge-score rules (lowercase, tokens = runs of [a-z0-9], NLTK Porter stemming of tokens longer than 3 characters).");
+        sb.AppendLine("- Perplexity: the target's perplexity of the generated tokens given the prompt. Win rate vs SD: stand-in for the paper's GPT-4 judge, the share of prompts where the target gives the method's continuation a lower mean NLL per token than SD's (ties count half).");
+        sb.AppendLine("- eta_TP / eta_FP (online): over the drafted tokens the target tested in SPRINTER runs, the verifier's accept rate among acceptable (q(x) <= p(x), temperature-1 softmaxes) and unacceptable tokens. In paper mode the target tests mostly the verifier's rejects, so these are biased; strict-on-call tests whole rounds. Unverified: share of output tokens the target never tested.\n");
+
+        sb.AppendLine("## Datasets\n");
+        sb.AppendLine("| dataset | prompts | cut to the context | mean prompt tokens |");
+        sb.AppendLine("|---|---:|---:|---:|");
+        foreach (var g in results.Outcome.Prompts.GroupBy(p => p.Example.Dataset))
+            sb.AppendLine($"| {g.Key} | {g.Count()} | {g.Count(p => p.Truncated)} | {g.Average(p => p.Tokens):F1} |");
+
+        foreach (var group in results.Methods.GroupBy(m => (m.Dataset, m.Sampling)))
+        {
+            sb.AppendLine($"\n## Results: {group.Key.Dataset}, {group.Key.Sampling}\n");
+            sb.AppendLine("| method | ms/token (median) | p90 | speedup vs SD | speedup vs AR | target calls/token | tokens/target call | GFLOPs/token | ROUGE-1 | ROUGE-2 | ROUGE-L | perplexity | win rate vs SD | eta_TP | eta_FP | unverified |");
+            sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            foreach (var m in group)
+                sb.AppendLine($"| {m.Method.Name} | {F(m.MsPerTokenMedian, 2)} | {F(m.MsPerTokenP90, 2)} | {F(m.SpeedupVsSd, 2)} | {F(m.SpeedupVsAr, 2)} | {F(m.TargetCallsPerToken, 3)} | {F(m.TokensPerTargetCall, 2)} | {F(m.FlopsPerToken / 1e9, 4)} | {F(m.Rouge1, 2)} | {F(m.Rouge2, 2)} | {F(m.RougeL, 2)} | {F(m.Perplexity, 2)} | {F(m.WinRateVsSd, 2)} | {F(m.Audit?.EtaTp ?? double.NaN, 3)} | {F(m.Audit?.EtaFp ?? double.NaN, 3)} | {F(m.UnverifiedFraction, 3)} |");
+        }
+
+        sb.AppendLine("\n## Theory check: one-step d_TV (SPRINTER.md section 2)\n");
+        if (results.Theory.Count == 0) sb.AppendLine("Not run (no SPRINTER method).");
+        else
+        {
+            sb.AppendLine("At each prompt's end, p and q are the target's and the draft's temperature-1 distributions and the verifier's decision is computed for every candidate token. Measured: d_TV(p, p_S) with p_S the exact distribution of the first token of a paper-mode round, `p_S(x) = q(x) a(x) + (1 - a(x)) min(p(x), q(x)) + R r(x)`, `R = sum_y (1 - a(y)) max(q(y) - p(y), 0)`, `r = norm(max(p - q, 0))`. Theory: eta_FP * d_TV(p, q) with eta_FP the share of unacceptable mass (q > p) the verifier accepts. Per-prompt means:\n");
+            sb.AppendLine("| dataset | threshold | prompts | mean d_TV(p,q) | mean eta_FP | mean measured d_TV(p,p_S) | mean eta_FP*d_TV(p,q) | measured / theory |");
+            sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");
+            foreach (var t in results.Theory)
+                sb.AppendLine($"| {t.Dataset} | {t.Threshold:0.###} | {t.Prompts} | {F(t.MeanDtvPQ, 4)} | {F(t.MeanEtaFp, 4)} | {F(t.MeanMeasuredDtv, 4)} | {F(t.MeanTheoryDtv, 4)} | {F(t.Ratio, 3)} |");
+            sb.AppendLine("\nA verifier that reads only the hidden state accepts all candidates or none at a given context, so per prompt the two agree exactly (ratio 1); with token-dependent features they differ where the verifier's accepts are not spread evenly over the unacceptable mass, which the theory assumes.");
+        }
+
+        WriteGoalCheck(sb, results);
+
+        if (plots.Count > 0)
+        {
+            sb.AppendLine("\n## Plots\n");
+            foreach (var p in plots) sb.AppendLine($"![{p}]({p})\n");
+        }
+        return sb.ToString();
+    }
+
+    static void WriteGoalCheck(StringBuilder sb, BenchResults results)
+    {
+        sb.AppendLine("\n## Goal check\n");
+        sb.AppendLine($"Goal for the shipped pair: SPRINTER (paper mode, first threshold = the calibrated one by default) >= {GoalCheck.SpeedupGoal}x faster per token than SD, >= {GoalCheck.CallReductionGoal}x fewer target calls, ROUGE-L within {GoalCheck.RougeTolerance} point of SD. Thresholds were not tuned on these prompts.\n");
+        if (results.Goals.Count == 0) { sb.AppendLine("Not computed: the run had no SD or no SPRINTER paper method."); return; }
+        sb.AppendLine("| dataset | sampling | SPRINTER | speedup vs SD | fewer target calls | ROUGE-L - SD | met |");
+        sb.AppendLine("|---|---|---|---:|---:|---:|---|");
+        foreach (var g in results.Goals)
+            sb.AppendLine($"| {g.Dataset} | {g.Sampling} | {g.Sprinter.Method.Name} | {F(g.Speedup, 2)}x {Mark(g.SpeedupMet)} | {F(g.CallReduction, 2)}x {Mark(g.CallsMet)} | {F(g.RougeLDifference, 2)} {Mark(g.RougeMet)} | {(g.Met ? "yes" : "**no**")} |");
+        foreach (var g in results.Goals.Where(g => !g.Met))
+        {
+            var s = g.Sprinter;
+            sb.AppendLine($"\n**{g.Dataset}, {g.Sampling}: goal not reached.** Why, from the measurements: the verifier accepted {P(s.VerifierAcceptRate)} of drafted tokens " +
+                $"({F(s.TokensPerTargetCall, 2)} tokens per target call against SD's {F(g.Sd.TokensPerTargetCall, 2)}); among tested tokens {P(s.Audit?.AcceptableRate ?? double.NaN)} were acceptable (q <= p), " +
+                $"eta_TP = {F(s.Audit?.EtaTp ?? double.NaN, 3)}, eta_FP = {F(s.Audit?.EtaFp ?? double.NaN, 3)}; SD's acceptance rate (accepted / drafted) {P(g.Sd.AcceptanceRate)}. " +
+                $"Cost: a draft step takes {F(s.DraftMsPerStep, 3)} ms and a target call {F(s.TargetMsPerCall, 3)} ms (ratio {F(s.DraftTargetCostRatio, 3)}); " +
+                "with ratio c and beta the verifier's accept rate, a round of about 1/(1 - beta) drafted tokens costs 1/(1 - beta) draft steps + one call, so speed over SD needs beta high and c small.");
+        }
+    }
+
+    static string Mark(bool ok) => ok ? "(ok)" : "(missed)";
+    static string P(double v) => double.IsFinite(v) ? (100 * v).ToString("F1", CultureInfo.InvariantCulture) + "%" : "n/a";
+    static string F(double v, int digits) => double.IsFinite(v) ? v.ToString("F" + digits, CultureInfo.InvariantCulture) : "n/a";
+}

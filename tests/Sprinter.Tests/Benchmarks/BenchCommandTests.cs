@@ -1,0 +1,112 @@
+using System.Text.Json.Nodes;
+using Sprinter.Models;
+using Sprinter.Tests.Cli;
+using Sprinter.Verification;
+
+namespace Sprinter.Tests.Benchmarks;
+
+public class BenchCommandTests
+{
+    static readonly Lazy<(string Draft, string Target)> Pair = new(() =>
+        (TestModels.Folder(TestModels.TinyConfig(positions: 96), seed: 31), TestModels.Folder(TestModels.TinyConfig(d: 48, positions: 96), seed: 32)));
+
+    static string DataFile()
+    {
+        string path = Path.Combine(TestModels.TempDir(), "texts.jsonl");
+        File.WriteAllLines(path, Enumerable.Range(0, 6).Select(i =>
+            $"{{\"text\": \"Sentence number {i} talks about the weather and the long river that runs past the old town {i}.\"}}"));
+        return path;
+    }
+
+    [Fact]
+    public void TinyRunWritesWellFormedResultsReportAndPlots()
+    {
+        string outDir = TestModels.TempDir();
+        var (code, output, error) = CliTests.Run("bench", "--draft", Pair.Value.Draft, "--target", Pair.Value.Target,
+            "--dataset", DataFile(), "--prompts", "3", "--new-tokens", "6", "--verifier", "constant:0.7", "--threshold", "0.5,0.9",
+            "--gamma", "2,3", "--out", outDir, "--json");
+        Assert.True(code == 0, error);
+        var json = JsonNode.Parse(output)!.AsObject();
+        var methods = json["methods"]!.AsArray();
+        // (ar, ar-draft, sd x 2, paper x 2, strict x 2) x (greedy, sample)
+        Assert.Equal(16, methods.Count);
+        foreach (var m in methods)
+        {
+            foreach (var key in new[] { "name", "mode", "threshold", "ms_per_token", "speedup_vs_sd", "target_calls_per_token", "tokens_per_target_call", "flops_per_token", "rouge_l", "win_rate_vs_sd", "sampling", "dataset" })
+                Assert.True(m!.AsObject().ContainsKey(key), $"{key} missing in {m}");
+            Assert.True((double)m!["flops_per_token"]! > 0);
+        }
+        var sd = methods.Single(m => (string)m!["name"]! == "sd-g2" && (string)m["sampling"]! == "greedy")!;
+        Assert.Equal(1.0, (double)sd["speedup_vs_sd"]!, 6);
+        Assert.Equal(0.5, (double)sd["win_rate_vs_sd"]!, 6); // ties with itself
+        // Constant score 0.7 accepts every token at threshold 0.5: the target tests only each round's last token.
+        var paper = methods.Single(m => (string)m!["name"]! == "sprinter-paper-t0.5" && (string)m["sampling"]! == "sample")!;
+        Assert.True((double)paper["unverified_fraction"]! > 0);
+        Assert.Equal(2, json["theory"]!.AsArray().Count);
+        Assert.Equal(3 * 2, json["theory_per_prompt"]!.AsArray().Count); // prompts x thresholds
+        Assert.Equal(3 * 16, json["runs"]!.AsArray().Count);              // prompts x methods x settings
+        Assert.Equal(2, json["goal_check"]!.AsArray().Count);
+        Assert.True(File.Exists(Path.Combine(outDir, "results.json")));
+        string report = File.ReadAllText(Path.Combine(outDir, "report.md"));
+        Assert.Contains("## Goal check", report);
+        Assert.Contains("## Theory check", report);
+        var pngs = Directory.GetFiles(outDir, "*.png");
+        Assert.Equal(4, pngs.Length); // speed-quality and tokens-per-call for greedy and sample
+        foreach (var png in pngs)
+            Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], File.ReadAllBytes(png)[..4]);
+    }
+
+    [Fact]
+    public void QuickModeRunsTheGoalMethodsOnly()
+    {
+        string outDir = TestModels.TempDir();
+        var (code, output, error) = CliTests.Run("bench", "--quick", "--draft", Pair.Value.Draft, "--target", Pair.Value.Target,
+            "--dataset", DataFile(), "--prompts", "2", "--new-tokens", "4", "--verifier", "constant:0.7", "--out", outDir, "--json");
+        Assert.True(code == 0, error);
+        var names = JsonNode.Parse(output)!["methods"]!.AsArray().Select(m => (string)m!["name"]! + "/" + (string)m["sampling"]!).ToList();
+        Assert.Equal(["ar/sample", "sd-g4/sample", "sprinter-paper-t0.5/sample", "sprinter-strict-on-call-t0.5/sample"], names);
+    }
+
+    [Fact]
+    public void ALearnedVerifiersCalibratedThresholdComesFirst()
+    {
+        using var draft = LanguageModel.Load(Pair.Value.Draft);
+        int d = draft.Config.EmbeddingSize;
+        var rng = new Random(3);
+        var model = new VerifierModel
+        {
+            Features = FeatureSet.Hidden, HiddenSize = d, HiddenUnits = 0, Mean = new float[d], InvStd = Enumerable.Repeat(1f, d).ToArray(),
+            W1 = Enumerable.Range(0, d).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray(), B1 = [0.2f],
+            Threshold = 0.45f, DraftIdentity = draft.Folder.ComputeIdentity(),
+        };
+        string path = Path.Combine(TestModels.TempDir(), "verifier.safetensors");
+        model.Save(path);
+        var (code, output, error) = CliTests.Run("bench", "--quick", "--draft", Pair.Value.Draft, "--target", Pair.Value.Target,
+            "--dataset", DataFile(), "--prompts", "2", "--new-tokens", "5", "--verifier", path, "--out", TestModels.TempDir(), "--json");
+        Assert.True(code == 0, error);
+        var json = JsonNode.Parse(output)!;
+        Assert.Contains("sprinter-paper-t0.45", json["methods"]!.AsArray().Select(m => (string)m!["name"]!));
+        Assert.Equal(0.45, (double)json["theory"]![0]!["threshold"]!, 4);
+        Assert.Contains("calibrated threshold 0.45", (string)json["models"]!["verifier"]!);
+    }
+
+    [Theory]
+    [InlineData("--draft", "/nonexistent/draft", "/nonexistent/draft")]
+    [InlineData("--verifier", "/nonexistent/v.safetensors", "/nonexistent/v.safetensors")]
+    [InlineData("--dataset", "wiki", "--data")]
+    [InlineData("--threshold", "1.5", "--threshold")]
+    [InlineData("--sampling", "hot", "--sampling")]
+    public void MistakesExitWithCode2AndOneLine(string option, string value, string mentioned)
+    {
+        var args = new Dictionary<string, string>
+        {
+            ["--draft"] = Pair.Value.Draft, ["--target"] = Pair.Value.Target, ["--dataset"] = DataFile(),
+            ["--verifier"] = "constant:0.7", ["--data"] = Path.Combine(TestModels.TempDir(), "no-data"), ["--out"] = TestModels.TempDir(),
+        };
+        args[option] = value;
+        var (code, _, error) = CliTests.Run(["bench", "--prompts", "1", "--new-tokens", "2", .. args.SelectMany(kv => new[] { kv.Key, kv.Value })]);
+        Assert.Equal(2, code);
+        Assert.Contains(mentioned, error);
+        Assert.Single(error.Trim().Split('\n'));
+    }
+}
