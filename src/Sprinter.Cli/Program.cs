@@ -24,6 +24,7 @@ public static class Program
             AgreementCommand.Create(output, error),
             TrainLmCommand.Create(output, error),
             BenchCommand.Create(output, error),
+            PlotLossCommand.Create(output),
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
