@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
+using Sprinter.Benchmarks;
 using Sprinter.Engine;
 using Sprinter.Verification;
 
@@ -15,15 +16,17 @@ internal static class AgreementCommand
     {
         var draft = new Option<string?>("--draft") { Description = "Draft model folder. Default: the shipped draft." };
         var target = new Option<string?>("--target") { Description = "Target model folder. Default: the shipped target." };
-        var data = new Option<string>("--data") { Description = "Text file, one text per line (prompt = first 30% of its words).", Required = true };
+        var data = new Option<string>("--data") { Description = "lm1b, wiki, or a text file with one text per line (prompt = first 30% of its words).", Required = true };
+        var dataDir = CliSupport.DataDirOption();
         var prompts = new Option<int>("--prompts") { Description = "Number of prompts (a seeded sample).", DefaultValueFactory = _ => 200 };
         var tokens = new Option<int>("--tokens") { Description = "Positions per prompt (the context follows the collection rule).", DefaultValueFactory = _ => 20 };
         var json = CliSupport.JsonOption();
-        var command = new Command("agreement", "Measure draft/target greedy agreement and the rate of q(x) <= p(x) on prompts from a text file.") { draft, target, data, prompts, tokens, json };
+        var command = new Command("agreement", "Measure draft/target greedy agreement and the rate of q(x) <= p(x) on prompts from a text file.") { draft, target, data, dataDir, prompts, tokens, json };
         command.SetAction(int (r) =>
         {
             using var pair = ModelPair.Load(true, r.GetValue(target), true, r.GetValue(draft), WeightType.F32);
-            var set = LabelCollector.Collect(pair.Draft!, pair.Target!, r.GetValue(data)!, new CollectOptions { Prompts = r.GetValue(prompts), TokensPerPrompt = r.GetValue(tokens) }, new ProgressLine(error, "agreement"));
+            var (texts, file) = BenchDatasets.Texts(r.GetValue(data)!, CliSupport.ResolveDataDir(r.GetValue(dataDir)));
+            var set = LabelCollector.Collect(pair.Draft!, pair.Target!, texts, file, new CollectOptions { Prompts = r.GetValue(prompts), TokensPerPrompt = r.GetValue(tokens) }, new ProgressLine(error, "agreement"));
             int n = set.Count;
             double Rate(Func<int, bool> f, Func<int, bool>? where = null)
             {

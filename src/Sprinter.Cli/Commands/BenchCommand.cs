@@ -28,7 +28,7 @@ internal static class BenchCommand
     {
         var quick = new Option<bool>("--quick") { Description = $"Smaller run: {QuickDefaults.Prompts} {QuickDefaults.Datasets} prompts, temperature-1 sampling, methods ar, sd (first gamma), sprinter paper and strict-on-call (first threshold)." };
         var datasets = new Option<string?>("--dataset") { Description = "Comma-separated datasets: wiki, lm1b, or paths of plain-text (one text per line) or JSONL (\"text\") files. Default: wiki,lm1b (quick: lm1b)." };
-        var data = new Option<string?>("--data") { Description = "Folder holding wikitext2/ and lm1b/. Default: ../shared/data beside the repository root." };
+        var data = CliSupport.DataDirOption("--data"); // --data: the name before the other commands took --data-dir
         var prompts = new Option<int?>("--prompts") { Description = "Prompts sampled per dataset (seeded). Default: 100 (quick: 20)." };
         var newTokens = new Option<int>("--new-tokens") { Description = "New tokens per prompt.", DefaultValueFactory = _ => 20 };
         var gammas = new Option<string>("--gamma") { Description = "Comma-separated SD gammas; speedups are against the first.", DefaultValueFactory = _ => "4" };
@@ -61,8 +61,7 @@ internal static class BenchCommand
                 "sample" => SamplingSetting.Sample,
                 _ => throw new InvalidInputException($"--sampling takes greedy and/or sample, got '{s}'."),
             }).Distinct().ToList();
-            string dataDir = r.GetValue(data) ?? BenchDatasets.DefaultDataDir(Environment.CurrentDirectory) ?? BenchDatasets.DefaultDataDir(AppContext.BaseDirectory)
-                ?? Path.GetFullPath(Path.Combine("..", "shared", "data"));
+            string dataDir = CliSupport.ResolveDataDir(r.GetValue(data));
             int baseSeed = r.GetValue(seed);
             var examples = List(r.GetValue(datasets) ?? (isQuick ? QuickDefaults.Datasets : "wiki,lm1b"), "--dataset")
                 .SelectMany(d => BenchDatasets.Load(d, dataDir, promptCount, baseSeed)).ToList();

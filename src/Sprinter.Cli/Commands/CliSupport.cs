@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Sprinter.Benchmarks;
 using Sprinter.Decoding;
 using Sprinter.Engine;
 
@@ -33,36 +34,34 @@ internal static class CliSupport
         _ => throw new InvalidInputException($"--dtype must be fp32 or bf16, got '{text}'."),
     };
 
-    /// <summary>The shipped default models: models/ beside the executable or in a parent of the working directory.</summary>
-    public static string? FindShippedModel(string name)
+    /// <summary>
+    /// A shipped path under models/ (a model folder or the verifier file): models/ beside the
+    /// executable (the installed tool carries it) or in a parent of the working directory (a clone).
+    /// </summary>
+    public static string? FindShipped(string name, bool folder)
     {
         foreach (var start in new[] { AppContext.BaseDirectory, Environment.CurrentDirectory })
-        {
             for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
             {
                 string candidate = Path.Combine(dir.FullName, "models", name);
-                if (File.Exists(Path.Combine(candidate, "config.json"))) return candidate;
+                if (folder ? File.Exists(Path.Combine(candidate, "config.json")) : File.Exists(candidate)) return candidate;
             }
-        }
         return null;
     }
 
-    /// <summary>A shipped file under models/ (e.g. the verifier), found like the shipped models.</summary>
-    public static string? FindShippedFile(string name)
+    public static Option<string?> DataDirOption(params string[] aliases) => new("--data-dir", aliases)
     {
-        foreach (var start in new[] { AppContext.BaseDirectory, Environment.CurrentDirectory })
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-            {
-                string candidate = Path.Combine(dir.FullName, "models", name);
-                if (File.Exists(candidate)) return candidate;
-            }
-        return null;
-    }
+        Description = "Folder holding wikitext2/ and lm1b/ (the evaluation data). Default: ../shared/data beside the repository root.",
+    };
+
+    public static string ResolveDataDir(string? given) =>
+        given ?? BenchDatasets.DefaultDataDir(Environment.CurrentDirectory) ?? BenchDatasets.DefaultDataDir(AppContext.BaseDirectory)
+        ?? Path.GetFullPath(Path.Combine("..", "shared", "data"));
 
     public static string ResolveModel(string? given, string shippedName, string option)
     {
         if (!string.IsNullOrEmpty(given)) return given;
-        return FindShippedModel(shippedName)
+        return FindShipped(shippedName, folder: true)
                ?? throw new InvalidInputException($"{option} was not given and no shipped model 'models/{shippedName}' was found; pass {option} DIR (a Hugging Face GPT-2 folder).");
     }
 

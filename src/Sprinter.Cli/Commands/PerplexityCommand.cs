@@ -12,16 +12,17 @@ internal static class PerplexityCommand
     public static Command Create(TextWriter output, TextWriter error)
     {
         var model = new Option<string?>("--model") { Description = "Model folder. Default: the shipped target." };
-        var data = new Option<string>("--data") { Description = "Plain text, one document or sentence per line (or JSONL with \"text\"); each line is scored on its own, longer lines in context-sized windows.", Required = true };
+        var data = new Option<string>("--data") { Description = "wiki (WikiText-2 test articles), lm1b (LM1B test sentences), or a plain-text file, one document or sentence per line (or JSONL with \"text\"); each text is scored on its own, longer ones in context-sized windows.", Required = true };
+        var dataDir = CliSupport.DataDirOption();
         var limit = new Option<int?>("--max-lines") { Description = "Score only the first N non-empty lines." };
         var dtype = CliSupport.DtypeOption();
         var json = CliSupport.JsonOption();
-        var command = new Command("perplexity", "Mean negative log-likelihood per token and perplexity of a model on a text file.") { model, data, limit, dtype, json };
+        var command = new Command("perplexity", "Mean negative log-likelihood per token and perplexity of a model on a text file.") { model, data, dataDir, limit, dtype, json };
         command.SetAction(int (r) =>
         {
             string folder = CliSupport.ResolveModel(r.GetValue(model), "target", "--model");
             using var lm = LanguageModel.Load(folder, CliSupport.ParseDtype(r.GetValue(dtype)!));
-            var texts = PromptSource.ReadTexts(r.GetValue(data)!);
+            var (texts, _) = BenchDatasets.Texts(r.GetValue(data)!, CliSupport.ResolveDataDir(r.GetValue(dataDir)));
             if (r.GetValue(limit) is int n)
             {
                 if (n < 1) throw new InvalidInputException($"--max-lines must be >= 1, got {n}.");

@@ -18,7 +18,7 @@ internal static class VerifierSource
                 throw new InvalidInputException($"--verifier constant:S needs a score S in [0, 1], got '{value}'.");
             return (new ConstantVerifier(s), null);
         }
-        string? path = spec ?? CliSupport.FindShippedFile("verifier.safetensors");
+        string? path = spec ?? CliSupport.FindShipped("verifier.safetensors", folder: false);
         if (path is null)
             throw new InvalidInputException("SPRINTER needs a verifier and none is shipped (models/verifier.safetensors); pass --verifier FILE or --verifier constant:S.");
         if (!File.Exists(path)) throw new InvalidInputException($"{path}: verifier file not found; train one with 'sprinter verifier train'.");

@@ -42,11 +42,31 @@ public static class BenchDatasets
         return sample.Select(s => new BenchExample(name, s.Id, PromptSource.PromptOf(s.Text), byId[s.Id].Reference)).ToList();
     }
 
+    /// <summary>
+    /// Whole texts of a dataset, for scoring (perplexity) or prompt sampling (agreement, label
+    /// collection): wiki = each article's lead and body, lm1b = the sentences, else the file's lines.
+    /// </summary>
+    /// <returns>The texts and the file they were read from.</returns>
+    public static (List<SourceText> Texts, string File) Texts(string spec, string dataDir)
+    {
+        switch (spec.ToLowerInvariant())
+        {
+            case "wiki":
+                string wiki = DataFile(dataDir, WikiFile, spec);
+                return (WikiTextArticles.Parse(File.ReadAllText(wiki)).Select((a, i) => new SourceText(i, a.Lead + "\n" + a.Body)).ToList(), wiki);
+            case "lm1b":
+                string lm1b = DataFile(dataDir, Lm1bFile, spec);
+                return (Lm1bSentences.Parse(File.ReadLines(lm1b)).Select(s => new SourceText(s.Line, s.Text)).ToList(), lm1b);
+            default:
+                return (PromptSource.ReadTexts(spec), spec);
+        }
+    }
+
     static string DataFile(string dataDir, string relative, string spec)
     {
         string path = Path.Combine(dataDir, relative);
         if (!File.Exists(path))
-            throw new InvalidInputException($"{path}: dataset '{spec}' not found; pass --data DIR (the folder holding wikitext2/ and lm1b/, default ../shared/data beside the repository).");
+            throw new InvalidInputException($"{path}: dataset '{spec}' not found; pass --data-dir DIR (the folder holding wikitext2/ and lm1b/, default ../shared/data beside the repository).");
         return path;
     }
 

@@ -32,12 +32,18 @@ public readonly record struct JobProgress(int Done, int Total, string Status);
 public static class LabelCollector
 {
     public static LabelSet Collect(LanguageModel draft, LanguageModel target, string dataPath, CollectOptions options,
-        IProgress<JobProgress>? progress = null, CancellationToken cancellationToken = default)
+        IProgress<JobProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        Collect(draft, target, PromptSource.ReadTexts(dataPath), dataPath, options, progress, cancellationToken);
+
+    /// <param name="sourceTexts">The texts prompts are sampled from.</param>
+    /// <param name="dataPath">The file they were read from (named and hashed in the summary).</param>
+    public static LabelSet Collect(LanguageModel draft, LanguageModel target, IReadOnlyList<SourceText> sourceTexts, string dataPath,
+        CollectOptions options, IProgress<JobProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         options.Validate();
         if (draft.Tokenizer.Identity != target.Tokenizer.Identity || draft.Config.VocabSize != target.Config.VocabSize)
             throw new InvalidInputException($"the draft ({draft.Folder.Folder}) and target ({target.Folder.Folder}) do not share one tokenizer; pick a matching pair.");
-        var texts = PromptSource.Sample(PromptSource.ReadTexts(dataPath), options.Prompts, options.Seed);
+        var texts = PromptSource.Sample(sourceTexts, options.Prompts, options.Seed);
         int d = draft.Config.EmbeddingSize, vocab = draft.Config.VocabSize;
         int context = Math.Min(draft.Config.MaxPositions, target.Config.MaxPositions);
         int maxPrompt = context - options.TokensPerPrompt - 1;

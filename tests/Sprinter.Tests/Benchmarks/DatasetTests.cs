@@ -56,4 +56,24 @@ public class DatasetTests
         var e = Assert.Throws<InvalidInputException>(() => BenchDatasets.Load("wiki", Path.Combine(dir, "missing"), 10, 1));
         Assert.Contains("--data", e.Message);
     }
+
+    [Fact]
+    public void TextsGiveWholeArticlesAndCleanSentencesForScoring()
+    {
+        string dir = TestModels.TempDir();
+        Directory.CreateDirectory(Path.Combine(dir, "wikitext2"));
+        Directory.CreateDirectory(Path.Combine(dir, "lm1b"));
+        File.WriteAllText(Path.Combine(dir, BenchDatasets.WikiFile), Wiki);
+        File.WriteAllLines(Path.Combine(dir, BenchDatasets.Lm1bFile), ["^ 1 2 3 4 5 6 7 8 9 0 ß ´ ° ! \" § $ % & / ( ) = ? ` ² ³ { [ ] } \\ + * ~ # ' _ - : . , ; > < | @ € We 're here .", "", "Two ."]);
+
+        var (wiki, wikiFile) = BenchDatasets.Texts("wiki", dir);
+        var article = Assert.Single(wiki);
+        Assert.StartsWith("Robert Boulter is an English film", article.Text);
+        Assert.Contains("\nIn 2004 Boulter landed", article.Text);
+        Assert.Equal(Path.Combine(dir, BenchDatasets.WikiFile), wikiFile);
+        var (lm1b, _) = BenchDatasets.Texts("lm1b", dir);
+        Assert.Equal(["We're here.", "Two."], lm1b.Select(t => t.Text));
+        var e = Assert.Throws<InvalidInputException>(() => BenchDatasets.Texts("lm1b", Path.Combine(dir, "missing")));
+        Assert.Contains("--data-dir", e.Message);
+    }
 }
