@@ -84,8 +84,9 @@ internal static class GenerateCommand
             bool asJson = r.GetValue(json);
             var emitted = new List<EmittedToken>();
             var produced = new StringBuilder();
+            var tokens = decoder.GenerateAsync(ids, max, tokenizer.EndOfText, ct); // checks the prompt length before anything is printed
             if (!asJson) output.Write(text);
-            await foreach (var token in decoder.GenerateAsync(ids, max, tokenizer.EndOfText, ct))
+            await foreach (var token in tokens)
             {
                 emitted.Add(token);
                 string piece = stream.Append(token.Id);
@@ -116,7 +117,9 @@ internal static class GenerateCommand
             else
             {
                 output.WriteLine(tail);
-                string lossy = stats.Lossless ? "lossless" : "LOSSY: unverified tokens were never checked by the target";
+                string lossy = stats.Lossless ? "lossless"
+                    : stats.Mode == "ar-draft" ? "LOSSY: every token is the draft's; the target never ran"
+                    : "LOSSY: unverified tokens were never checked by the target";
                 error.WriteLine($"[mode {stats.Mode} ({lossy}); {description}; {samplingOptions}]");
                 error.WriteLine($"[{stats.Summary()}, {stats.TokensPerSecond:F1} tokens/s]");
             }

@@ -44,10 +44,16 @@ public sealed class AutoregressiveDecoder : IDecoder
         _isTarget = isTarget;
     }
 
-    public async IAsyncEnumerable<EmittedToken> GenerateAsync(int[] prompt, int maxTokens, int? stopToken = null,
-        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    /// <summary>Checks the arguments now (not at the first token), then streams the tokens.</summary>
+    public IAsyncEnumerable<EmittedToken> GenerateAsync(int[] prompt, int maxTokens, int? stopToken = null, CancellationToken cancellationToken = default)
     {
         DecoderChecks.Arguments(prompt, maxTokens, _model.Session.Capacity, 0);
+        return Generate(prompt, maxTokens, stopToken, cancellationToken);
+    }
+
+    async IAsyncEnumerable<EmittedToken> Generate(int[] prompt, int maxTokens, int? stopToken,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         var stats = new DecodingStats { Mode = _isTarget ? "ar" : "ar-draft", Lossless = _isTarget, PromptTokens = prompt.Length };
         LastStats = stats;
         var clock = Stopwatch.StartNew();

@@ -50,11 +50,17 @@ public sealed class SpeculativeDecoder : IDecoder
         _targetInput = new int[options.RoundCap + 2]; // uncached committed tokens are at most 2 (see step 4)
     }
 
-    public async IAsyncEnumerable<EmittedToken> GenerateAsync(int[] prompt, int maxTokens, int? stopToken = null,
-        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    /// <summary>Checks the arguments now (not at the first token), then streams the tokens.</summary>
+    public IAsyncEnumerable<EmittedToken> GenerateAsync(int[] prompt, int maxTokens, int? stopToken = null, CancellationToken cancellationToken = default)
     {
         // The target may hold up to one round of drafted tokens past the committed budget.
         DecoderChecks.Arguments(prompt, maxTokens, Math.Min(_draft.Session.Capacity, _target.Session.Capacity), 1);
+        return Generate(prompt, maxTokens, stopToken, cancellationToken);
+    }
+
+    async IAsyncEnumerable<EmittedToken> Generate(int[] prompt, int maxTokens, int? stopToken,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         var stats = new DecodingStats { Mode = _options.ModeName, Lossless = _options.Lossless, PromptTokens = prompt.Length };
         LastStats = stats;
         var clock = Stopwatch.StartNew();

@@ -61,6 +61,7 @@ public class CliTests
         Assert.Contains(mentioned, error);
         Assert.Single(error.Trim().Split('\n'));
         Assert.DoesNotContain("   at ", error); // no stack trace
+        Assert.Equal("", output); // refused before the prompt is echoed
     }
 
     [Fact]
