@@ -41,11 +41,7 @@ public class DatasetTests
     [Fact]
     public void LoadTakesThirtyPercentPromptsAndTheRightReferences()
     {
-        string dir = TestModels.TempDir();
-        Directory.CreateDirectory(Path.Combine(dir, "wikitext2"));
-        Directory.CreateDirectory(Path.Combine(dir, "lm1b"));
-        File.WriteAllText(Path.Combine(dir, BenchDatasets.WikiFile), Wiki);
-        File.WriteAllLines(Path.Combine(dir, BenchDatasets.Lm1bFile), ["one two three four five six seven eight nine ten", "too short"]);
+        string dir = DataDir(["one two three four five six seven eight nine ten", "too short"]);
 
         var wiki = Assert.Single(BenchDatasets.Load("wiki", dir, 10, seed: 1));
         Assert.StartsWith("Robert Boulter is", wiki.Reference);
@@ -60,11 +56,7 @@ public class DatasetTests
     [Fact]
     public void TextsGiveWholeArticlesAndCleanSentencesForScoring()
     {
-        string dir = TestModels.TempDir();
-        Directory.CreateDirectory(Path.Combine(dir, "wikitext2"));
-        Directory.CreateDirectory(Path.Combine(dir, "lm1b"));
-        File.WriteAllText(Path.Combine(dir, BenchDatasets.WikiFile), Wiki);
-        File.WriteAllLines(Path.Combine(dir, BenchDatasets.Lm1bFile), ["^ 1 2 3 4 5 6 7 8 9 0 ß ´ ° ! \" § $ % & / ( ) = ? ` ² ³ { [ ] } \\ + * ~ # ' _ - : . , ; > < | @ € We 're here .", "", "Two ."]);
+        string dir = DataDir(["^ 1 2 3 4 5 6 7 8 9 0 ß ´ ° ! \" § $ % & / ( ) = ? ` ² ³ { [ ] } \\ + * ~ # ' _ - : . , ; > < | @ € We 're here .", "", "Two ."]);
 
         var (wiki, wikiFile) = BenchDatasets.Texts("wiki", dir);
         var article = Assert.Single(wiki);
@@ -75,5 +67,16 @@ public class DatasetTests
         Assert.Equal(["We're here.", "Two."], lm1b.Select(t => t.Text));
         var e = Assert.Throws<InvalidInputException>(() => BenchDatasets.Texts("lm1b", Path.Combine(dir, "missing")));
         Assert.Contains("--data-dir", e.Message);
+    }
+
+    /// <summary>A folder laid out like ../shared/data: the wiki snippet and the given LM1B lines.</summary>
+    static string DataDir(string[] lm1bLines)
+    {
+        string dir = TestModels.TempDir();
+        Directory.CreateDirectory(Path.Combine(dir, "wikitext2"));
+        Directory.CreateDirectory(Path.Combine(dir, "lm1b"));
+        File.WriteAllText(Path.Combine(dir, BenchDatasets.WikiFile), Wiki);
+        File.WriteAllLines(Path.Combine(dir, BenchDatasets.Lm1bFile), lm1bLines);
+        return dir;
     }
 }
