@@ -22,12 +22,19 @@ internal static class VerifierCommands
         var prompts = new Option<int>("--prompts") { Description = "Number of prompts (a seeded sample of the texts).", DefaultValueFactory = _ => 500 };
         var tokens = new Option<int>("--tokens") { Description = "Draft tokens labelled per prompt.", DefaultValueFactory = _ => 20 };
         var ratio = new Option<float>("--ratio") { Description = "Label = q(x) <= ratio * p(x).", DefaultValueFactory = _ => 1f };
-        var seed = new Option<int>("--seed") { Description = "Seed of the prompt sample.", DefaultValueFactory = _ => 0 };
+        var seed = new Option<int>("--seed") { Description = "Seed of the prompt sample (and of the draws with --draft-token sample).", DefaultValueFactory = _ => 0 };
+        var draftToken = new Option<string>("--draft-token") { Description = "greedy (the draft's argmax, as the released code) or sample (a draw from q at temperature 1, as SPRINTER sees when it samples).", DefaultValueFactory = _ => "greedy" };
         var outDir = new Option<string>("--out") { Description = "Output folder (labels.safetensors, summary.json).", Required = true };
-        var command = new Command("collect", "Label draft tokens as acceptable (q(x) <= ratio p(x)) or not, with the draft's hidden states.") { draft, target, data, prompts, tokens, ratio, seed, outDir };
+        var command = new Command("collect", "Label draft tokens as acceptable (q(x) <= ratio p(x)) or not, with the draft's hidden states.") { draft, target, data, prompts, tokens, ratio, seed, draftToken, outDir };
         command.SetAction(async Task<int> (r, ct) =>
         {
-            var options = new CollectOptions { Prompts = r.GetValue(prompts), TokensPerPrompt = r.GetValue(tokens), Ratio = r.GetValue(ratio), Seed = r.GetValue(seed) };
+            var rule = r.GetValue(draftToken)!.ToLowerInvariant() switch
+            {
+                "greedy" => DraftTokenRule.Greedy,
+                "sample" => DraftTokenRule.Sample,
+                var other => throw new InvalidInputException($"--draft-token must be greedy or sample, got '{other}'."),
+            };
+            var options = new CollectOptions { Prompts = r.GetValue(prompts), TokensPerPrompt = r.GetValue(tokens), Ratio = r.GetValue(ratio), Seed = r.GetValue(seed), DraftToken = rule };
             options.Validate();
             using var pair = ModelPair.Load(true, r.GetValue(target), true, r.GetValue(draft), WeightType.F32);
             await Task.Yield();

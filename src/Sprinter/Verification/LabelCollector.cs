@@ -11,6 +11,11 @@ public sealed record CollectOptions
     /// <summary>The label is q(x) &lt;= Ratio * p(x).</summary>
     public float Ratio { get; init; } = 1f;
     public int Seed { get; init; }
+    /// <summary>
+    /// How the draft proposes the labelled token: its argmax (the released code) or a draw from its
+    /// temperature-1 distribution, which matches what a verifier sees when SPRINTER samples.
+    /// </summary>
+    public DraftTokenRule DraftToken { get; init; } = DraftTokenRule.Greedy;
 
     public void Validate()
     {
@@ -20,12 +25,15 @@ public sealed record CollectOptions
     }
 }
 
+public enum DraftTokenRule { Greedy, Sample }
+
 /// <summary>Progress of a long job: done out of total, and a short status.</summary>
 public readonly record struct JobProgress(int Done, int Total, string Status);
 
 /// <summary>
 /// Collects SPRINTER's training labels as in the released code: for each prompt and step, the
-/// draft proposes its greedy token x; the label is q(x) &lt;= ratio * p(x) over the full
+/// draft proposes its greedy token x (or, with <see cref="DraftTokenRule.Sample"/>, a seeded draw
+/// from q); the label is q(x) &lt;= ratio * p(x) over the full
 /// temperature-1 distributions; the context continues with x when acceptable, else with the
 /// target's greedy token. Both models advance through their KV caches, one token per step.
 /// </summary>
@@ -57,6 +65,7 @@ public static class LabelCollector
         var margin = new List<float>(); var label = new List<bool>(); var promptId = new List<int>(); var step = new List<int>();
         int truncated = 0;
         var one = new int[1];
+        var sampler = new Sprinter.Decoding.TokenSampler(options.Seed);
         for (int t = 0; t < texts.Count; t++)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -67,8 +76,9 @@ public static class LabelCollector
             ts.Forward(ids, logitRows: 1);
             for (int s = 0; s < options.TokensPerPrompt; s++)
             {
-                var stats = VerifierFeatures.FromLogits(ds.Logits(0), TensorPrimitives.IndexOfMax(ds.Logits(0)), qProbs);
-                int x = TensorPrimitives.IndexOfMax(qProbs);
+                TensorPrimitives.SoftMax(ds.Logits(0), qProbs);
+                int x = options.DraftToken == DraftTokenRule.Greedy ? TensorPrimitives.IndexOfMax(qProbs) : sampler.Sample(qProbs);
+                var stats = VerifierFeatures.FromProbabilities(qProbs, x);
                 TensorPrimitives.SoftMax(ts.Logits(0), pProbs);
                 bool acceptable = qProbs[x] <= options.Ratio * pProbs[x];
                 hidden.AddRange(ds.Hidden(ds.HiddenRows - 1));
@@ -97,7 +107,8 @@ public static class LabelCollector
             ["draft_identity"] = draft.Folder.ComputeIdentity(),
             ["target"] = Path.GetFullPath(target.Folder.Folder),
             ["target_identity"] = target.Folder.ComputeIdentity(),
-            ["rule"] = "draft greedy token x; label = q(x) <= ratio * p(x) (softmax at temperature 1); continue with x if acceptable else the target's greedy token",
+            ["draft_token"] = options.DraftToken.ToString().ToLowerInvariant(),
+            ["rule"] = $"draft {(options.DraftToken == DraftTokenRule.Greedy ? "greedy token x" : "token x sampled from q")}; label = q(x) <= ratio * p(x) (softmax at temperature 1); continue with x if acceptable else the target's greedy token",
         };
         return new LabelSet
         {

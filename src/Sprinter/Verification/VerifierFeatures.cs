@@ -41,6 +41,12 @@ public static class VerifierFeatures
     {
         var probs = scratch[..logits.Length];
         TensorPrimitives.SoftMax(logits, probs);
+        return FromProbabilities(probs, token);
+    }
+
+    /// <summary>The same statistics from the draft's temperature-1 distribution itself.</summary>
+    public static DraftStats FromProbabilities(ReadOnlySpan<float> probs, int token)
+    {
         double entropy = 0;
         float first = 0, second = 0;
         foreach (float p in probs)

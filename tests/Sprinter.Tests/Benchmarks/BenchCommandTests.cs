@@ -64,7 +64,7 @@ public class BenchCommandTests
             "--dataset", DataFile(), "--prompts", "2", "--new-tokens", "4", "--verifier", "constant:0.7", "--out", outDir, "--json");
         Assert.True(code == 0, error);
         var names = JsonNode.Parse(output)!["methods"]!.AsArray().Select(m => (string)m!["name"]! + "/" + (string)m["sampling"]!).ToList();
-        Assert.Equal(["ar/sample", "sd-g4/sample", "sprinter-paper-t0.5/sample", "sprinter-strict-on-call-t0.5/sample"], names);
+        Assert.Equal(["ar/greedy", "sd-g4/greedy", "sprinter-paper-t0.5/greedy", "sprinter-strict-on-call-t0.5/greedy"], names);
     }
 
     [Fact]

@@ -117,8 +117,10 @@ public class VerifierTests
         Assert.Contains("another draft", e.Message);
     }
 
-    [Fact]
-    public void CollectedLabelsAgreeWithADirectComputation()
+    [Theory]
+    [InlineData(DraftTokenRule.Greedy)]
+    [InlineData(DraftTokenRule.Sample)]
+    public void CollectedLabelsAgreeWithADirectComputation(DraftTokenRule rule)
     {
         var c = TestModels.TinyConfig(positions: 96);
         string draftDir = TestModels.Folder(c with { EmbeddingSize = 16, HeadCount = 2, InnerSize = 64, LayerCount = 1 }, seed: 3);
@@ -128,9 +130,12 @@ public class VerifierTests
         using var draft = LanguageModel.Load(draftDir);
         using var target = LanguageModel.Load(targetDir);
         const float ratio = 1.5f;
-        var set = LabelCollector.Collect(draft, target, dataFile, new CollectOptions { Prompts = 10, TokensPerPrompt = 6, Ratio = ratio });
+        var options = new CollectOptions { Prompts = 10, TokensPerPrompt = 6, Ratio = ratio, DraftToken = rule, Seed = 5 };
+        var set = LabelCollector.Collect(draft, target, dataFile, options);
+        Assert.Equal(set.Token, LabelCollector.Collect(draft, target, dataFile, options).Token); // seeded
         Assert.Equal(3 * 6, set.Count); // "short" has too few words; the blank line is skipped
         var texts = PromptSource.ReadTexts(dataFile);
+        int notArgmax = 0;
         foreach (int promptId in set.PromptId.Distinct())
         {
             var context = draft.Tokenizer.Encode(PromptSource.PromptOf(texts.Single(t => t.Id == promptId).Text)).ToList();
@@ -142,8 +147,9 @@ public class VerifierTests
                 var q = new float[c.VocabSize]; var p = new float[c.VocabSize];
                 TensorPrimitives.SoftMax(ds.Logits(0), q);
                 TensorPrimitives.SoftMax(ts.Logits(0), p);
-                int x = TensorPrimitives.IndexOfMax(q);
-                Assert.Equal(x, set.Token[i]);
+                int x = set.Token[i];
+                if (rule == DraftTokenRule.Greedy) Assert.Equal(TensorPrimitives.IndexOfMax(q), x);
+                else if (x != TensorPrimitives.IndexOfMax(q)) notArgmax++;
                 Assert.Equal(q[x], set.Q[i], 4);
                 Assert.Equal(p[x], set.P[i], 4);
                 Assert.Equal(q[x] <= ratio * p[x], set.Label[i]);
@@ -152,6 +158,7 @@ public class VerifierTests
                 context.Add(set.Label[i] ? x : TensorPrimitives.IndexOfMax(p));
             }
         }
+        if (rule == DraftTokenRule.Sample) Assert.True(notArgmax > set.Count / 2, $"{notArgmax} of {set.Count} draws differ from the argmax"); // a random draft's q is flat
         string outDir = TestModels.TempDir();
         set.Save(outDir);
         var loaded = LabelSet.Load(outDir);

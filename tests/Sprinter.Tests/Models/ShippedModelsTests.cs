@@ -1,0 +1,70 @@
+using System.Numerics.Tensors;
+using Sprinter.Decoding;
+using Sprinter.Models;
+using Sprinter.Verification;
+
+namespace Sprinter.Tests.Models;
+
+/// <summary>
+/// The models every command uses by default (models/ in the repository): they load through the
+/// ordinary loader, form a valid pair, and the shipped verifier is bound to the shipped draft.
+/// A broken commit of models/ (a stale verifier, a draft retrained alone) fails here, not at a user.
+/// </summary>
+public class ShippedModelsTests
+{
+    static string ModelsDir()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Sprinter.slnx"))) return Path.Combine(dir.FullName, "models");
+        throw new InvalidOperationException("repository root (Sprinter.slnx) not found above the test binaries");
+    }
+
+    [Fact]
+    public void ShippedPairSharesATokenizerAndTheDraftIsAtMostAnEighthOfTheTarget()
+    {
+        using var target = LanguageModel.Load(Path.Combine(ModelsDir(), "target"));
+        using var draft = LanguageModel.Load(Path.Combine(ModelsDir(), "draft"));
+        Assert.Equal(target.Tokenizer.Identity, draft.Tokenizer.Identity);
+        Assert.Equal(8192, target.Config.VocabSize);
+        Assert.Equal(target.Config.VocabSize, draft.Config.VocabSize);
+        Assert.True(8 * draft.Config.ParameterCount() <= target.Config.ParameterCount(),
+            $"draft {draft.Config.ParameterCount():N0} parameters, target {target.Config.ParameterCount():N0}");
+    }
+
+    [Fact]
+    public void ShippedVerifierLoadsForTheShippedDraftWithACalibratedThreshold()
+    {
+        using var draft = LanguageModel.Load(Path.Combine(ModelsDir(), "draft"));
+        var verifier = LearnedVerifier.Load(Path.Combine(ModelsDir(), "verifier.safetensors"), draft);
+        Assert.Equal(draft.Config.EmbeddingSize, verifier.InputSize);
+        Assert.InRange(verifier.Model.Threshold, 0f, 1f);
+    }
+
+    [Fact]
+    public void ShippedTargetContinuesEnglishBetterThanTheDraft()
+    {
+        // A trained pair, not random weights: on an ordinary sentence the target's mean NLL is lower
+        // than the draft's, and both are far below the uniform distribution's log(8192) = 9.0.
+        const string text = "The President said that the Congress should pass the bill before the end of the year, and that the people of the United States would support it.";
+        using var target = LanguageModel.Load(Path.Combine(ModelsDir(), "target"));
+        using var draft = LanguageModel.Load(Path.Combine(ModelsDir(), "draft"));
+        int[] ids = target.Tokenizer.Encode(text);
+        double targetNll = MeanNll(target, ids), draftNll = MeanNll(draft, ids);
+        Assert.True(targetNll < draftNll, $"target NLL {targetNll:F3} >= draft NLL {draftNll:F3}");
+        Assert.True(draftNll < 6.0, $"draft NLL {draftNll:F3}: the shipped draft looks untrained");
+    }
+
+    static double MeanNll(LanguageModel lm, int[] ids)
+    {
+        var session = lm.Model.CreateSession();
+        session.Forward(ids, logitRows: ids.Length);
+        var probs = new float[lm.Config.VocabSize];
+        double nll = 0;
+        for (int i = 0; i + 1 < ids.Length; i++)
+        {
+            TensorPrimitives.SoftMax(session.Logits(i), probs);
+            nll -= Math.Log(probs[ids[i + 1]]);
+        }
+        return nll / (ids.Length - 1);
+    }
+}
