@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Rebuilds the shipped models from scratch: corpus -> tokenizer -> draft and target -> verifier.
-# About 1.5 hours on a 2-core machine (draft ~9 min for 2 epochs, target ~30 min per epoch at
+# About 70 minutes on a 2-core machine (draft ~9 min for 2 epochs, target ~30 min per epoch at
 # ~2,100 tokens/s). Every step is seeded;
 # re-running reproduces the files (the trainer is bit-deterministic for a given thread count).
 set -euo pipefail
@@ -25,4 +25,7 @@ sprinter train-lm --train "$CORPUS/train.txt" --valid "$CORPUS/valid.txt" --toke
 # Verifier labels come from the corpus's validation split, never from the evaluation data.
 sprinter verifier collect --draft models/draft --target models/target --data "$CORPUS/valid.txt" \
   --prompts 500 --tokens 20 --ratio 1.0 --seed 0 --out "$CACHE/runs/labels"
-VERIFIER_TRAIN_COMMANDS
+for recipe in paper weighted features mlp mlp-weighted; do   # the comparison table of models/README.md
+  sprinter verifier train --data "$CACHE/runs/labels" --out "$CACHE/runs/verifier-$recipe.safetensors" --recipe "$recipe" --seed 0
+done
+sprinter verifier train --data "$CACHE/runs/labels" --out models/verifier.safetensors --recipe mlp --seed 0 --max-fp-rate 0.1

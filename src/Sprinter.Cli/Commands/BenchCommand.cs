@@ -13,7 +13,7 @@ namespace Sprinter.Cli.Commands;
 internal static class BenchCommand
 {
     /// <summary>
-    /// Quick mode: 20 LM1B prompts (short sentences, so short prefills), greedy decoding only (as
+    /// Quick mode: the 100 LM1B prompts (short sentences, so short prefills), greedy decoding only (as
     /// the released code decodes, and the setting in which a verifier trained on the draft's greedy
     /// tokens keeps its calibrated eta_FP; under temperature-1 sampling the online eta_FP of the
     /// shipped verifier is several times its calibrated value), and the methods the goal check
@@ -22,16 +22,15 @@ internal static class BenchCommand
     static class QuickDefaults
     {
         public const string Datasets = "lm1b";
-        public const int Prompts = 20;
         public const string Sampling = "greedy";
     }
 
     public static Command Create(TextWriter output, TextWriter error)
     {
-        var quick = new Option<bool>("--quick") { Description = $"Smaller run: {QuickDefaults.Prompts} {QuickDefaults.Datasets} prompts, greedy decoding, methods ar, sd (first gamma), sprinter paper and strict-on-call (first threshold)." };
+        var quick = new Option<bool>("--quick") { Description = $"Smaller run: {QuickDefaults.Datasets} prompts only, greedy decoding, methods ar, sd (first gamma), sprinter paper and strict-on-call (first threshold)." };
         var datasets = new Option<string?>("--dataset") { Description = "Comma-separated datasets: wiki, lm1b, or paths of plain-text (one text per line) or JSONL (\"text\") files. Default: wiki,lm1b (quick: lm1b)." };
         var data = CliSupport.DataDirOption("--data"); // --data: the name before the other commands took --data-dir
-        var prompts = new Option<int?>("--prompts") { Description = "Prompts sampled per dataset (seeded). Default: 100 (quick: 20)." };
+        var prompts = new Option<int?>("--prompts") { Description = "Prompts sampled per dataset (seeded). Default: 100." };
         var newTokens = new Option<int>("--new-tokens") { Description = "New tokens per prompt.", DefaultValueFactory = _ => 20 };
         var gammas = new Option<string>("--gamma") { Description = "Comma-separated SD gammas; speedups are against the first.", DefaultValueFactory = _ => "4" };
         var thresholds = new Option<string>("--threshold") { Description = "Comma-separated SPRINTER thresholds; 'calibrated' = the verifier's calibrated threshold (0.5 if it has none). The first is the one the goal check uses.", DefaultValueFactory = _ => "calibrated,0.5" };
@@ -49,7 +48,7 @@ internal static class BenchCommand
         command.SetAction(Task<int> (r, ct) =>
         {
             bool isQuick = r.GetValue(quick);
-            int promptCount = r.GetValue(prompts) ?? (isQuick ? QuickDefaults.Prompts : 100);
+            int promptCount = r.GetValue(prompts) ?? 100;
             if (promptCount < 1) throw new InvalidInputException($"--prompts must be >= 1, got {promptCount}.");
             int tokens = r.GetValue(newTokens);
             if (tokens < 1) throw new InvalidInputException($"--new-tokens must be >= 1, got {tokens}.");

@@ -58,6 +58,9 @@ public sealed class BenchResults
             ["speedup"] = N(g.Speedup), ["speedup_met"] = g.SpeedupMet,
             ["target_call_reduction"] = N(g.CallReduction), ["target_calls_met"] = g.CallsMet,
             ["rouge_l_difference"] = N(g.RougeLDifference), ["rouge_met"] = g.RougeMet, ["met"] = g.Met,
+            ["audit_method"] = g.Audit?.Method.Name, ["acceptable_rate"] = N(g.Audit?.Audit?.AcceptableRate ?? double.NaN),
+            ["eta_tp"] = N(g.Audit?.Audit?.EtaTp ?? double.NaN), ["eta_fp"] = N(g.Audit?.Audit?.EtaFp ?? double.NaN),
+            ["perfect_verifier_accept_rate"] = N(g.PerfectVerifierAcceptRate),
         }).ToArray()),
         ["wall_seconds"] = N(Outcome.WallSeconds, 1),
         ["theory_per_prompt"] = new JsonArray(Outcome.Prompts.SelectMany(p => p.Theory.Select((t, i) => (JsonNode)new JsonObject

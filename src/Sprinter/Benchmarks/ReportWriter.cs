@@ -85,11 +85,17 @@ public static class ReportWriter
         foreach (var g in results.Goals.Where(g => !g.Met))
         {
             var s = g.Sprinter;
+            var audit = g.Audit?.Audit;
             sb.AppendLine($"\n**{g.Dataset}, {g.Sampling}: goal not reached.** Why, from the measurements: the verifier accepted {P(s.VerifierAcceptRate)} of drafted tokens " +
-                $"({F(s.TokensPerTargetCall, 2)} tokens per target call against SD's {F(g.Sd.TokensPerTargetCall, 2)}); among tested tokens {P(s.Audit?.AcceptableRate ?? double.NaN)} were acceptable (q <= p), " +
-                $"eta_TP = {F(s.Audit?.EtaTp ?? double.NaN, 3)}, eta_FP = {F(s.Audit?.EtaFp ?? double.NaN, 3)}; SD's acceptance rate (accepted / drafted) {P(g.Sd.AcceptanceRate)}. " +
-                $"Cost: a draft step takes {F(s.DraftMsPerStep, 3)} ms and a target call {F(s.TargetMsPerCall, 3)} ms (ratio {F(s.DraftTargetCostRatio, 3)}); " +
-                "with ratio c and beta the verifier's accept rate, a round of about 1/(1 - beta) drafted tokens costs 1/(1 - beta) draft steps + one call, so speed over SD needs beta high and c small.");
+                $"({F(s.TokensPerTargetCall, 2)} tokens per target call against SD's {F(g.Sd.TokensPerTargetCall, 2)}; SD's acceptance rate, accepted / drafted, {P(g.Sd.AcceptanceRate)}).");
+            if (audit is not null)
+                sb.AppendLine($"Where the target tested every drafted token ({g.Audit!.Method.Name}), {P(audit.AcceptableRate)} of them were acceptable (q <= p: the rate a), " +
+                    $"and the verifier's online eta_TP = {F(audit.EtaTp, 3)}, eta_FP = {F(audit.EtaFp, 3)}. Even a perfect verifier (eta_TP = 1) at that eta_FP would accept " +
+                    $"beta = a + (1 - a) eta_FP = {P(g.PerfectVerifierAcceptRate)} of drafted tokens: rounds of about {F(g.PerfectVerifierRoundLength, 2)} tokens, " +
+                    $"against the {F(GoalCheck.CallReductionGoal * g.Sd.TokensPerTargetCall, 1)} tokens per call that {GoalCheck.CallReductionGoal}x fewer calls than SD needs.");
+            sb.AppendLine($"Cost: a draft step takes {F(s.DraftMsPerStep, 3)} ms and a SPRINTER target call {F(s.TargetMsPerCall, 3)} ms (ratio c = {F(s.DraftTargetCostRatio, 3)})" +
+                (g.Ar is null ? "" : $"; a one-position target step (AR) takes {F(g.Ar.TargetMsPerCall, 3)} ms and SD's call over its drafted positions {F(g.Sd.TargetMsPerCall, 3)} ms ({F(g.Sd.TargetMsPerCall / g.Ar.TargetMsPerCall, 2)}x)") +
+                ". Speed over SD needs beta high, c small and multi-position target passes nearly as cheap as one.");
         }
     }
 

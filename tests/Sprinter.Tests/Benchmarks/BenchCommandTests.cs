@@ -46,6 +46,13 @@ public class BenchCommandTests
         Assert.Equal(3 * 2, json["theory_per_prompt"]!.AsArray().Count); // prompts x thresholds
         Assert.Equal(3 * 16, json["runs"]!.AsArray().Count);              // prompts x methods x settings
         Assert.Equal(2, json["goal_check"]!.AsArray().Count);
+        // The goal check audits the verifier where the target tested every token: strict-on-call at the
+        // same threshold. An accept-all verifier has eta_TP = eta_FP = 1, so even a perfect one accepts all.
+        var goal = json["goal_check"]![0]!;
+        Assert.Equal("sprinter-strict-on-call-t0.5", (string)goal["audit_method"]!);
+        Assert.True(goal["eta_tp"] is null || (double)goal["eta_tp"]! == 1.0); // null: a random draft's tokens were never acceptable
+        Assert.Equal(1.0, (double)goal["eta_fp"]!, 6);
+        Assert.Equal(1.0, (double)goal["perfect_verifier_accept_rate"]!, 6);
         Assert.True(File.Exists(Path.Combine(outDir, "results.json")));
         string report = File.ReadAllText(Path.Combine(outDir, "report.md"));
         Assert.Contains("## Goal check", report);
