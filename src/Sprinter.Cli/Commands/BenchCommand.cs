@@ -91,8 +91,8 @@ internal static class BenchCommand
             var context = new BenchContext(
                 "sprinter " + string.Join(' ', r.Tokens.Select(t => t.Value.Contains(' ') ? $"\"{t.Value}\"" : t.Value)),
                 BenchContext.DescribeMachine(),
-                BenchContext.DescribeModel(pair.Draft.Name, pair.Draft.Folder.Folder, pair.Draft.Config),
-                BenchContext.DescribeModel(pair.Target.Name, pair.Target.Folder.Folder, pair.Target.Config),
+                BenchContext.DescribeModel(pair.Draft.Name, pair.Draft.Folder.Folder, pair.Draft.Config, pair.Draft.Model.WeightType),
+                BenchContext.DescribeModel(pair.Target.Name, pair.Target.Folder.Folder, pair.Target.Config, pair.Target.Model.WeightType),
                 calibrated is null ? v.Name : $"{v.Name}, calibrated threshold {calibrated:0.###}");
             var results = BenchResults.From(config, context, outcome);
             var resultsJson = results.ToJson();

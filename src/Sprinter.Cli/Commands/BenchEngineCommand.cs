@@ -22,7 +22,7 @@ internal static class BenchEngineCommand
             if (runCount < 1) throw new InvalidInputException($"--runs must be >= 1, got {runCount}.");
             var ks = r.GetValue(positions)!;
             if (ks.Length == 0 || ks.Any(k => k < 1 || k > 256)) throw new InvalidInputException("--positions must be integers in [1, 256].");
-            var types = r.GetValue(dtypes)!.Select(CliSupport.ParseDtype).Distinct().ToArray();
+            var types = r.GetValue(dtypes)!.Select(t => CliSupport.ParseDtype(t) ?? throw new InvalidInputException("--dtypes takes fp32 and/or bf16 (each is timed; auto is not a type).")).Distinct().ToArray();
             string? folder = r.GetValue(model);
             bool asJson = r.GetValue(json);
 

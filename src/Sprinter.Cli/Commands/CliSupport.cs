@@ -23,15 +23,17 @@ internal static class CliSupport
 
     public static Option<string> DtypeOption() => new("--dtype")
     {
-        Description = "Weight type at run time: fp32 or bf16 (fp16 files are widened at load).",
-        DefaultValueFactory = _ => "fp32",
+        Description = "Weight type at run time: auto (bf16 for a bf16 file, where it is exact; else fp32), fp32 or bf16 (fp16 files are widened at load).",
+        DefaultValueFactory = _ => "auto",
     };
 
-    public static WeightType ParseDtype(string text) => text.ToLowerInvariant() switch
+    /// <returns>The weight type, or null for auto.</returns>
+    public static WeightType? ParseDtype(string text) => text.ToLowerInvariant() switch
     {
+        "auto" => null,
         "fp32" or "f32" or "float32" => WeightType.F32,
         "bf16" or "bfloat16" => WeightType.BF16,
-        _ => throw new InvalidInputException($"--dtype must be fp32 or bf16, got '{text}'."),
+        _ => throw new InvalidInputException($"--dtype must be auto, fp32 or bf16, got '{text}'."),
     };
 
     /// <summary>

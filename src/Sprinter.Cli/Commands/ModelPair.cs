@@ -10,7 +10,7 @@ internal sealed class ModelPair : IDisposable
     public LanguageModel? Target { get; private init; }
     public Gpt2Tokenizer Tokenizer => (Target ?? Draft)!.Tokenizer;
 
-    public static ModelPair Load(bool needsTarget, string? targetFolder, bool needsDraft, string? draftFolder, WeightType type)
+    public static ModelPair Load(bool needsTarget, string? targetFolder, bool needsDraft, string? draftFolder, WeightType? type)
     {
         LanguageModel? target = null, draft = null;
         try

@@ -1,3 +1,4 @@
+using Sprinter.Engine;
 using System.Text.Json.Nodes;
 using Sprinter.Models;
 
@@ -6,11 +7,12 @@ namespace Sprinter.Benchmarks;
 /// <summary>Where and how a benchmark ran: command line, machine, models and verifier.</summary>
 public sealed record BenchContext(string CommandLine, JsonObject Machine, JsonObject Draft, JsonObject Target, string Verifier)
 {
-    public static JsonObject DescribeModel(string name, string folder, ModelConfig config) => new()
+    public static JsonObject DescribeModel(string name, string folder, ModelConfig config, WeightType weights) => new()
     {
         ["name"] = name,
         ["folder"] = folder,
         ["parameters"] = config.ParameterCount(),
+        ["weights"] = weights == WeightType.F32 ? "fp32" : "bf16",
         ["config"] = config.ToJson(),
     };
 

@@ -16,12 +16,12 @@ public static class ReportWriter
         sb.AppendLine($"Wall time: {results.Outcome.WallSeconds:F0} s. Machine: {ctx.Machine["cpu"]}, {ctx.Machine["cores"]} cores, {ctx.Machine["os"]}, {ctx.Machine["runtime"]}.\n");
 
         sb.AppendLine("## Models\n");
-        sb.AppendLine("| role | name | parameters | n_layer | n_embd | n_head | n_positions | vocab |");
-        sb.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|");
+        sb.AppendLine("| role | name | parameters | n_layer | n_embd | n_head | n_positions | vocab | weights at run time |");
+        sb.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---|");
         foreach (var (role, m) in new[] { ("draft", ctx.Draft), ("target", ctx.Target) })
         {
             var c = m["config"]!;
-            sb.AppendLine($"| {role} | {m["name"]} | {(long)m["parameters"]!:N0} | {c["n_layer"]} | {c["n_embd"]} | {c["n_head"]} | {c["n_positions"]} | {c["vocab_size"]} |");
+            sb.AppendLine($"| {role} | {m["name"]} | {(long)m["parameters"]!:N0} | {c["n_layer"]} | {c["n_embd"]} | {c["n_head"]} | {c["n_positions"]} | {c["vocab_size"]} | {m["weights"]} |");
         }
         sb.AppendLine($"\nVerifier: {ctx.Verifier}.\n");
 

@@ -12,7 +12,8 @@ public sealed class LanguageModel : IDisposable
     public string Name => System.IO.Path.GetFileName(System.IO.Path.TrimEndingDirectorySeparator(System.IO.Path.GetFullPath(Folder.Folder)));
 
     /// <summary>Loads and cross-checks a model folder (tokenizer size must equal config vocab_size).</summary>
-    public static LanguageModel Load(string folder, WeightType type = WeightType.F32)
+    /// <param name="type">Run-time weight type; null picks <see cref="NativeWeightType"/>.</param>
+    public static LanguageModel Load(string folder, WeightType? type = null)
     {
         var files = ModelFolder.Resolve(folder);
         var config = ModelConfig.Load(files.ConfigPath);
@@ -20,8 +21,15 @@ public sealed class LanguageModel : IDisposable
         if (tokenizer.VocabSize != config.VocabSize)
             throw new InvalidInputException($"{files.VocabPath}: the tokenizer has {tokenizer.VocabSize} tokens but config.json says vocab_size {config.VocabSize}; the files belong to different models.");
         using var st = SafeTensorsFile.Open(files.WeightsPath);
-        return new LanguageModel { Folder = files, Model = Gpt2Model.FromSafeTensors(config, st, type), Tokenizer = tokenizer };
+        return new LanguageModel { Folder = files, Model = Gpt2Model.FromSafeTensors(config, st, type ?? NativeWeightType(st)), Tokenizer = tokenizer };
     }
+
+    /// <summary>
+    /// BF16 when every tensor of the file is stored as bf16 (running them as bf16 is then exact and
+    /// reads half the bytes per token), else F32 (fp16 has more mantissa than bf16 keeps).
+    /// </summary>
+    public static WeightType NativeWeightType(SafeTensorsFile file) =>
+        file.Tensors.Values.All(t => t.DType == TensorDType.BF16) ? WeightType.BF16 : WeightType.F32;
 
     public void Dispose() => Model.Dispose();
 }
