@@ -78,7 +78,7 @@ public static class LabelCollector
             {
                 TensorPrimitives.SoftMax(ds.Logits(0), qProbs);
                 int x = options.DraftToken == DraftTokenRule.Greedy ? TensorPrimitives.IndexOfMax(qProbs) : sampler.Sample(qProbs);
-                var stats = VerifierFeatures.FromProbabilities(qProbs, x);
+                var stats = VerifierFeatures.FromLogits(ds.Logits(0), qProbs, x);
                 TensorPrimitives.SoftMax(ts.Logits(0), pProbs);
                 bool acceptable = qProbs[x] <= options.Ratio * pProbs[x];
                 hidden.AddRange(ds.Hidden(ds.HiddenRows - 1));

@@ -41,21 +41,24 @@ public static class VerifierFeatures
     {
         var probs = scratch[..logits.Length];
         TensorPrimitives.SoftMax(logits, probs);
-        return FromProbabilities(probs, token);
+        return FromLogits(logits, probs, token);
     }
 
-    /// <summary>The same statistics from the draft's temperature-1 distribution itself.</summary>
-    public static DraftStats FromProbabilities(ReadOnlySpan<float> probs, int token)
+    /// <summary>The statistics when <paramref name="probs"/> already holds softmax(<paramref name="logits"/>).</summary>
+    public static DraftStats FromLogits(ReadOnlySpan<float> logits, ReadOnlySpan<float> probs, int token)
     {
-        double entropy = 0;
-        float first = 0, second = 0;
+        // Entropy without a log per token (this runs once per drafted token): log p_i = z_i - m - log s
+        // with m = max z and s = sum exp(z - m) = 1 / max p, so H = m - log(max p) - sum p_i z_i.
+        float maxProb = TensorPrimitives.Max(probs);
+        double entropy = TensorPrimitives.Max(logits) - Math.Log(maxProb) - TensorPrimitives.Dot(probs, logits);
+        float second = 0;
+        bool skippedFirst = false;
         foreach (float p in probs)
         {
-            if (p > 0) entropy -= p * Math.Log(p);
-            if (p > first) { second = first; first = p; }
-            else if (p > second) second = p;
+            if (p == maxProb && !skippedFirst) { skippedFirst = true; continue; }
+            if (p > second) second = p;
         }
-        return new DraftStats(probs[token], (float)entropy, first - second);
+        return new DraftStats(probs[token], (float)Math.Max(entropy, 0), maxProb - second);
     }
 
     /// <summary>Writes the feature vector for one example into <paramref name="dest"/>.</summary>

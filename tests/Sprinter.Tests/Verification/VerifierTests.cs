@@ -172,4 +172,22 @@ public class VerifierTests
         public bool Equals(float a, float b) => Math.Abs(a - b) <= tolerance;
         public int GetHashCode(float value) => 0;
     }
+
+    [Fact]
+    public void DraftStatsMatchTheirDefinitions()
+    {
+        var rng = new Random(4);
+        var logits = Enumerable.Range(0, 3000).Select(_ => (float)(rng.NextDouble() * 12 - 6)).ToArray();
+        logits[17] = logits[99] = 9f; // a tied top-2: margin 0
+        var probs = new float[logits.Length];
+        var stats = VerifierFeatures.FromLogits(logits, 5, probs);
+        double entropy = -probs.Where(p => p > 0).Sum(p => p * Math.Log(p));
+        Assert.Equal(entropy, stats.Entropy, 4);
+        Assert.Equal(0f, stats.Margin);
+        Assert.Equal(probs[5], stats.Q);
+        logits[99] = 8f;
+        stats = VerifierFeatures.FromLogits(logits, 5, probs);
+        var sorted = probs.OrderByDescending(p => p).ToArray();
+        Assert.Equal(sorted[0] - sorted[1], stats.Margin, 6);
+    }
 }
