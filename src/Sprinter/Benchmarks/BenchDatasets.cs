@@ -18,27 +18,12 @@ public static class BenchDatasets
     /// <param name="dataDir">The folder holding wikitext2/ and lm1b/ (../shared/data).</param>
     public static List<BenchExample> Load(string spec, string dataDir, int count, int seed)
     {
-        // (id, prompt source text, reference) before sampling; the sample is drawn on the prompt source.
-        List<(int Id, string Source, string Reference)> all;
-        string name = spec;
-        switch (spec.ToLowerInvariant())
-        {
-            case "wiki":
-                all = WikiTextArticles.Parse(File.ReadAllText(DataFile(dataDir, WikiFile, spec)))
-                    .Select((a, i) => (i, a.Body, a.Lead)).ToList();
-                break;
-            case "lm1b":
-                all = Lm1bSentences.Parse(File.ReadLines(DataFile(dataDir, Lm1bFile, spec)))
-                    .Select(s => (s.Line, s.Text, s.Text)).ToList();
-                break;
-            default:
-                name = Path.GetFileName(spec);
-                all = PromptSource.ReadTexts(spec).Select(t => (t.Id, t.Text, t.Text)).ToList();
-                break;
-        }
-        var byId = all.ToDictionary(e => e.Id);
-        var sample = PromptSource.Sample(all.Select(e => new SourceText(e.Id, e.Source)).ToList(), count, seed);
+        var (entries, _) = Read(spec, dataDir);
+        var byId = entries.ToDictionary(e => e.Id);
+        // The sample is drawn on the prompt source (wiki: the body after the lead).
+        var sample = PromptSource.Sample(entries.Select(e => new SourceText(e.Id, e.Source)).ToList(), count, seed);
         if (sample.Count == 0) throw new InvalidInputException($"{spec}: no text with at least 5 words to make a prompt from.");
+        string name = spec.ToLowerInvariant() is "wiki" or "lm1b" ? spec : Path.GetFileName(spec);
         return sample.Select(s => new BenchExample(name, s.Id, PromptSource.PromptOf(s.Text), byId[s.Id].Reference)).ToList();
     }
 
@@ -49,16 +34,23 @@ public static class BenchDatasets
     /// <returns>The texts and the file they were read from.</returns>
     public static (List<SourceText> Texts, string File) Texts(string spec, string dataDir)
     {
+        var (entries, file) = Read(spec, dataDir);
+        return (entries.Select(e => new SourceText(e.Id, e.Whole)).ToList(), file);
+    }
+
+    /// <summary>Each text of a dataset: the prompt source, the ROUGE reference and the whole text.</summary>
+    static (List<(int Id, string Source, string Reference, string Whole)> Entries, string File) Read(string spec, string dataDir)
+    {
         switch (spec.ToLowerInvariant())
         {
             case "wiki":
                 string wiki = DataFile(dataDir, WikiFile, spec);
-                return (WikiTextArticles.Parse(File.ReadAllText(wiki)).Select((a, i) => new SourceText(i, a.Lead + "\n" + a.Body)).ToList(), wiki);
+                return (WikiTextArticles.Parse(File.ReadAllText(wiki)).Select((a, i) => (i, a.Body, a.Lead, a.Lead + "\n" + a.Body)).ToList(), wiki);
             case "lm1b":
                 string lm1b = DataFile(dataDir, Lm1bFile, spec);
-                return (Lm1bSentences.Parse(File.ReadLines(lm1b)).Select(s => new SourceText(s.Line, s.Text)).ToList(), lm1b);
+                return (Lm1bSentences.Parse(File.ReadLines(lm1b)).Select(s => (s.Line, s.Text, s.Text, s.Text)).ToList(), lm1b);
             default:
-                return (PromptSource.ReadTexts(spec), spec);
+                return (PromptSource.ReadTexts(spec).Select(t => (t.Id, t.Text, t.Text, t.Text)).ToList(), spec);
         }
     }
 
