@@ -23,18 +23,12 @@ internal static class CliSupport
 
     public static Option<string> DtypeOption() => new("--dtype")
     {
-        Description = "Weight type at run time: auto (bf16 for a bf16 file, where it is exact; else fp32), fp32 or bf16 (fp16 files are widened at load).",
+        Description = "Weight type at run time: auto (bf16 for a bf16 file, where it is exact; else fp32), fp32, bf16, or q8_0 (int8 blocks of 32 with one scale each, quantized at load; lossy, about half the bytes of bf16).",
         DefaultValueFactory = _ => "auto",
     };
 
     /// <returns>The weight type, or null for auto.</returns>
-    public static WeightType? ParseDtype(string text) => text.ToLowerInvariant() switch
-    {
-        "auto" => null,
-        "fp32" or "f32" or "float32" => WeightType.F32,
-        "bf16" or "bfloat16" => WeightType.BF16,
-        _ => throw new InvalidInputException($"--dtype must be auto, fp32 or bf16, got '{text}'."),
-    };
+    public static WeightType? ParseDtype(string text) => WeightTypes.Parse(text);
 
     /// <summary>
     /// A shipped path under models/ (a model folder or the verifier file): models/ beside the

@@ -12,7 +12,7 @@ public sealed record BenchContext(string CommandLine, JsonObject Machine, JsonOb
         ["name"] = name,
         ["folder"] = folder,
         ["parameters"] = config.ParameterCount(),
-        ["weights"] = weights == WeightType.F32 ? "fp32" : "bf16",
+        ["weights"] = weights.Name(),
         ["config"] = config.ToJson(),
     };
 

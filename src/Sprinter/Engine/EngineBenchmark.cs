@@ -1,10 +1,66 @@
 using System.Diagnostics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using Sprinter.Models;
 
 namespace Sprinter.Engine;
 
-/// <summary>Measurements behind <c>sprinter bench-engine</c>.</summary>
+/// <summary>One engine and weight type to time: a forward pass over k new positions after a fixed context.</summary>
+public interface IPassTimer : IDisposable
+{
+    /// <summary>"sprinter" or a peer's name ("llama.cpp").</summary>
+    string Engine { get; }
+    /// <summary>The weight type as the engine names it (fp32, bf16, q8_0; F32, F16, Q8_0, Q4_0).</summary>
+    string DType { get; }
+    long WeightBytes { get; }
+    /// <summary>Runs one pass over <paramref name="k"/> new positions (all logits) and rolls back; returns ms.</summary>
+    double TimePass(int k);
+}
+
+/// <summary>Times this engine: a session holding a random context, rolled back after every pass.</summary>
+public sealed class SprinterPassTimer : IPassTimer
+{
+    readonly Gpt2Model _model;
+    readonly Gpt2Session _session;
+    readonly int _context;
+    readonly bool _ownsModel;
+
+    public SprinterPassTimer(Gpt2Model model, int maxPositions, int context = 32, bool ownsModel = true)
+    {
+        _model = model;
+        _ownsModel = ownsModel;
+        _context = context;
+        _session = model.CreateSession(Math.Min(model.Config.MaxPositions, context + maxPositions));
+        var rng = new Random(1);
+        _session.Forward(Enumerable.Range(0, context).Select(_ => rng.Next(model.Config.VocabSize)).ToArray(), allLogits: false);
+    }
+
+    public string Engine => "sprinter";
+    public string DType => _model.WeightType.Name();
+    public long WeightBytes => _model.WeightBytes;
+
+    public double TimePass(int k)
+    {
+        var rng = new Random(k);
+        Span<int> tokens = stackalloc int[k];
+        for (int i = 0; i < k; i++) tokens[i] = rng.Next(_model.Config.VocabSize);
+        _session.Truncate(_context);
+        long start = Stopwatch.GetTimestamp();
+        _session.Forward(tokens);
+        return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+    }
+
+    public void Dispose()
+    {
+        if (_ownsModel) _model.Dispose();
+    }
+}
+
+/// <summary>The median of one engine, type and number of positions.</summary>
+public sealed record PassTiming(string Engine, string DType, int Positions, double MedianMs, long WeightBytes);
+
+/// <summary>Measurements behind <c>sprinter bench-engine</c> and the llama.cpp side-by-side benchmark.</summary>
 public static class EngineBenchmark
 {
     public static ModelConfig Gpt2SmallConfig { get; } = new()
@@ -12,49 +68,152 @@ public static class EngineBenchmark
         EmbeddingSize = 768, LayerCount = 12, HeadCount = 12, MaxPositions = 1024, VocabSize = 50257, InnerSize = 3072,
     };
 
-    /// <summary>Read bandwidth: both cores summing halves of a 1 GiB array; the best of several sweeps.</summary>
+    /// <summary>The instruction set the matmul kernels use in this process (avx512, avx2, sse, neon, scalar).</summary>
+    public static string InstructionSet => MatMulKernels.InstructionSet;
+
+    /// <summary>Read bandwidth: all worker threads summing parts of a 1 GiB array; the best of several sweeps.</summary>
     public static double MeasureBandwidthGBs(long bytes = 1L << 30, int sweeps = 5)
     {
-        var data = new float[bytes / 4];
-        data.AsSpan().Fill(1f);
+        var probe = new BandwidthProbe(bytes);
+        double best = 0;
+        for (int s = 0; s < sweeps; s++) best = Math.Max(best, probe.Sweep());
+        return best;
+    }
+
+    /// <summary>One read sweep over a fixed array on all worker threads; reused between rounds of a benchmark.</summary>
+    public sealed class BandwidthProbe
+    {
+        readonly float[] _data;
+        readonly float[] _sums;
+        readonly Action<int> _job;
+        readonly int _parts = WorkerPool.Shared.ThreadCount;
+
+        public BandwidthProbe(long bytes = 256L << 20)
+        {
+            _data = new float[bytes / 4];
+            _data.AsSpan().Fill(1f);
+            _sums = new float[_parts];
+            _job = p =>
+            {
+                long n = _data.Length / _parts;
+                _sums[p] = TensorPrimitives.Sum(_data.AsSpan((int)(p * n), (int)n));
+            };
+        }
+
+        /// <summary>GB/s of one sweep.</summary>
+        public double Sweep()
+        {
+            long start = Stopwatch.GetTimestamp();
+            WorkerPool.Shared.Run(_parts, _job);
+            return _data.Length * 4.0 / Stopwatch.GetElapsedTime(start).TotalSeconds / 1e9;
+        }
+    }
+
+    /// <summary>
+    /// Peak fp32 FMA rate of all worker threads, GFLOP/s: 12 independent FMA chains per thread at the
+    /// widest accelerated vector width (enough to hide a 4-cycle latency on two FMA pipes); best of 5.
+    /// </summary>
+    public static double MeasureFmaPeakGflops(int sweeps = 5)
+    {
+        if (Vector512.IsHardwareAccelerated) return MeasureFmaPeak<Vec512>(sweeps);
+        if (Vector256.IsHardwareAccelerated) return MeasureFmaPeak<Vec256>(sweeps);
+        if (Vector128.IsHardwareAccelerated) return MeasureFmaPeak<Vec128>(sweeps);
+        return MeasureFmaPeak<Vec128>(sweeps);
+    }
+
+    static unsafe double MeasureFmaPeak<V>(int sweeps) where V : struct, IVec<V>
+    {
+        const int iterations = 4_000_000;
         var pool = WorkerPool.Shared;
         int parts = pool.ThreadCount;
-        var sums = new float[parts];
+        var sink = new float[parts * V.Count];
         void Part(int p)
         {
-            long n = data.Length / parts;
-            sums[p] = TensorPrimitives.Sum(data.AsSpan((int)(p * n), (int)n));
+            fixed (float* s = &sink[p * V.Count]) FmaChains<V>(iterations, s);
         }
         Action<int> job = Part;
+        job(0);   // compile and warm up
         double best = 0;
-        for (int s = 0; s < sweeps; s++)
+        for (int i = 0; i < sweeps; i++)
         {
             var clock = Stopwatch.StartNew();
             pool.Run(parts, job);
-            double seconds = clock.Elapsed.TotalSeconds;
-            best = Math.Max(best, bytes / seconds / 1e9);
+            best = Math.Max(best, (double)parts * iterations * 12 * 2 * V.Count / clock.Elapsed.TotalSeconds / 1e9);
         }
-        GC.KeepAlive(sums);
         return best;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    static unsafe void FmaChains<V>(int iterations, float* sink) where V : struct, IVec<V>
+    {
+        V a = V.Broadcast(0.999f), b = V.Broadcast(1e-7f);
+        V c0 = V.Zero, c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
+        for (int i = 0; i < iterations; i++)
+        {
+            c0 = V.MultiplyAdd(c0, a, b); c1 = V.MultiplyAdd(c1, a, b); c2 = V.MultiplyAdd(c2, a, b); c3 = V.MultiplyAdd(c3, a, b);
+            c4 = V.MultiplyAdd(c4, a, b); c5 = V.MultiplyAdd(c5, a, b); c6 = V.MultiplyAdd(c6, a, b); c7 = V.MultiplyAdd(c7, a, b);
+            c8 = V.MultiplyAdd(c8, a, b); c9 = V.MultiplyAdd(c9, a, b); c10 = V.MultiplyAdd(c10, a, b); c11 = V.MultiplyAdd(c11, a, b);
+        }
+        V.Store(sink, V.Add(V.Add(V.Add(c0, c1), V.Add(c2, c3)), V.Add(V.Add(V.Add(c4, c5), V.Add(c6, c7)), V.Add(V.Add(c8, c9), V.Add(c10, c11)))));
+    }
+
+    /// <summary>
+    /// Times every timer at every k, interleaved: each round runs one pass of each (engine, type, k)
+    /// in an order shuffled per round (seeded), so noise from other tenants and whatever ran just
+    /// before hit all of them alike; a pause before each pass lets every engine's threads go idle
+    /// first (llama.cpp's OpenMP workers busy-wait for milliseconds after a decode, which would
+    /// otherwise steal a core from whatever runs next). Two warm-up rounds are dropped. With a <paramref name="probe"/>, each round also
+    /// sweeps memory once; <paramref name="bandwidthGBs"/> is the best sweep, the read bandwidth
+    /// the machine reached during the run.
+    /// </summary>
+    public static List<PassTiming> RunInterleaved(IReadOnlyList<IPassTimer> timers, IReadOnlyList<int> positions, int runs,
+        Action<int>? roundDone, BandwidthProbe? probe, out double bandwidthGBs)
+    {
+        var times = new double[timers.Count, positions.Count, runs];
+        var order = (from t in Enumerable.Range(0, timers.Count) from j in Enumerable.Range(0, positions.Count) select (t, j)).ToArray();
+        var rng = new Random(12345);
+        bandwidthGBs = double.NaN;
+        for (int r = -2; r < runs; r++)
+        {
+            if (probe is not null)
+            {
+                Thread.Sleep(SettleMs);
+                double gbs = probe.Sweep();
+                if (r >= 0) bandwidthGBs = double.IsNaN(bandwidthGBs) ? gbs : Math.Max(bandwidthGBs, gbs);
+            }
+            rng.Shuffle(order);
+            foreach (var (t, j) in order)
+            {
+                Thread.Sleep(SettleMs);
+                double ms = timers[t].TimePass(positions[j]);
+                if (r >= 0) times[t, j, r] = ms;
+            }
+            if (r >= 0) roundDone?.Invoke(r + 1);
+        }
+        var results = new List<PassTiming>();
+        for (int t = 0; t < timers.Count; t++)
+            for (int j = 0; j < positions.Count; j++)
+            {
+                var sample = new double[runs];
+                for (int r = 0; r < runs; r++) sample[r] = times[t, j, r];
+                results.Add(new PassTiming(timers[t].Engine, timers[t].DType, positions[j], Median(sample), timers[t].WeightBytes));
+            }
+        return results;
+    }
+
+    const int SettleMs = 25;
+
+    static double Median(double[] values)
+    {
+        var sorted = values.Order().ToArray();
+        int n = sorted.Length;
+        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
     }
 
     /// <summary>Median ms of a forward pass over <paramref name="k"/> new positions after a 32-token context, all logits computed.</summary>
     public static double MedianForwardMs(Gpt2Model model, int k, int runs, int context = 32)
     {
-        var session = model.CreateSession(Math.Min(model.Config.MaxPositions, context + k));
-        var rng = new Random(k);
-        var prefix = Enumerable.Range(0, context).Select(_ => rng.Next(model.Config.VocabSize)).ToArray();
-        var tokens = Enumerable.Range(0, k).Select(_ => rng.Next(model.Config.VocabSize)).ToArray();
-        session.Forward(prefix, allLogits: false);
-        var times = new double[runs];
-        for (int r = -2; r < runs; r++) // two warm-up passes
-        {
-            session.Truncate(context);
-            long start = Stopwatch.GetTimestamp();
-            session.Forward(tokens);
-            if (r >= 0) times[r] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-        }
-        Array.Sort(times);
-        return times[runs / 2];
+        using var timer = new SprinterPassTimer(model, k, context, ownsModel: false);
+        return RunInterleaved([timer], [k], runs, null, null, out _)[0].MedianMs;
     }
 }

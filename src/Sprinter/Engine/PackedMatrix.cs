@@ -5,30 +5,61 @@ using Sprinter.Models;
 
 namespace Sprinter.Engine;
 
-public enum WeightType { F32, BF16 }
+/// <summary>Run-time weight types: fp32, bfloat16, and GGUF-style Q8_0 (int8 blocks of 32 with one scale each).</summary>
+public enum WeightType { F32, BF16, Q8_0 }
+
+public static class WeightTypes
+{
+    /// <summary>The name used by --dtype, reports and JSON: fp32, bf16, q8_0.</summary>
+    public static string Name(this WeightType type) => type switch
+    {
+        WeightType.F32 => "fp32",
+        WeightType.BF16 => "bf16",
+        _ => "q8_0",
+    };
+
+    /// <summary>Parses a --dtype value; null for auto. Throws <see cref="InvalidInputException"/> naming <paramref name="option"/>.</summary>
+    public static WeightType? Parse(string text, string option = "--dtype") => text.Trim().ToLowerInvariant() switch
+    {
+        "auto" => null,
+        "fp32" or "f32" or "float32" => WeightType.F32,
+        "bf16" or "bfloat16" => WeightType.BF16,
+        "q8_0" or "q8" or "int8" => WeightType.Q8_0,
+        _ => throw new InvalidInputException($"{option} must be auto, fp32, bf16 or q8_0, got '{text}'."),
+    };
+}
 
 /// <summary>
 /// A weight matrix W[in, out] in the packed layout the kernels stream: outputs are grouped in
-/// tiles of 32 columns and each tile stores its rows one after another
-/// (tile t, row i, lane j at ((t * In + i) * 32 + j)), so a tile is read front to back exactly
-/// once per block of positions and stays in L2 while further positions reuse it.
+/// tiles of 32 columns and each tile stores its input rows one after another in blocks of 32
+/// rows (the layout of a block is the weight format's: see <see cref="IWeightFormat"/>), so a
+/// tile is read front to back exactly once per block of positions and stays in L2 while further
+/// positions reuse it.
 /// </summary>
 public sealed unsafe class PackedMatrix : IDisposable
 {
     public const int TileWidth = 32;
 
-    readonly void* _data;
+    readonly byte* _data;
+    readonly long _tileBytes;
     public int In { get; }
     public int Out { get; }
     public int Tiles { get; }
     public WeightType Type { get; }
-    public long Bytes => (long)Tiles * In * TileWidth * (Type == WeightType.F32 ? 4 : 2);
+    public long Bytes => Tiles * _tileBytes;
 
     PackedMatrix(int input, int output, WeightType type)
     {
         In = input; Out = output; Type = type;
         Tiles = (output + TileWidth - 1) / TileWidth;
-        _data = NativeMemory.AlignedAlloc((nuint)Bytes, 64);
+        _tileBytes = type switch
+        {
+            WeightType.F32 => F32Format.TileBytes(input),
+            WeightType.BF16 => BF16Format.TileBytes(input),
+            WeightType.Q8_0 => Q8Format.TileBytes(input),
+            _ => throw new ArgumentOutOfRangeException(nameof(type)),
+        };
+        _data = (byte*)NativeMemory.AlignedAlloc((nuint)Bytes, 64);
         NativeMemory.Clear(_data, (nuint)Bytes);
     }
 
@@ -36,8 +67,7 @@ public sealed unsafe class PackedMatrix : IDisposable
     public static PackedMatrix FromInOut(ReadOnlySpan<float> w, int input, int output, WeightType type)
     {
         var m = new PackedMatrix(input, output, type);
-        for (int i = 0; i < input; i++)
-            for (int o = 0; o < output; o++) m.Set(i, o, w[i * output + o]);
+        m.Pack(w, (i, o) => (long)i * output + o);
         return m;
     }
 
@@ -45,22 +75,44 @@ public sealed unsafe class PackedMatrix : IDisposable
     public static PackedMatrix FromOutIn(ReadOnlySpan<float> w, int input, int output, WeightType type)
     {
         var m = new PackedMatrix(input, output, type);
-        for (int o = 0; o < output; o++)
-            for (int i = 0; i < input; i++) m.Set(i, o, w[o * input + i]);
+        m.Pack(w, (i, o) => (long)o * input + i);
         return m;
     }
 
-    long Index(int i, int o) => ((long)(o / TileWidth) * In + i) * TileWidth + (o % TileWidth);
-
-    void Set(int i, int o, float value)
+    void Pack(ReadOnlySpan<float> w, Func<int, int, long> index)
     {
-        if (Type == WeightType.F32) ((float*)_data)[Index(i, o)] = value;
-        else ((ushort*)_data)[Index(i, o)] = BFloat16.FromFloat(value);
+        // One tile at a time through a [row, 32 lanes] float buffer that the format encodes.
+        var buffer = new float[(long)In * TileWidth];
+        fixed (float* src = buffer)
+        {
+            for (int t = 0; t < Tiles; t++)
+            {
+                Array.Clear(buffer);
+                int col = t * TileWidth, width = Math.Min(TileWidth, Out - col);
+                for (int i = 0; i < In; i++)
+                    for (int j = 0; j < width; j++) buffer[(long)i * TileWidth + j] = w[(int)index(i, col + j)];
+                byte* tile = _data + t * _tileBytes;
+                switch (Type)
+                {
+                    case WeightType.F32: F32Format.Pack(src, In, tile); break;
+                    case WeightType.BF16: BF16Format.Pack(src, In, tile); break;
+                    default: Q8Format.Pack(src, In, tile); break;
+                }
+            }
+        }
     }
 
-    public float Get(int i, int o) => Type == WeightType.F32
-        ? ((float*)_data)[Index(i, o)]
-        : BFloat16.ToFloat(((ushort*)_data)[Index(i, o)]);
+    /// <summary>The stored weight W[i, o] as the kernels see it (after rounding or quantization).</summary>
+    public float Get(int i, int o)
+    {
+        byte* tile = _data + (o / TileWidth) * _tileBytes;
+        return Type switch
+        {
+            WeightType.F32 => F32Format.Get(tile, i, o % TileWidth),
+            WeightType.BF16 => BF16Format.Get(tile, i, o % TileWidth),
+            _ => Q8Format.Get(tile, i, o % TileWidth),
+        };
+    }
 
     /// <summary>Copies column o (all inputs) into dest: the embedding row of token o when this is lm_head.</summary>
     public void GetColumn(int o, Span<float> dest)
@@ -122,8 +174,12 @@ public sealed unsafe class PackedMatrix : IDisposable
         public void Run(int tileStart, int tileEnd)
         {
             if (tileEnd <= tileStart) return;
-            if (m.Type == WeightType.F32) MatMulKernels.Run<F32Tile>(m, (float*)m._data, x, y, bias, rows, tileStart, tileEnd);
-            else MatMulKernels.Run<BF16Tile>(m, (ushort*)m._data, x, y, bias, rows, tileStart, tileEnd);
+            switch (m.Type)
+            {
+                case WeightType.F32: MatMulKernels.Run<F32Format>(m, m._data, x, y, bias, rows, tileStart, tileEnd); break;
+                case WeightType.BF16: MatMulKernels.Run<BF16Format>(m, m._data, x, y, bias, rows, tileStart, tileEnd); break;
+                default: MatMulKernels.Run<Q8Format>(m, m._data, x, y, bias, rows, tileStart, tileEnd); break;
+            }
         }
     }
 

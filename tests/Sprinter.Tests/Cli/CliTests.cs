@@ -1,3 +1,4 @@
+using Sprinter.Engine;
 using System.Text.Json.Nodes;
 
 namespace Sprinter.Tests.Cli;
@@ -101,9 +102,12 @@ public class CliTests
         Assert.True(code == 0, error);
         var json = JsonNode.Parse(output)!;
         Assert.True((double)json["bandwidth_gbs"]! > 0);
+        Assert.True((double)json["fma_peak_gflops"]! > 0);
+        Assert.Equal(EngineBenchmark.InstructionSet, (string)json["isa"]!);
         var results = json["results"]!.AsArray();
-        Assert.Equal(4, results.Count); // fp32 and bf16 at k = 1, 2
-        Assert.All(results, r => Assert.True((double)r!["ms"]! > 0 && (string)r["dtype"]! is "fp32" or "bf16"));
+        Assert.Equal(6, results.Count); // fp32, bf16 and q8_0 at k = 1, 2
+        Assert.All(results, r => Assert.True((double)r!["ms"]! > 0 && (string)r["dtype"]! is "fp32" or "bf16" or "q8_0" && (string)r["engine"]! == "sprinter"));
+        Assert.All(results.Where(r => (int)r!["positions"]! == 1), r => Assert.Equal(1.0, (double)r!["vs_k1"]!));
     }
 }
 

@@ -1,0 +1,139 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
+
+namespace Sprinter.Engine;
+
+/// <summary>
+/// The few float-vector operations the matmul kernels need, so one kernel source serves every
+/// vector width: the JIT compiles a separate, fully inlined copy per implementing struct.
+/// Loads of narrow weights widen 2 x Count values into two vectors (lo, hi).
+/// </summary>
+internal unsafe interface IVec<TSelf> where TSelf : struct, IVec<TSelf>
+{
+    /// <summary>Floats per vector.</summary>
+    static abstract int Count { get; }
+    /// <summary>True where 32 vector registers exist (AVX-512, NEON): kernels may keep 16 accumulators.</summary>
+    static abstract bool ManyRegisters { get; }
+    static abstract TSelf Zero { get; }
+    static abstract TSelf Broadcast(float value);
+    /// <summary>a * b + c, fused where the hardware has FMA.</summary>
+    static abstract TSelf MultiplyAdd(TSelf a, TSelf b, TSelf c);
+    static abstract TSelf Multiply(TSelf a, TSelf b);
+    static abstract TSelf Add(TSelf a, TSelf b);
+    static abstract TSelf Load(float* p);
+    static abstract void Store(float* p, TSelf v);
+    /// <summary>
+    /// 2 x Count bfloat16 values widened to floats: the values are stored as Count 32-bit words,
+    /// word j holding value j in its low half and value Count + j in its high half, so widening
+    /// is one shift (lo) and one mask (hi) instead of two cross-lane widenings.
+    /// </summary>
+    static abstract void LoadBF16(ushort* p, out TSelf lo, out TSelf hi);
+    /// <summary>2 x Count int8 values converted to floats.</summary>
+    static abstract void LoadInt8(sbyte* p, out TSelf lo, out TSelf hi);
+}
+
+internal readonly unsafe struct Vec512(Vector512<float> v) : IVec<Vec512>
+{
+    readonly Vector512<float> _v = v;
+    public static int Count => 16;
+    public static bool ManyRegisters => true;
+    public static Vec512 Zero => default;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec512 Broadcast(float value) => new(Vector512.Create(value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec512 MultiplyAdd(Vec512 a, Vec512 b, Vec512 c) => new(Vector512.MultiplyAddEstimate(a._v, b._v, c._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec512 Multiply(Vec512 a, Vec512 b) => new(a._v * b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec512 Add(Vec512 a, Vec512 b) => new(a._v + b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec512 Load(float* p) => new(Vector512.Load(p));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(float* p, Vec512 v) => v._v.Store(p);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadBF16(ushort* p, out Vec512 lo, out Vec512 hi)
+    {
+        var raw = Vector512.Load((uint*)p);
+        lo = new(Vector512.ShiftLeft(raw, 16).AsSingle());
+        hi = new((raw & Vector512.Create(0xFFFF0000u)).AsSingle());
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadInt8(sbyte* p, out Vec512 lo, out Vec512 hi)
+    {
+        if (Avx512F.IsSupported)
+        {
+            // vpmovsxbd straight from memory: one instruction per 16 weights.
+            lo = new(Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(p))));
+            hi = new(Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(p + 16))));
+            return;
+        }
+        var s = Vector512.WidenLower(Vector256.Load(p).ToVector512Unsafe());
+        lo = new(Vector512.ConvertToSingle(Vector512.WidenLower(s)));
+        hi = new(Vector512.ConvertToSingle(Vector512.WidenUpper(s)));
+    }
+}
+
+internal readonly unsafe struct Vec256(Vector256<float> v) : IVec<Vec256>
+{
+    readonly Vector256<float> _v = v;
+    public static int Count => 8;
+    public static bool ManyRegisters => false;   // AVX2 has 16 ymm registers
+    public static Vec256 Zero => default;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec256 Broadcast(float value) => new(Vector256.Create(value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec256 MultiplyAdd(Vec256 a, Vec256 b, Vec256 c) => new(Vector256.MultiplyAddEstimate(a._v, b._v, c._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec256 Multiply(Vec256 a, Vec256 b) => new(a._v * b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec256 Add(Vec256 a, Vec256 b) => new(a._v + b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec256 Load(float* p) => new(Vector256.Load(p));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(float* p, Vec256 v) => v._v.Store(p);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadBF16(ushort* p, out Vec256 lo, out Vec256 hi)
+    {
+        var raw = Vector256.Load((uint*)p);
+        lo = new(Vector256.ShiftLeft(raw, 16).AsSingle());
+        hi = new((raw & Vector256.Create(0xFFFF0000u)).AsSingle());
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadInt8(sbyte* p, out Vec256 lo, out Vec256 hi)
+    {
+        if (Avx2.IsSupported)
+        {
+            lo = new(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(p)));
+            hi = new(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(p + 8)));
+            return;
+        }
+        var s = Vector256.WidenLower(Vector128.Load(p).ToVector256Unsafe());
+        lo = new(Vector256.ConvertToSingle(Vector256.WidenLower(s)));
+        hi = new(Vector256.ConvertToSingle(Vector256.WidenUpper(s)));
+    }
+}
+
+internal readonly unsafe struct Vec128(Vector128<float> v) : IVec<Vec128>
+{
+    readonly Vector128<float> _v = v;
+    public static int Count => 4;
+    public static bool ManyRegisters => AdvSimd.IsSupported;   // NEON has 32, SSE 16
+    public static Vec128 Zero => default;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec128 Broadcast(float value) => new(Vector128.Create(value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec128 MultiplyAdd(Vec128 a, Vec128 b, Vec128 c) => new(Vector128.MultiplyAddEstimate(a._v, b._v, c._v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec128 Multiply(Vec128 a, Vec128 b) => new(a._v * b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec128 Add(Vec128 a, Vec128 b) => new(a._v + b._v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vec128 Load(float* p) => new(Vector128.Load(p));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(float* p, Vec128 v) => v._v.Store(p);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadBF16(ushort* p, out Vec128 lo, out Vec128 hi)
+    {
+        var raw = Vector128.Load((uint*)p);
+        lo = new(Vector128.ShiftLeft(raw, 16).AsSingle());
+        hi = new((raw & Vector128.Create(0xFFFF0000u)).AsSingle());
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadInt8(sbyte* p, out Vec128 lo, out Vec128 hi)
+    {
+        // Eight bytes into the low half, widened twice (sxtl / pmovsx).
+        var s = Vector128.WidenLower(Vector128.CreateScalarUnsafe(*(long*)p).AsSByte());
+        lo = new(Vector128.ConvertToSingle(Vector128.WidenLower(s)));
+        hi = new(Vector128.ConvertToSingle(Vector128.WidenUpper(s)));
+    }
+}

@@ -1,0 +1,127 @@
+using Sprinter.Engine;
+
+namespace Sprinter.Tests.Engine;
+
+/// <summary>
+/// The packed kernels against a plain double-precision product of the weights as stored. CI also
+/// runs this class with AVX-512, AVX2 and all hardware intrinsics switched off, so every vector
+/// width's kernels are checked on any host (see .ci/run).
+/// </summary>
+public class MatMulKernelTests
+{
+    static float[] RandomArray(int n, int seed, float scale = 1f)
+    {
+        var rng = new Random(seed);
+        var a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (float)(rng.NextDouble() * 2 - 1) * scale;
+        return a;
+    }
+
+    public static TheoryData<WeightType, int, int, int> Shapes()
+    {
+        var data = new TheoryData<WeightType, int, int, int>();
+        foreach (var type in new[] { WeightType.F32, WeightType.BF16, WeightType.Q8_0 })
+        {
+            // Inputs and outputs that are and are not multiples of the 32-row block and 32-lane tile;
+            // every block size of positions (8, 4, 2, 1) and their remainders.
+            foreach (var (input, output) in new[] { (64, 96), (37, 45), (5, 7), (100, 300) })
+                foreach (int rows in new[] { 1, 2, 3, 4, 5, 8, 11, 17 })
+                    if (input * output * rows < 200_000) data.Add(type, input, output, rows);
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void MultiplyMatchesTheStoredWeights(WeightType type, int input, int output, int rows)
+    {
+        var w = RandomArray(input * output, seed: input * 31 + output);
+        var x = RandomArray(rows * input, seed: rows);
+        var bias = RandomArray(output, seed: 5);
+        using var m = PackedMatrix.FromInOut(w, input, output, type);
+        var y = new float[rows * output];
+        m.Multiply(x, y, rows, bias);
+        for (int p = 0; p < rows; p++)
+            for (int o = 0; o < output; o++)
+            {
+                double expected = bias[o];
+                for (int i = 0; i < input; i++) expected += (double)m.Get(i, o) * x[p * input + i];
+                double tolerance = 1e-5 * input;
+                Assert.True(Math.Abs(y[p * output + o] - expected) <= tolerance, $"{type} {input}x{output} rows={rows}: y[{p},{o}] = {y[p * output + o]}, expected {expected}");
+            }
+    }
+
+    [Fact]
+    public void LargeProductSplitAcrossWorkersMatchesOneThread()
+    {
+        // Big enough for the pool to split tiles between threads.
+        int input = 256, output = 1000, rows = 6;
+        var w = RandomArray(input * output, seed: 1);
+        var x = RandomArray(rows * input, seed: 2);
+        foreach (var type in new[] { WeightType.F32, WeightType.BF16, WeightType.Q8_0 })
+        {
+            using var m = PackedMatrix.FromOutIn(w, input, output, type);
+            var parallel = new float[rows * output];
+            var serial = new float[rows * output];
+            using var pool = new WorkerPool(2);
+            using var one = new WorkerPool(1);
+            m.Multiply(x, parallel, rows, ReadOnlySpan<float>.Empty, pool);
+            m.Multiply(x, serial, rows, ReadOnlySpan<float>.Empty, one);
+            Assert.Equal(serial, parallel);
+        }
+    }
+
+    [Fact]
+    public void Q8BlocksFollowGgufQ8_0Quantization()
+    {
+        // Reference: llama.cpp's quantize_row_q8_0 in words: for each run of 32 inputs of one
+        // output, d = max|w| / 127, q = round-half-away(w / d) with the reciprocal of the fp32 d,
+        // and d stored as fp16.
+        int input = 70, output = 33;
+        var w = RandomArray(input * output, seed: 9, scale: 0.3f);
+        w[5 * output + 3] = 0;   // an all-zero run below checks the d = 0 case
+        for (int i = 64; i < 70; i++) w[i * output + 32] = 0;
+        using var m = PackedMatrix.FromInOut(w, input, output, WeightType.Q8_0);
+        for (int o = 0; o < output; o++)
+            for (int b = 0; b * 32 < input; b++)
+            {
+                int end = Math.Min(input, b * 32 + 32);
+                float amax = 0;
+                for (int i = b * 32; i < end; i++) amax = Math.Max(amax, Math.Abs(w[i * output + o]));
+                float d = amax / 127f, id = d == 0 ? 0 : 1f / d;
+                float stored = (float)(Half)d;
+                for (int i = b * 32; i < end; i++)
+                {
+                    float q = MathF.Round(w[i * output + o] * id, MidpointRounding.AwayFromZero);
+                    Assert.Equal(q * stored, m.Get(i, o));
+                }
+            }
+        Assert.Equal(3L * 2 * (32 * 32 + 32 * 4), m.Bytes);   // 2 tiles of 3 blocks, int8 plus fp32 scales
+    }
+
+    [Fact]
+    public void Q8ErrorIsWithinHalfAStepOfEachBlockScale()
+    {
+        int input = 128, output = 64;
+        var w = RandomArray(input * output, seed: 4);
+        using var m = PackedMatrix.FromInOut(w, input, output, WeightType.Q8_0);
+        for (int i = 0; i < input; i++)
+            for (int o = 0; o < output; o++)
+            {
+                float amax = 0;
+                for (int r = i / 32 * 32; r < i / 32 * 32 + 32; r++) amax = Math.Max(amax, Math.Abs(w[r * output + o]));
+                Assert.True(Math.Abs(m.Get(i, o) - w[i * output + o]) <= amax / 127f * 0.51f + 1e-3f * amax, $"w[{i},{o}]");
+            }
+    }
+
+    [Fact]
+    public void InstructionSetMatchesTheRuntimeSettings()
+    {
+        // The CI reruns set these documented runtime switches (.NET 10 names: EnableAVX512, not EnableAVX512F); the kernels must then really run narrower.
+        string isa = MatMulKernels.InstructionSet;
+        if (Environment.GetEnvironmentVariable("DOTNET_EnableHWIntrinsic") == "0") Assert.Equal("scalar", isa);
+        else if (Environment.GetEnvironmentVariable("DOTNET_EnableAVX2") == "0") Assert.True(isa is "sse" or "scalar", isa);
+        else if (Environment.GetEnvironmentVariable("DOTNET_EnableAVX512") == "0") Assert.NotEqual("avx512", isa);
+        Assert.Contains(isa, new[] { "avx512", "avx2", "sse", "neon", "scalar" });
+    }
+}
