@@ -17,6 +17,7 @@ public static class Program
             GenerateCommand.Create(output, error),
             ConvertCommand.Create(output),
             BenchEngineCommand.Create(output, error),
+            BenchTrainCommand.Create(output, error),
             CorpusCommands.Corpus(output, error),
             CorpusCommands.TrainTokenizer(output, error),
             VerifierCommands.Create(output, error),

@@ -160,36 +160,42 @@ public static class EngineBenchmark
     /// <summary>
     /// Times every timer at every k, interleaved: each round runs one pass of each (engine, type, k)
     /// in an order shuffled per round (seeded), so noise from other tenants and whatever ran just
-    /// before hit all of them alike; a pause before each pass lets every engine's threads go idle
-    /// first (llama.cpp's OpenMP workers busy-wait for milliseconds after a decode, which would
-    /// otherwise steal a core from whatever runs next). Two warm-up rounds are dropped. With a <paramref name="probe"/>, each round also
+    /// before hit all of them alike. With another engine in the process, pass a
+    /// <paramref name="settleMs"/> pause before each pass so every engine's threads go idle first
+    /// (llama.cpp's OpenMP workers busy-wait for milliseconds after a decode, which would otherwise
+    /// steal a core from whatever runs next); alone, passes run back to back as in decoding. Two warm-up rounds are dropped. With a <paramref name="probe"/>, each round also
     /// sweeps memory once; <paramref name="bandwidthGBs"/> is the best sweep, the read bandwidth
     /// the machine reached during the run.
     /// </summary>
     public static List<PassTiming> RunInterleaved(IReadOnlyList<IPassTimer> timers, IReadOnlyList<int> positions, int runs,
-        Action<int>? roundDone, BandwidthProbe? probe, out double bandwidthGBs)
+        Action<int>? roundDone, BandwidthProbe? probe, out double bandwidthGBs, int settleMs = 0)
     {
         var times = new double[timers.Count, positions.Count, runs];
         var order = (from t in Enumerable.Range(0, timers.Count) from j in Enumerable.Range(0, positions.Count) select (t, j)).ToArray();
         var rng = new Random(12345);
         bandwidthGBs = double.NaN;
+        void Sweeps(ref double best)
+        {
+            for (int i = 0; probe is not null && i < 3; i++)
+            {
+                if (settleMs > 0) Thread.Sleep(settleMs);
+                double gbs = probe.Sweep();
+                best = double.IsNaN(best) ? gbs : Math.Max(best, gbs);
+            }
+        }
+        Sweeps(ref bandwidthGBs);
         for (int r = -2; r < runs; r++)
         {
-            if (probe is not null)
-            {
-                Thread.Sleep(SettleMs);
-                double gbs = probe.Sweep();
-                if (r >= 0) bandwidthGBs = double.IsNaN(bandwidthGBs) ? gbs : Math.Max(bandwidthGBs, gbs);
-            }
             rng.Shuffle(order);
             foreach (var (t, j) in order)
             {
-                Thread.Sleep(SettleMs);
+                if (settleMs > 0) Thread.Sleep(settleMs);
                 double ms = timers[t].TimePass(positions[j]);
                 if (r >= 0) times[t, j, r] = ms;
             }
             if (r >= 0) roundDone?.Invoke(r + 1);
         }
+        Sweeps(ref bandwidthGBs);
         var results = new List<PassTiming>();
         for (int t = 0; t < timers.Count; t++)
             for (int j = 0; j < positions.Count; j++)
@@ -200,8 +206,6 @@ public static class EngineBenchmark
             }
         return results;
     }
-
-    const int SettleMs = 25;
 
     static double Median(double[] values)
     {

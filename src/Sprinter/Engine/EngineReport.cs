@@ -43,7 +43,7 @@ public sealed record EngineReport(string Model, string InstructionSet, int Threa
         foreach (var t in Timings)
         {
             string k1 = SinglePositionMs(t) is double one ? F(t.MedianMs / one, "F2") : "";
-            string row = $"{t.DType} | {F(t.WeightBytes / 1e6, "F1")} | {t.Positions} | {F(t.MedianMs, "F2")} | {F(t.MedianMs / FloorMs(t), "F2")} | {k1}";
+            string row = $"{t.DType} | {F(t.WeightBytes / 1e6, "F1")} | {t.Positions} | {F(t.MedianMs, t.MedianMs < 1 ? "F3" : "F2")} | {F(t.MedianMs / FloorMs(t), "F2")} | {k1}";
             sb.AppendLine(peers ? $"| {t.Engine} | {row} | {(VersusPeer(t) is double v ? F(v, "F2") : "")} |" : $"| {row} |");
         }
         return sb.ToString();

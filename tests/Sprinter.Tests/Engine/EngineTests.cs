@@ -42,11 +42,15 @@ public class EngineTests
         }
     }
 
-    [Fact]
-    public void IncrementalAndChunkedPassesMatchOneFullPass()
+    [Theory]
+    [InlineData(WeightType.F32)]
+    [InlineData(WeightType.BF16)]
+    [InlineData(WeightType.Q8_0)]
+    public void IncrementalAndChunkedPassesMatchOneFullPass(WeightType type)
     {
+        // Chunks of 1..7 positions run every block kernel (8, 4, 2, 1 positions) and their remainders.
         var c = TestModels.TinyConfig();
-        using var model = TestModels.Model(c, TestModels.Tensors(c, seed: 5));
+        using var model = TestModels.Model(c, TestModels.Tensors(c, seed: 5), type);
         var tokens = TestModels.RandomTokens(20, c.VocabSize, seed: 6);
         var full = model.CreateSession();
         full.Forward(tokens);
@@ -58,7 +62,7 @@ public class EngineTests
             AssertClose(one.Logits(0), full.Logits(p), 1e-4, $"incremental[{p}]");
         }
 
-        foreach (int k in new[] { 2, 3, 4, 7 })
+        foreach (int k in new[] { 2, 3, 4, 7, 9, 20 })
         {
             var chunked = model.CreateSession();
             for (int p = 0; p < tokens.Length; p += k)
@@ -113,6 +117,34 @@ public class EngineTests
         var b = fp.CreateSession(); b.Forward(tokens);
         // Only the small LayerNorm/bias vectors stay fp32 in the bf16 model, so the match is close, not exact.
         for (int p = 0; p < tokens.Length; p++) AssertClose(a.Logits(p), b.Logits(p), 2e-2, $"bf16[{p}]");
+    }
+
+    [Fact]
+    public void Q8WeightsMatchFp32OnDequantizedWeights()
+    {
+        // Each matrix quantized the way the model packs it (blocks of 32 along its input), then
+        // dequantized: a q8_0 model must equal an fp32 model of those weights up to fp32 rounding.
+        var c = TestModels.TinyConfig(d: 64, layers: 2, heads: 4);
+        var tensors = TestModels.Tensors(c, seed: 21);
+        var dequantized = tensors.ToDictionary(kv => kv.Key, kv =>
+        {
+            var (data, shape) = kv.Value;
+            if (shape.Length != 2 || kv.Key == "wpe.weight") return (data, shape);
+            int rows = (int)shape[0], cols = (int)shape[1];
+            bool outIn = kv.Key == "wte.weight";   // [vocab, d]: the input is the second axis
+            using var q = outIn ? PackedMatrix.FromOutIn(data, cols, rows, WeightType.Q8_0) : PackedMatrix.FromInOut(data, rows, cols, WeightType.Q8_0);
+            var back = new float[data.Length];
+            for (int r = 0; r < rows; r++)
+                for (int col = 0; col < cols; col++) back[r * cols + col] = outIn ? q.Get(col, r) : q.Get(r, col);
+            return (back, shape);
+        });
+        using var q8 = TestModels.Model(c, tensors, WeightType.Q8_0);
+        using var fp = TestModels.Model(c, dequantized, WeightType.F32);
+        var tokens = TestModels.RandomTokens(11, c.VocabSize, 22);
+        var a = q8.CreateSession(); a.Forward(tokens);
+        var b = fp.CreateSession(); b.Forward(tokens);
+        for (int p = 0; p < tokens.Length; p++) AssertClose(a.Logits(p), b.Logits(p), 1e-4, $"q8_0[{p}]");
+        Assert.True(q8.WeightBytes < fp.WeightBytes / 3, $"q8_0 holds {q8.WeightBytes} bytes against fp32's {fp.WeightBytes}");
     }
 
     [Fact]
