@@ -151,14 +151,17 @@ internal static unsafe class Gemm<T> where T : unmanaged, IFloatingPointIeee754<
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Kernel(int kc, T* a, T* b, T* c, int ldc, bool accumulate)
     {
-        if (Vector512.IsHardwareAccelerated) Kernel<Simd512<T>>(kc, a, b, c, ldc, accumulate, NR);
-        else
-        {
-            // The same packed layout, as two half-width column strips of 2 x Vector256 each.
-            int half = NR / 2;
-            Kernel<Simd256<T>>(kc, a, b, c, ldc, accumulate, NR);
-            Kernel<Simd256<T>>(kc, a, b + half, c + half, ldc, accumulate, NR);
-        }
+        // One kernel over the widest accelerated vectors; narrower ones walk the same packed panel
+        // as column strips of 2 vectors each (AVX2: 2 strips, NEON/SSE: 4).
+        if (Vector512.IsHardwareAccelerated) Strips<Simd512<T>>(kc, a, b, c, ldc, accumulate);
+        else if (Vector256.IsHardwareAccelerated) Strips<Simd256<T>>(kc, a, b, c, ldc, accumulate);
+        else Strips<Simd128<T>>(kc, a, b, c, ldc, accumulate);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Strips<V>(int kc, T* a, T* b, T* c, int ldc, bool accumulate) where V : struct, ISimd<V, T>
+    {
+        for (int s = 0; s < NR; s += 2 * V.Count) Kernel<V>(kc, a, b + s, c + s, ldc, accumulate, NR);
     }
 
     /// <summary>6 x (2 vectors) tile: 12 accumulators, 2 B loads and 6 broadcasts per k step; B rows are <paramref name="nr"/> apart.</summary>
@@ -236,4 +239,23 @@ internal readonly unsafe struct Simd256<T>(Vector256<T> v) : ISimd<Simd256<T>, T
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(T* p, Simd256<T> v, bool accumulate) => (accumulate ? v._v + Vector256.Load(p) : v._v).Store(p);
+}
+
+internal readonly unsafe struct Simd128<T>(Vector128<T> v) : ISimd<Simd128<T>, T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    readonly Vector128<T> _v = v;
+    public static int Count => Vector128<T>.Count;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Simd128<T> Load(T* p) => new(Vector128.Load(p));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Simd128<T> Broadcast(T value) => new(Vector128.Create(value));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Simd128<T> Fma(Simd128<T> x, Simd128<T> y, Simd128<T> z)
+    {
+        if (typeof(T) == typeof(float)) return new(Vector128.FusedMultiplyAdd(x._v.As<T, float>(), y._v.As<T, float>(), z._v.As<T, float>()).As<float, T>());
+        if (typeof(T) == typeof(double)) return new(Vector128.FusedMultiplyAdd(x._v.As<T, double>(), y._v.As<T, double>(), z._v.As<T, double>()).As<double, T>());
+        return new(x._v * y._v + z._v);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(T* p, Simd128<T> v, bool accumulate) => (accumulate ? v._v + Vector128.Load(p) : v._v).Store(p);
 }

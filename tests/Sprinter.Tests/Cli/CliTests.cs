@@ -96,6 +96,37 @@ public class CliTests
     }
 
     [Fact]
+    public void Q8_0RunsOnGenerateAndPerplexityAndIsCloseToFp32()
+    {
+        var (code, output, error) = Run("generate", "--model", Model.Value, "--prompt", "Hello", "--max-tokens", "4", "--dtype", "q8_0", "--json");
+        Assert.True(code == 0, error);
+        Assert.Equal(4, JsonNode.Parse(output)!["token_ids"]!.AsArray().Count);
+        string text = Path.Combine(TestModels.TempDir(), "text.txt");
+        File.WriteAllText(text, "the cat sat on the mat\nand the dog sat on the log\n");
+        double Perplexity(string dtype)
+        {
+            var (c, o, e) = Run("perplexity", "--model", Model.Value, "--data", text, "--dtype", dtype, "--json");
+            Assert.True(c == 0, e);
+            return (double)JsonNode.Parse(o)!["perplexity"]!;
+        }
+        double fp32 = Perplexity("fp32"), q8 = Perplexity("q8_0");
+        Assert.True(Math.Abs(q8 / fp32 - 1) < 0.01, $"q8_0 perplexity {q8} vs fp32 {fp32}");
+    }
+
+    [Fact]
+    public void BenchTrainReportsThroughputAgainstThePeak()
+    {
+        var (code, output, error) = Run("bench-train", "--layers", "1", "--d", "16", "--heads", "2", "--context", "8", "--vocab", "50", "--batch", "1", "--steps", "1", "--json");
+        Assert.True(code == 0, error);
+        var json = JsonNode.Parse(output)!;
+        Assert.True((double)json["tokens_per_second"]! > 0 && (double)json["fma_peak_gflops"]! > 0);
+        Assert.Equal(EngineBenchmark.InstructionSet, (string)json["isa"]!);
+        var (bad, _, err) = Run("bench-train", "--d", "10", "--heads", "3");
+        Assert.Equal(2, bad);
+        Assert.Contains("--heads", err);
+    }
+
+    [Fact]
     public void BenchEngineJsonHasTheDocumentedShape()
     {
         var (code, output, error) = Run("bench-engine", "--model", Model.Value, "--positions", "1", "2", "--runs", "2", "--json");
