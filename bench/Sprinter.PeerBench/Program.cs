@@ -74,7 +74,7 @@ static int Run(string? folder, int[] ks, int runCount, string[] ourTypes, string
             Console.Error.WriteLine($"measuring the FMA peak, then {runCount} interleaved rounds of {timers.Count} engines/types x {ks.Length} k values...");
             double peak = EngineBenchmark.MeasureFmaPeakGflops();
             var timings = EngineBenchmark.RunInterleaved(timers, ks, runCount, round => Console.Error.Write($"\rround {round}/{runCount}"),
-                new EngineBenchmark.BandwidthProbe(), out double bandwidth, settleMs: 25);
+                new EngineBenchmark.BandwidthProbe(), out double bandwidth);
             Console.Error.WriteLine();
             var report = new EngineReport(description, EngineBenchmark.InstructionSet, threads, bandwidth, peak, timings);
             string table = report.ToMarkdown();

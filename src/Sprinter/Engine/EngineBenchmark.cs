@@ -158,27 +158,28 @@ public static class EngineBenchmark
     }
 
     /// <summary>
-    /// Times every timer at every k, interleaved: each round runs one pass of each (engine, type, k)
-    /// in an order shuffled per round (seeded), so noise from other tenants and whatever ran just
-    /// before hit all of them alike. With another engine in the process, pass a
-    /// <paramref name="settleMs"/> pause before each pass so every engine's threads go idle first
-    /// (llama.cpp's OpenMP workers busy-wait for milliseconds after a decode, which would otherwise
-    /// steal a core from whatever runs next); alone, passes run back to back as in decoding. Two warm-up rounds are dropped. With a <paramref name="probe"/>, each round also
-    /// sweeps memory once; <paramref name="bandwidthGBs"/> is the best sweep, the read bandwidth
-    /// the machine reached during the run.
+    /// Times every timer at every k, interleaved so that noise from other tenants hits all of them
+    /// alike: each round visits the timers in a shuffled order (seeded) and runs each one's k values
+    /// back to back in a shuffled order, after one untimed pass. The untimed pass absorbs whatever
+    /// the previous engine left behind (llama.cpp's OpenMP workers busy-wait for milliseconds
+    /// after a decode; our workers spin briefly too) and wakes this engine's threads, so every
+    /// timed pass runs warm, as in decoding. Two warm-up rounds are dropped. With a
+    /// <paramref name="probe"/>, memory is swept three times before the first round and after the
+    /// last; <paramref name="bandwidthGBs"/> is the best sweep (sweeping between rounds would evict
+    /// a cache-sized model and charge the reload to the next pass).
     /// </summary>
     public static List<PassTiming> RunInterleaved(IReadOnlyList<IPassTimer> timers, IReadOnlyList<int> positions, int runs,
-        Action<int>? roundDone, BandwidthProbe? probe, out double bandwidthGBs, int settleMs = 0)
+        Action<int>? roundDone, BandwidthProbe? probe, out double bandwidthGBs)
     {
         var times = new double[timers.Count, positions.Count, runs];
-        var order = (from t in Enumerable.Range(0, timers.Count) from j in Enumerable.Range(0, positions.Count) select (t, j)).ToArray();
+        var timerOrder = Enumerable.Range(0, timers.Count).ToArray();
+        var kOrder = Enumerable.Range(0, positions.Count).ToArray();
         var rng = new Random(12345);
         bandwidthGBs = double.NaN;
         void Sweeps(ref double best)
         {
             for (int i = 0; probe is not null && i < 3; i++)
             {
-                if (settleMs > 0) Thread.Sleep(settleMs);
                 double gbs = probe.Sweep();
                 best = double.IsNaN(best) ? gbs : Math.Max(best, gbs);
             }
@@ -186,12 +187,16 @@ public static class EngineBenchmark
         Sweeps(ref bandwidthGBs);
         for (int r = -2; r < runs; r++)
         {
-            rng.Shuffle(order);
-            foreach (var (t, j) in order)
+            rng.Shuffle(timerOrder);
+            foreach (int t in timerOrder)
             {
-                if (settleMs > 0) Thread.Sleep(settleMs);
-                double ms = timers[t].TimePass(positions[j]);
-                if (r >= 0) times[t, j, r] = ms;
+                rng.Shuffle(kOrder);
+                timers[t].TimePass(positions[kOrder[0]]);
+                foreach (int j in kOrder)
+                {
+                    double ms = timers[t].TimePass(positions[j]);
+                    if (r >= 0) times[t, j, r] = ms;
+                }
             }
             if (r >= 0) roundDone?.Invoke(r + 1);
         }
