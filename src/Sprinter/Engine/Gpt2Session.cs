@@ -145,26 +145,7 @@ public sealed class Gpt2Session
     }
 
     /// <summary>GPT-2's tanh GELU in place: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).</summary>
-    internal static void GeluTanh(Span<float> x)
-    {
-        const float c = 0.7978845608028654f; // sqrt(2/pi)
-        const int chunk = 1024;
-        Span<float> t = stackalloc float[chunk];
-        for (int i = 0; i < x.Length; i += chunk)
-        {
-            var xs = x.Slice(i, Math.Min(chunk, x.Length - i));
-            var ts = t[..xs.Length];
-            TensorPrimitives.Multiply(xs, xs, ts);                  // x^2
-            TensorPrimitives.Multiply(ts, 0.044715f, ts);
-            TensorPrimitives.Add(ts, 1f, ts);                       // 1 + 0.044715 x^2
-            TensorPrimitives.Multiply(ts, xs, ts);                  // x + 0.044715 x^3
-            TensorPrimitives.Multiply(ts, c, ts);
-            TensorPrimitives.Tanh(ts, ts);
-            TensorPrimitives.Add(ts, 1f, ts);
-            TensorPrimitives.Multiply(ts, xs, ts);
-            TensorPrimitives.Multiply(ts, 0.5f, xs);
-        }
-    }
+    internal static void GeluTanh(Span<float> x) => FastTanh.Gelu(x, x);
 
     // Causal self-attention of the k new positions over the cache; heads split across workers.
     int _attnLayer, _attnStart, _attnRows, _attnParts;

@@ -31,8 +31,9 @@ internal sealed class GemmScratch<T> where T : unmanaged, IFloatingPointIeee754<
 internal static unsafe class Gemm<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     public const int MR = 6;
-    public static readonly int NR = 2 * Vector512<T>.Count;   // 32 floats or 16 doubles
-    public const int KC = 256, MC = 72, NC = 512;                // NC is a multiple of NR for float and double
+    public static readonly int NR = 4 * Vector512<T>.Count;   // 64 floats or 32 doubles
+    // KC keeps a B micro-panel (KC x NR: 32 KiB of floats) in L1; NC is a multiple of NR.
+    public const int KC = 128, MC = 72, NC = 512;
 
     /// <summary>Computes rows [r0, r1) and columns [c0, c1) of C, single-threaded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -151,9 +152,10 @@ internal static unsafe class Gemm<T> where T : unmanaged, IFloatingPointIeee754<
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Kernel(int kc, T* a, T* b, T* c, int ldc, bool accumulate)
     {
-        // One kernel over the widest accelerated vectors; narrower ones walk the same packed panel
-        // as column strips of 2 vectors each (AVX2: 2 strips, NEON/SSE: 4).
-        if (Vector512.IsHardwareAccelerated) Strips<Simd512<T>>(kc, a, b, c, ldc, accumulate);
+        // With 32 vector registers (AVX-512) one 6 x 4-vector tile covers the panel: 24 accumulators,
+        // 10 loads per 24 FMAs, enough to feed two 512-bit FMA pipes. With 16 (AVX2, SSE) the same
+        // packed panel is walked as column strips of 6 x 2 vectors (AVX2: 4 strips, 128-bit: 8).
+        if (Vector512.IsHardwareAccelerated) Kernel4<Simd512<T>>(kc, a, b, c, ldc, accumulate, NR);
         else if (Vector256.IsHardwareAccelerated) Strips<Simd256<T>>(kc, a, b, c, ldc, accumulate);
         else Strips<Simd128<T>>(kc, a, b, c, ldc, accumulate);
     }
@@ -162,6 +164,32 @@ internal static unsafe class Gemm<T> where T : unmanaged, IFloatingPointIeee754<
     static void Strips<V>(int kc, T* a, T* b, T* c, int ldc, bool accumulate) where V : struct, ISimd<V, T>
     {
         for (int s = 0; s < NR; s += 2 * V.Count) Kernel<V>(kc, a, b + s, c + s, ldc, accumulate, NR);
+    }
+
+    /// <summary>6 x (4 vectors) tile: 24 accumulators, 4 B loads and 6 broadcasts per k step.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Kernel4<V>(int kc, T* a, T* b, T* c, int ldc, bool accumulate, int nr) where V : struct, ISimd<V, T>
+    {
+        int w = V.Count;
+        V c00 = default, c01 = default, c02 = default, c03 = default, c10 = default, c11 = default, c12 = default, c13 = default,
+          c20 = default, c21 = default, c22 = default, c23 = default, c30 = default, c31 = default, c32 = default, c33 = default,
+          c40 = default, c41 = default, c42 = default, c43 = default, c50 = default, c51 = default, c52 = default, c53 = default;
+        for (int p = 0; p < kc; p++, a += MR, b += nr)
+        {
+            var b0 = V.Load(b); var b1 = V.Load(b + w); var b2 = V.Load(b + 2 * w); var b3 = V.Load(b + 3 * w);
+            var x = V.Broadcast(a[0]); c00 = V.Fma(x, b0, c00); c01 = V.Fma(x, b1, c01); c02 = V.Fma(x, b2, c02); c03 = V.Fma(x, b3, c03);
+            x = V.Broadcast(a[1]); c10 = V.Fma(x, b0, c10); c11 = V.Fma(x, b1, c11); c12 = V.Fma(x, b2, c12); c13 = V.Fma(x, b3, c13);
+            x = V.Broadcast(a[2]); c20 = V.Fma(x, b0, c20); c21 = V.Fma(x, b1, c21); c22 = V.Fma(x, b2, c22); c23 = V.Fma(x, b3, c23);
+            x = V.Broadcast(a[3]); c30 = V.Fma(x, b0, c30); c31 = V.Fma(x, b1, c31); c32 = V.Fma(x, b2, c32); c33 = V.Fma(x, b3, c33);
+            x = V.Broadcast(a[4]); c40 = V.Fma(x, b0, c40); c41 = V.Fma(x, b1, c41); c42 = V.Fma(x, b2, c42); c43 = V.Fma(x, b3, c43);
+            x = V.Broadcast(a[5]); c50 = V.Fma(x, b0, c50); c51 = V.Fma(x, b1, c51); c52 = V.Fma(x, b2, c52); c53 = V.Fma(x, b3, c53);
+        }
+        V.Store(c, c00, accumulate); V.Store(c + w, c01, accumulate); V.Store(c + 2 * w, c02, accumulate); V.Store(c + 3 * w, c03, accumulate); c += ldc;
+        V.Store(c, c10, accumulate); V.Store(c + w, c11, accumulate); V.Store(c + 2 * w, c12, accumulate); V.Store(c + 3 * w, c13, accumulate); c += ldc;
+        V.Store(c, c20, accumulate); V.Store(c + w, c21, accumulate); V.Store(c + 2 * w, c22, accumulate); V.Store(c + 3 * w, c23, accumulate); c += ldc;
+        V.Store(c, c30, accumulate); V.Store(c + w, c31, accumulate); V.Store(c + 2 * w, c32, accumulate); V.Store(c + 3 * w, c33, accumulate); c += ldc;
+        V.Store(c, c40, accumulate); V.Store(c + w, c41, accumulate); V.Store(c + 2 * w, c42, accumulate); V.Store(c + 3 * w, c43, accumulate); c += ldc;
+        V.Store(c, c50, accumulate); V.Store(c + w, c51, accumulate); V.Store(c + 2 * w, c52, accumulate); V.Store(c + 3 * w, c53, accumulate);
     }
 
     /// <summary>6 x (2 vectors) tile: 12 accumulators, 2 B loads and 6 broadcasts per k step; B rows are <paramref name="nr"/> apart.</summary>

@@ -125,3 +125,53 @@ public class MatMulKernelTests
         Assert.Contains(isa, new[] { "avx512", "avx2", "sse", "neon", "scalar" });
     }
 }
+
+public class FastTanhTests
+{
+    [Fact]
+    public void MatchesMathTanhWithinTwoTenMillionthsEverywhere()
+    {
+        // Dense near 0, where tanh bends, then out to where it saturates, plus the special values.
+        var xs = new List<float> { 0f, -0f, 1e-30f, -1e-30f, 1e-7f, 88f, -88f, 1000f, -1000f, float.MaxValue, float.MinValue };
+        for (int i = -200000; i <= 200000; i++) xs.Add(i * 1e-4f);
+        for (int i = 0; i < 1000; i++) xs.Add(MathF.Pow(1.05f, i) * 1e-8f);
+        var x = xs.ToArray();
+        var y = new float[x.Length];
+        FastTanh.Apply(x, y);
+        double worst = 0;
+        for (int i = 0; i < x.Length; i++)
+        {
+            double error = Math.Abs(y[i] - Math.Tanh(x[i]));
+            worst = Math.Max(worst, error);
+            Assert.True(error <= 2e-7, $"tanh({x[i]}) = {y[i]}, expected {Math.Tanh(x[i])}");
+            Assert.True(Math.Sign(y[i]) == Math.Sign(x[i]) || y[i] == 0, $"sign of tanh({x[i]})");
+        }
+        Assert.True(worst > 0 || !System.Numerics.Vector.IsHardwareAccelerated, "the vector path did not run");
+    }
+}
+
+public class FastGeluTests
+{
+    static double Gelu(double x) => 0.5 * x * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
+    static double GeluSlope(double x)
+    {
+        double c = Math.Sqrt(2 / Math.PI), t = Math.Tanh(c * (x + 0.044715 * x * x * x));
+        return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x);
+    }
+
+    [Fact]
+    public void ForwardAndGradientMatchDoublePrecision()
+    {
+        // 1001 values (not a multiple of any vector width, so the scalar tail runs too) over [-12, 12].
+        var x = Enumerable.Range(0, 1001).Select(i => -12f + i * 0.024f).ToArray();
+        var y = new float[x.Length];
+        FastTanh.Gelu(x, y);
+        var grad = Enumerable.Repeat(2f, x.Length).ToArray();
+        FastTanh.GeluBackward(x, grad);
+        for (int i = 0; i < x.Length; i++)
+        {
+            Assert.True(Math.Abs(y[i] - Gelu(x[i])) <= 4e-6 * Math.Max(1, Math.Abs(x[i])), $"gelu({x[i]}) = {y[i]}, expected {Gelu(x[i])}");
+            Assert.True(Math.Abs(grad[i] - 2 * GeluSlope(x[i])) <= 1e-5, $"gelu'({x[i]}) x 2 = {grad[i]}, expected {2 * GeluSlope(x[i])}");
+        }
+    }
+}
