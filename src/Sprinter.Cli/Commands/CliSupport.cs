@@ -47,7 +47,7 @@ internal static class CliSupport
 
     public static Option<string?> DataDirOption(params string[] aliases) => new("--data-dir", aliases)
     {
-        Description = "Folder holding wikitext2/ and lm1b/ (the evaluation data). Default: ../shared/data beside the repository root.",
+        Description = "Folder holding wikitext2/ and lm1b/ (the evaluation data). Default: the repository's data/ folder (carried beside an installed tool), else ../shared/data.",
     };
 
     public static string ResolveDataDir(string? given) =>

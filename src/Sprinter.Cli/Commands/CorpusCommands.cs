@@ -9,7 +9,7 @@ internal static class CorpusCommands
     public static Command Corpus(TextWriter output, TextWriter error)
     {
         var source = new Option<string?>("--source") { Description = "Folder filled by scripts/fetch-corpus.sh. Default: $SPRINTER_CACHE/corpus or ~/.cache/sprinter/corpus." };
-        var evalData = new Option<string?>("--eval-data") { Description = "Evaluation data folder whose sentences are removed from the training text. Default: ../shared/data beside the repository." };
+        var evalData = new Option<string?>("--eval-data") { Description = "Evaluation data folder whose sentences are removed from the training text. Default: the repository's data/ folder." };
         var outDir = new Option<string>("--out") { Description = "Output folder for train.txt, valid.txt and manifest.json.", Required = true };
         var build = new Command("build", "Clean, deduplicate and split the fetched sources; drop every sentence that occurs in the evaluation text.") { source, evalData, outDir };
         build.SetAction(int (r) =>

@@ -58,16 +58,25 @@ public static class BenchDatasets
     {
         string path = Path.Combine(dataDir, relative);
         if (!File.Exists(path))
-            throw new InvalidInputException($"{path}: dataset '{spec}' not found; pass --data-dir DIR (the folder holding wikitext2/ and lm1b/, default ../shared/data beside the repository).");
+            throw new InvalidInputException($"{path}: dataset '{spec}' not found; pass --data-dir DIR (the folder holding wikitext2/ and lm1b/; by default the repository's data/ folder).");
         return path;
     }
 
-    /// <summary>../shared/data beside the repository root (the folder holding Sprinter.slnx), searched upwards from <paramref name="start"/>.</summary>
+    /// <summary>
+    /// The evaluation data a command uses without --data-dir, searched upwards from
+    /// <paramref name="start"/>: the repository's own data/ folder (beside Sprinter.slnx, or beside an
+    /// installed tool's executable), else ../shared/data beside the repository root.
+    /// </summary>
     public static string? DefaultDataDir(string start)
     {
         for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Sprinter.slnx")))
-                return Path.GetFullPath(Path.Combine(dir.FullName, "..", "shared", "data"));
+        {
+            string carried = Path.Combine(dir.FullName, "data");
+            bool repository = File.Exists(Path.Combine(dir.FullName, "Sprinter.slnx"));
+            if ((repository || File.Exists(Path.Combine(dir.FullName, "Sprinter.Cli.dll"))) && Directory.Exists(Path.Combine(carried, "lm1b")))
+                return carried;
+            if (repository) return Path.GetFullPath(Path.Combine(dir.FullName, "..", "shared", "data"));
+        }
         return null;
     }
 }

@@ -84,7 +84,7 @@ public static class CorpusBuilder
             throw new InvalidInputException("evaluation files: none given; pass the evaluation text so it can be kept out of the training text.");
         foreach (string path in options.EvaluationFiles)
             if (!File.Exists(path))
-                throw new InvalidInputException($"{path}: evaluation file not found; pass the folder holding lm1b/ and wikitext2/ (default ../shared/data from the repository root).");
+                throw new InvalidInputException($"{path}: evaluation file not found; pass the folder holding lm1b/ and wikitext2/ (default: the repository's data/ folder).");
         if (options.ValidationFraction is < 0 or >= 1 || double.IsNaN(options.ValidationFraction))
             throw new InvalidInputException($"validation fraction {options.ValidationFraction}: must be at least 0 and below 1, e.g. 0.02.");
     }

@@ -24,19 +24,9 @@ public sealed record CorpusOptions
         return Path.Combine(cache, "corpus");
     }
 
-    /// <summary>
-    /// ../shared/data relative to the repository root: the nearest folder above the current one that
-    /// holds Sprinter.slnx (the current folder itself when none does).
-    /// </summary>
-    public static string DefaultEvaluationFolder()
-    {
-        string root = Directory.GetCurrentDirectory();
-        for (var dir = new DirectoryInfo(root); dir != null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Sprinter.slnx"))) { root = dir.FullName; break; }
-        }
-        return Path.GetFullPath(Path.Combine(root, "..", "shared", "data"));
-    }
+    /// <summary>The evaluation data to keep out of training: the repository's data/ folder (see <see cref="Benchmarks.BenchDatasets.DefaultDataDir"/>).</summary>
+    public static string DefaultEvaluationFolder() =>
+        Benchmarks.BenchDatasets.DefaultDataDir(Directory.GetCurrentDirectory()) ?? Path.GetFullPath(Path.Combine("..", "shared", "data"));
 
     /// <summary>The project's evaluation text inside <paramref name="dataFolder"/> (see its README).</summary>
     public static IReadOnlyList<string> DefaultEvaluationFiles(string dataFolder) =>
