@@ -18,11 +18,11 @@ internal static class InfoCommand
             var files = ModelFolder.Resolve(folder);
             var config = ModelConfig.Load(files.ConfigPath);
             var tokenizer = Gpt2Tokenizer.Load(files);
-            using var st = SafeTensorsFile.Open(files.WeightsPath);
+            using var st = files.OpenWeights();
             var dtypes = st.Tensors.Values.Select(t => t.DType.ToString()).Distinct().Order().ToArray();
             bool separateHead = st.Tensors.ContainsKey("lm_head.weight") && !config.TieWordEmbeddings;
             long parameters = config.ParameterCount(separateHead);
-            long fileBytes = new FileInfo(files.WeightsPath).Length;
+            long fileBytes = st.Bytes;
             var info = new JsonObject
             {
                 ["model"] = folder,
@@ -31,6 +31,7 @@ internal static class InfoCommand
                 ["dtype"] = string.Join(",", dtypes),
                 ["tensors"] = st.Tensors.Count,
                 ["bytes"] = fileBytes,
+                ["files"] = st.Files.Count,
                 ["tokenizer_vocab_size"] = tokenizer.VocabSize,
                 ["runtime_bytes_fp32"] = parameters * 4,
                 ["runtime_bytes_bf16"] = parameters * 2,
@@ -40,7 +41,7 @@ internal static class InfoCommand
             output.WriteLine($"model        {folder}");
             output.WriteLine($"architecture gpt2: {config.LayerCount} layers, d={config.EmbeddingSize}, {config.HeadCount} heads, inner={config.InnerSize}, context={config.MaxPositions}, vocab={config.VocabSize}");
             output.WriteLine($"parameters   {parameters:N0} ({parameters / 1e6:F2}M){(separateHead ? ", separate lm_head" : ", lm_head tied to wte")}");
-            output.WriteLine($"file         {string.Join(",", dtypes)}, {st.Tensors.Count} tensors, {fileBytes:N0} bytes");
+            output.WriteLine($"file         {string.Join(",", dtypes)}, {st.Tensors.Count} tensors, {fileBytes:N0} bytes{(st.Files.Count > 1 ? $" in {st.Files.Count} shards" : "")}");
             output.WriteLine($"runtime      {parameters * 4 / 1e6:F1} MB as fp32, {parameters * 2 / 1e6:F1} MB as bf16");
             return 0;
         });

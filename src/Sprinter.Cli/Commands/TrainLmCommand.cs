@@ -30,8 +30,9 @@ internal static class TrainLmCommand
         var ckptEvery = new Option<int>("--checkpoint-every") { DefaultValueFactory = _ => 100 };
         var evalEvery = new Option<int>("--eval-every") { DefaultValueFactory = _ => 100 };
         var dtype = new Option<string>("--save-dtype") { Description = "f32 or bf16 weights in model.safetensors.", DefaultValueFactory = _ => "bf16" };
+        var shard = new Option<int>("--max-shard-mb") { Description = "Largest weight file in MB (10^6 bytes); a bigger model is saved as model-0000N-of-0000M.safetensors shards plus model.safetensors.index.json. 0: one file.", DefaultValueFactory = _ => 0 };
         var command = new Command("train-lm", "Train a GPT-2-architecture language model (AdamW, warmup + cosine, checkpoints, resume).")
-            { train, valid, tokenizer, outDir, checkpoint, layers, d, heads, context, batch, micro, steps, epochs, lr, warmup, decay, clip, seed, ckptEvery, evalEvery, dtype };
+            { train, valid, tokenizer, outDir, checkpoint, layers, d, heads, context, batch, micro, steps, epochs, lr, warmup, decay, clip, seed, ckptEvery, evalEvery, dtype, shard };
         command.SetAction(async Task<int> (r, ct) =>
         {
             var options = new TrainingOptions
@@ -42,6 +43,12 @@ internal static class TrainLmCommand
                 BatchSize = r.GetValue(batch), MicroBatchSize = r.GetValue(micro) ?? r.GetValue(batch), Steps = r.GetValue(steps), Epochs = r.GetValue(epochs),
                 LearningRate = r.GetValue(lr), WarmupSteps = r.GetValue(warmup), WeightDecay = r.GetValue(decay), GradientClip = r.GetValue(clip),
                 Seed = r.GetValue(seed), CheckpointInterval = r.GetValue(ckptEvery), EvalInterval = r.GetValue(evalEvery),
+                MaxShardBytes = r.GetValue(shard) switch
+                {
+                    0 => long.MaxValue,
+                    < 0 or > 100_000 => throw new InvalidInputException($"--max-shard-mb must be 0 (one file) or in [1, 100000], got {r.GetValue(shard)}."),
+                    var mb => mb * 1_000_000L,
+                },
                 OutputDType = r.GetValue(dtype)!.ToLowerInvariant() switch
                 {
                     "f32" or "fp32" => TensorDType.F32,

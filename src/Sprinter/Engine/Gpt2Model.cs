@@ -80,16 +80,16 @@ public sealed class Gpt2Model : IDisposable
         return new Gpt2Model(config, type, wte, lmHead, Get("wpe.weight", p, d), layers, Get("ln_f.weight", d), Get("ln_f.bias", d));
     }
 
-    /// <summary>Loads config.json and model.safetensors from a Hugging Face model folder.</summary>
+    /// <summary>Loads config.json and model.safetensors (single or sharded) from a Hugging Face model folder.</summary>
     public static Gpt2Model Load(string folder, WeightType type = WeightType.F32)
     {
         var files = ModelFolder.Resolve(folder);
         var config = ModelConfig.Load(files.ConfigPath);
-        using var st = SafeTensorsFile.Open(files.WeightsPath);
+        using var st = files.OpenWeights();
         return FromSafeTensors(config, st, type);
     }
 
-    public static Gpt2Model FromSafeTensors(ModelConfig config, SafeTensorsFile st, WeightType type)
+    public static Gpt2Model FromSafeTensors(ModelConfig config, SafeTensorsSet st, WeightType type)
     {
         (float[], long[])? Lookup(string name)
         {

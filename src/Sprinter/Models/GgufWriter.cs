@@ -55,7 +55,7 @@ public static class GgufWriter
             throw new InvalidInputException($"{outFile}: the output folder {outDir} does not exist; create it or choose another path.");
 
         var metadata = BuildMetadata(config, files, type);
-        using var weights = SafeTensorsFile.Open(files.WeightsPath);
+        using var weights = files.OpenWeights();
         var tensors = BuildTensors(config, weights, type);
         long bytes = Write(outFile, metadata, tensors);
         return new GgufSummary(outFile, type, tensors.Count, metadata.Count, bytes);
@@ -122,7 +122,7 @@ public static class GgufWriter
         return [.. merges];
     }
 
-    static List<Tensor> BuildTensors(ModelConfig c, SafeTensorsFile st, GgufType type)
+    static List<Tensor> BuildTensors(ModelConfig c, SafeTensorsSet st, GgufType type)
     {
         int d = c.EmbeddingSize, f = c.InnerSize, v = c.VocabSize, p = c.MaxPositions;
         TensorInfo Find(string name, params long[] shape)

@@ -20,7 +20,7 @@ public sealed class LanguageModel : IDisposable
         var tokenizer = Gpt2Tokenizer.Load(files);
         if (tokenizer.VocabSize != config.VocabSize)
             throw new InvalidInputException($"{files.VocabPath}: the tokenizer has {tokenizer.VocabSize} tokens but config.json says vocab_size {config.VocabSize}; the files belong to different models.");
-        using var st = SafeTensorsFile.Open(files.WeightsPath);
+        using var st = files.OpenWeights();
         return new LanguageModel { Folder = files, Model = Gpt2Model.FromSafeTensors(config, st, type ?? NativeWeightType(st)), Tokenizer = tokenizer };
     }
 
@@ -28,7 +28,7 @@ public sealed class LanguageModel : IDisposable
     /// BF16 when every tensor of the file is stored as bf16 (running them as bf16 is then exact and
     /// reads half the bytes per token), else F32 (fp16 has more mantissa than bf16 keeps).
     /// </summary>
-    public static WeightType NativeWeightType(SafeTensorsFile file) =>
+    public static WeightType NativeWeightType(SafeTensorsSet file) =>
         file.Tensors.Values.All(t => t.DType == TensorDType.BF16) ? WeightType.BF16 : WeightType.F32;
 
     public void Dispose() => Model.Dispose();

@@ -54,15 +54,18 @@ public static class RandomModel
         return Gpt2Model.FromTensors(config, name => tensors.TryGetValue(name, out var v) ? v : null, type, "random model");
     }
 
-    /// <summary>Writes a complete model folder (config, safetensors in <paramref name="dtype"/>, tokenizer files).</summary>
+    /// <summary>
+    /// Writes a complete model folder (config, safetensors in <paramref name="dtype"/>, tokenizer files);
+    /// the weights as Hugging Face shards of at most <paramref name="maxShardBytes"/> when they do not fit in one.
+    /// </summary>
     public static void WriteFolder(string folder, ModelConfig config, IReadOnlyDictionary<string, (float[] Data, long[] Shape)> tensors,
-        string vocabJson, string mergesTxt, TensorDType dtype = TensorDType.F32, IReadOnlyDictionary<string, string>? metadata = null)
+        string vocabJson, string mergesTxt, TensorDType dtype = TensorDType.F32, IReadOnlyDictionary<string, string>? metadata = null,
+        long maxShardBytes = long.MaxValue)
     {
         Directory.CreateDirectory(folder);
         config.Save(Path.Combine(folder, "config.json"));
-        SafeTensorsWriter.Write(Path.Combine(folder, "model.safetensors"),
-            tensors.Select(kv => new TensorToWrite(kv.Key, kv.Value.Shape, kv.Value.Data, dtype)),
-            metadata ?? new Dictionary<string, string> { ["format"] = "pt" });
+        ShardedSafeTensorsWriter.Write(folder, tensors.Select(kv => new TensorToWrite(kv.Key, kv.Value.Shape, kv.Value.Data, dtype)).ToList(),
+            maxShardBytes, metadata ?? new Dictionary<string, string> { ["format"] = "pt" });
         File.WriteAllText(Path.Combine(folder, "vocab.json"), vocabJson);
         File.WriteAllText(Path.Combine(folder, "merges.txt"), mergesTxt);
     }

@@ -71,9 +71,12 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         JsonObject root;
         try
         {
-            root = JsonNode.Parse(header) as JsonObject ?? throw new InvalidInputException($"{path}: the header is not a JSON object.");
+            // Decoded strictly first: System.Text.Json decodes names lazily, so invalid UTF-8 in a
+            // tensor name would otherwise surface later as an InvalidOperationException.
+            string text = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(header);
+            root = JsonNode.Parse(text) as JsonObject ?? throw new InvalidInputException($"{path}: the header is not a JSON object.");
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or DecoderFallbackException)
         {
             throw new InvalidInputException($"{path}: the header is not valid JSON ({e.Message}); the file is corrupt.");
         }

@@ -121,7 +121,8 @@ public static class LmTrainer
             ["format"] = "pt",
             ["sprinter_training"] = $"steps={totalSteps} tokens={tokens} seed={o.Seed} train_loss={trainLoss:F4} val_loss={validLoss:F4}",
         };
-        RandomModel.WriteFolder(o.OutputFolder, config, parameters.ToTensors(), File.ReadAllText(vocabPath), File.ReadAllText(mergesPath), o.OutputDType, metadata);
+        RandomModel.WriteFolder(o.OutputFolder, config, parameters.ToTensors(), File.ReadAllText(vocabPath), File.ReadAllText(mergesPath), o.OutputDType, metadata,
+            o.MaxShardBytes);
         progress?.Report(new TrainingProgress(TrainingPhase.Done, step, totalSteps, tokens, schedule.At(totalSteps - 1), trainLoss, validLoss, tokensPerSecond, Elapsed(), TimeSpan.Zero));
         return new TrainingResult(o.OutputFolder, step, totalSteps, tokens, trainLoss, validLoss, tokensPerSecond, resumedFrom, Cancelled: false);
     }

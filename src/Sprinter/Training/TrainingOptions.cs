@@ -47,6 +47,8 @@ public sealed record TrainingOptions
     /// <summary>At most this many fixed validation windows of Context tokens (rounded to whole micro-batches).</summary>
     public int EvalWindows { get; init; } = 64;
 
+    /// <summary>Largest weight file; bigger models are saved as Hugging Face shards with an index.</summary>
+    public long MaxShardBytes { get; init; } = long.MaxValue;
     /// <summary>The saved weights' type: F32 (exact) or BF16 (half the size).</summary>
     public TensorDType OutputDType { get; init; } = TensorDType.F32;
     /// <summary>Worker threads; 0 means one per core. Results do not depend on it.</summary>
