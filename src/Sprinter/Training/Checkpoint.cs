@@ -75,8 +75,9 @@ internal static class Checkpoint
     }
 
     /// <summary>The options that determine a run's trajectory, as a canonical JSON string.</summary>
-    public static string Fingerprint(TrainingOptions o, ModelConfig config, int totalSteps, string tokenizerIdentity, int[] trainTokens) =>
-        new JsonObject
+    public static string Fingerprint(TrainingOptions o, ModelConfig config, int totalSteps, string tokenizerIdentity, int[] trainTokens, string? teacherIdentity = null)
+    {
+        var fingerprint = new JsonObject
         {
             ["n_layer"] = config.LayerCount, ["n_embd"] = config.EmbeddingSize, ["n_head"] = config.HeadCount,
             ["context"] = config.MaxPositions, ["vocab_size"] = config.VocabSize, ["tokenizer"] = tokenizerIdentity,
@@ -84,7 +85,11 @@ internal static class Checkpoint
             ["train_sha256"] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(trainTokens.AsSpan())))[..16], ["batch"] = o.BatchSize, ["micro_batch"] = o.MicroBatchSize, ["steps"] = totalSteps,
             ["lr"] = o.LearningRate, ["min_lr_fraction"] = o.MinLearningRateFraction, ["warmup"] = o.WarmupSteps,
             ["weight_decay"] = o.WeightDecay, ["clip"] = o.GradientClip, ["seed"] = o.Seed,
-        }.ToJsonString();
+        };
+        // Only distillation runs carry these, so fingerprints of plain runs stay as they were.
+        if (teacherIdentity is not null) { fingerprint["teacher"] = teacherIdentity[..16]; fingerprint["teacher_weight"] = o.TeacherWeight; }
+        return fingerprint.ToJsonString();
+    }
 
     static string Difference(string saved, string current)
     {

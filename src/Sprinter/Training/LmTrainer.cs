@@ -49,7 +49,14 @@ public static class LmTrainer
         var optimizer = new AdamW(parameters.All.Select(p => p.Value.Length).ToArray());
         string checkpointFolder = o.CheckpointFolder ?? Path.Combine(o.OutputFolder, "checkpoint");
         string checkpointPath = Path.Combine(checkpointFolder, Checkpoint.FileName);
-        string fingerprint = Checkpoint.Fingerprint(o, config, totalSteps, tokenizer.Identity, train.Tokens);
+        DistillationTeacher? teacher = null;
+        if (o.TeacherFolder is not null)
+        {
+            Report(TrainingPhase.Preparing, $"loading the teacher {o.TeacherFolder}");
+            teacher = new DistillationTeacher(o.TeacherFolder, tokenizer, o.Context);
+        }
+        using var teacherScope = teacher;
+        string fingerprint = Checkpoint.Fingerprint(o, config, totalSteps, tokenizer.Identity, train.Tokens, teacher?.Identity);
         var start = new CheckpointState(0, 0, 0, fingerprint);
         int? resumedFrom = null;
         if (File.Exists(checkpointPath))
@@ -64,7 +71,7 @@ public static class LmTrainer
         var model = new TrainableGpt2<float>(parameters, new ParallelGemm<float>(pool));
         using var log = new TrainingLog(Path.Combine(o.OutputFolder, LogFileName), start.Step);
 
-        var runner = new StepRunner(model, optimizer, o.MicroBatchSize, o.Context);
+        var runner = new StepRunner(model, optimizer, o.MicroBatchSize, o.Context, teacher, o.TeacherWeight);
         int accumulation = o.BatchSize / o.MicroBatchSize;
         int[] validStarts = valid?.FixedWindowStarts(o.Context, o.EvalWindows, o.MicroBatchSize) ?? [];
 
@@ -154,5 +161,7 @@ public static class LmTrainer
         Require(o.EvalWindows > 0, nameof(o.EvalWindows), $"must be a positive integer (got {o.EvalWindows})");
         Require(o.OutputDType is TensorDType.F32 or TensorDType.BF16, nameof(o.OutputDType), "must be F32 or BF16");
         Require(o.Threads >= 0, nameof(o.Threads), $"must be 0 (all cores) or more (got {o.Threads})");
+        Require(o.TeacherWeight is >= 0 and <= 1, nameof(o.TeacherWeight), $"must be in [0, 1] (got {o.TeacherWeight})");
+        Require(o.MaxShardBytes > 0, nameof(o.MaxShardBytes), $"must be a positive number of bytes (got {o.MaxShardBytes})");
     }
 }

@@ -4,10 +4,12 @@ namespace Sprinter.Training;
 /// One optimizer step (gradient accumulation over micro-batches, global-norm clipping, AdamW)
 /// and the validation loss, over input buffers allocated once.
 /// </summary>
-internal sealed class StepRunner(TrainableGpt2<float> model, AdamW optimizer, int microBatch, int seqLen)
+internal sealed class StepRunner(TrainableGpt2<float> model, AdamW optimizer, int microBatch, int seqLen,
+    DistillationTeacher? teacher = null, double teacherWeight = 0)
 {
     readonly int[] _inputs = new int[microBatch * seqLen];
     readonly int[] _targets = new int[microBatch * seqLen];
+    readonly float[]? _teacherProbabilities = teacher is null ? null : new float[(long)microBatch * seqLen * model.Config.VocabSize];
 
     /// <summary>Runs 0-based step <paramref name="step"/> and returns its mean training loss.</summary>
     public double TrainStep(TokenDataset data, int seed, int step, int accumulation, double learningRate, double weightDecay, double clip)
@@ -19,7 +21,8 @@ internal sealed class StepRunner(TrainableGpt2<float> model, AdamW optimizer, in
         {
             for (int s = 0; s < microBatch; s++)
                 data.SampleWindow(seed, step, m * microBatch + s, seqLen, _inputs.AsSpan(s * seqLen, seqLen), _targets.AsSpan(s * seqLen, seqLen));
-            loss += model.Forward(_inputs, _targets, microBatch, seqLen) / accumulation;
+            teacher?.Probabilities(_inputs, microBatch, seqLen, _teacherProbabilities!);
+            loss += model.Forward(_inputs, _targets, microBatch, seqLen, _teacherProbabilities, teacherWeight) / accumulation;
             model.Backward(1.0 / accumulation);
         }
         if (!double.IsFinite(loss))

@@ -22,6 +22,9 @@ internal sealed class TrainableGpt2<T> where T : unmanaged, IFloatingPointIeee75
     readonly T _epsilon;
     Activations<T>? _act;
     bool _hasLoss;
+    // Distillation targets of the last forward pass ([rows, vocab] teacher probabilities) and their weight.
+    T[]? _teacher;
+    T _teacherWeight;
 
     // Parallel-region plumbing: one cached delegate, the body of the region in flight.
     readonly Action<int> _partJob;
@@ -48,8 +51,19 @@ internal sealed class TrainableGpt2<T> where T : unmanaged, IFloatingPointIeee75
     /// Runs the model on <paramref name="inputs"/> ([batch, seqLen] token ids, row-major) and returns
     /// the mean next-token cross-entropy against <paramref name="targets"/> (or NaN when targets is empty).
     /// </summary>
-    public double Forward(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, int batch, int seqLen)
+    public double Forward(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, int batch, int seqLen) =>
+        Forward(inputs, targets, batch, seqLen, null, 0);
+
+    /// <summary>
+    /// As <see cref="Forward(ReadOnlySpan{int}, ReadOnlySpan{int}, int, int)"/>, with a teacher's
+    /// next-token probabilities for every row: the loss becomes (1 - w) cross-entropy + w KL(teacher || model).
+    /// </summary>
+    public double Forward(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, int batch, int seqLen, T[]? teacher, double teacherWeight)
     {
+        if (teacher is not null && (targets.IsEmpty || teacher.Length < (long)batch * seqLen * _vocab))
+            throw new ArgumentException("teacher probabilities need targets and one vocabulary row per position");
+        _teacher = teacher;
+        _teacherWeight = T.CreateChecked(teacherWeight);
         if (inputs.Length != batch * seqLen) throw new ArgumentException("inputs must hold batch * seqLen ids");
         if (seqLen > Config.MaxPositions) throw new ArgumentException($"sequence length {seqLen} exceeds n_positions {Config.MaxPositions}");
         if (_act is null || _act.Batch != batch || _act.SeqLen != seqLen) _act = new Activations<T>(Config, batch, seqLen, _gemm.ThreadCount);
@@ -80,7 +94,9 @@ internal sealed class TrainableGpt2<T> where T : unmanaged, IFloatingPointIeee75
         ForEachPart(rows, (part, r0, r1) =>
         {
             for (int r = r0; r < r1; r++)
-                (a.RowLoss[r], a.LogSumExp[r]) = CrossEntropy<T>.Forward(a.Logits.AsSpan(r * _vocab, _vocab), a.Targets[r], a.VocabRow[part]);
+                (a.RowLoss[r], a.LogSumExp[r]) = _teacher is null
+                    ? CrossEntropy<T>.Forward(a.Logits.AsSpan(r * _vocab, _vocab), a.Targets[r], a.VocabRow[part])
+                    : CrossEntropy<T>.ForwardSoft(a.Logits.AsSpan(r * _vocab, _vocab), a.Targets[r], _teacher.AsSpan(r * _vocab, _vocab), _teacherWeight, a.VocabRow[part]);
         });
         double sum = 0;
         for (int r = 0; r < rows; r++) sum += double.CreateTruncating(a.RowLoss[r]);
@@ -152,7 +168,10 @@ internal sealed class TrainableGpt2<T> where T : unmanaged, IFloatingPointIeee75
         ForEachPart(rows, (_, r0, r1) =>
         {
             for (int r = r0; r < r1; r++)
-                CrossEntropy<T>.Backward(a.Logits.AsSpan(r * _vocab, _vocab), a.Targets[r], a.LogSumExp[r], rowScale);
+            {
+                if (_teacher is null) CrossEntropy<T>.Backward(a.Logits.AsSpan(r * _vocab, _vocab), a.Targets[r], a.LogSumExp[r], rowScale);
+                else CrossEntropy<T>.BackwardSoft(a.Logits.AsSpan(r * _vocab, _vocab), a.Targets[r], _teacher.AsSpan(r * _vocab, _vocab), _teacherWeight, a.LogSumExp[r], rowScale);
+            }
         });
         var wte = p.TokenEmbedding;
         // logits = lnf · wteᵀ: dLnf = dLogits · wte, dWte += dLogitsᵀ · lnf

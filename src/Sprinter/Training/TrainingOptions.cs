@@ -47,6 +47,13 @@ public sealed record TrainingOptions
     /// <summary>At most this many fixed validation windows of Context tokens (rounded to whole micro-batches).</summary>
     public int EvalWindows { get; init; } = 64;
 
+    /// <summary>
+    /// A trained model folder to distil from (same tokenizer): the loss becomes
+    /// (1 - <see cref="TeacherWeight"/>) x cross-entropy on the data + TeacherWeight x KL(teacher || student).
+    /// </summary>
+    public string? TeacherFolder { get; init; }
+    /// <summary>Weight of the KL term when distilling, in [0, 1]; 1 is pure distillation.</summary>
+    public double TeacherWeight { get; init; } = 1.0;
     /// <summary>Largest weight file; bigger models are saved as Hugging Face shards with an index.</summary>
     public long MaxShardBytes { get; init; } = long.MaxValue;
     /// <summary>The saved weights' type: F32 (exact) or BF16 (half the size).</summary>

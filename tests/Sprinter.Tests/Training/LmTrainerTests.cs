@@ -42,6 +42,51 @@ public class LmTrainerTests
         File.ReadAllLines(Path.Combine(folder, LmTrainer.LogFileName)).Skip(1).Select(l => l.Split(',')).ToList();
 
     [Fact]
+    public void DistillationPullsTheStudentTowardsTheTeacher()
+    {
+        var corpus = Corpus();
+        var teacherRun = LmTrainer.Run(Tiny(corpus, "teacher", steps: 15) with { EmbeddingSize = 32, Heads = 4, LearningRate = 3e-3, WarmupSteps = 5 });
+        // A briefly trained (uncertain) teacher; students of another shape trained longer on data
+        // alone (they grow confident) and distilled (pure KL) from the teacher.
+        TrainingOptions Student(string name) => Tiny(corpus, name, steps: 60) with { Layers = 1, LearningRate = 3e-3, WarmupSteps = 5 };
+        var alone = LmTrainer.Run(Student("alone"));
+        var distilled = LmTrainer.Run(Student("distilled") with { TeacherFolder = teacherRun.OutputFolder, TeacherWeight = 1.0 });
+
+        // KL(teacher || student) on a window of the validation text, both read through the inference engine.
+        using var teacher = LanguageModel.Load(teacherRun.OutputFolder);
+        double Kl(string folder)
+        {
+            using var student = LanguageModel.Load(folder);
+            var tokens = teacher.Tokenizer.Encode(File.ReadAllText(corpus.Valid))[..8];
+            var ts = teacher.Model.CreateSession(); ts.Forward(tokens);
+            var ss = student.Model.CreateSession(); ss.Forward(tokens);
+            double kl = 0;
+            for (int p = 0; p < tokens.Length; p++)
+            {
+                var pt = new float[teacher.Config.VocabSize]; var ps = new float[pt.Length];
+                System.Numerics.Tensors.TensorPrimitives.SoftMax(ts.Logits(p), pt);
+                System.Numerics.Tensors.TensorPrimitives.SoftMax(ss.Logits(p), ps);
+                for (int i = 0; i < pt.Length; i++) if (pt[i] > 0) kl += pt[i] * Math.Log(pt[i] / Math.Max(ps[i], 1e-30));
+            }
+            return kl / tokens.Length;
+        }
+        double klAlone = Kl(alone.OutputFolder), klDistilled = Kl(distilled.OutputFolder);
+        Assert.True(klDistilled < 0.5 * klAlone, $"KL to the teacher: distilled {klDistilled:F4}, data alone {klAlone:F4}");
+    }
+
+    [Fact]
+    public void ATeacherWithAnotherTokenizerIsRefused()
+    {
+        var corpus = Corpus();
+        string other = TestModels.Folder(TestModels.TinyConfig(vocab: 300, positions: 8));
+        var (vocab, merges) = RandomModel.ByteVocabulary([("t", "h")]);
+        File.WriteAllText(Path.Combine(other, "vocab.json"), vocab.Replace("}", "") + string.Concat(Enumerable.Range(0, 42).Select(i => $",\"x{i}\":{258 + i}")) + "}");
+        File.WriteAllText(Path.Combine(other, "merges.txt"), merges);
+        var e = Assert.Throws<InvalidInputException>(() => LmTrainer.Run(Tiny(corpus, "s") with { TeacherFolder = other }));
+        Assert.Contains(other, e.Message);
+    }
+
+    [Fact]
     public void LossGoesDownOnRepetitiveText()
     {
         var corpus = Corpus();

@@ -10,9 +10,11 @@ public class ModelGradientTests
 
     // 100 positions span three causal attention blocks (48 rows each), the last one partial.
     [Theory]
-    [InlineData(2, 8)]
-    [InlineData(1, 100)]
-    public void AnalyticGradientsMatchFiniteDifferencesForEveryTensor(int batch, int seqLen)
+    [InlineData(2, 8, 0.0)]
+    [InlineData(1, 100, 0.0)]
+    [InlineData(2, 8, 0.6)]   // distillation: 0.4 cross-entropy + 0.6 KL to a teacher distribution
+    [InlineData(1, 20, 1.0)]
+    public void AnalyticGradientsMatchFiniteDifferencesForEveryTensor(int batch, int seqLen, double teacherWeight)
     {
         var c = Tiny();
         using var pool = new WorkerPool(2);
@@ -31,8 +33,24 @@ public class ModelGradientTests
                 inputs[b * seqLen + t] = tokens[b * (seqLen + 1) + t];
                 targets[b * seqLen + t] = tokens[b * (seqLen + 1) + t + 1];
             }
+        // A random teacher distribution per row, with some exact zeros (skipped by the KL sum).
+        double[]? teacher = null;
+        if (teacherWeight > 0)
+        {
+            var trng = new Random(11);
+            teacher = new double[batch * seqLen * c.VocabSize];
+            for (int r = 0; r < batch * seqLen; r++)
+            {
+                var row = teacher.AsSpan(r * c.VocabSize, c.VocabSize);
+                for (int i = 0; i < row.Length; i++) row[i] = i % 7 == 0 ? 0 : Math.Exp(3 * trng.NextDouble());
+                double sum = 0;
+                foreach (var v in row) sum += v;
+                for (int i = 0; i < row.Length; i++) row[i] /= sum;
+            }
+        }
+        double Loss() => model.Forward(inputs, targets, batch, seqLen, teacher, teacherWeight);
         model.Parameters.ZeroGradients();
-        model.Forward(inputs, targets, batch, seqLen);
+        Loss();
         model.Backward(1.0);
 
         var rng = new Random(7);
@@ -47,9 +65,9 @@ public class ModelGradientTests
             {
                 double saved = p.Value[i];
                 p.Value[i] = saved + h;
-                double plus = model.Forward(inputs, targets, batch, seqLen);
+                double plus = Loss();
                 p.Value[i] = saved - h;
-                double minus = model.Forward(inputs, targets, batch, seqLen);
+                double minus = Loss();
                 p.Value[i] = saved;
                 double numeric = (plus - minus) / (2 * h), analytic = p.Grad[i];
                 double diff = Math.Abs(numeric - analytic);
