@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Sprinter.Benchmarks;
 using Sprinter.Decoding;
+using Sprinter.Verification;
 
 namespace Sprinter.Cli.Commands;
 
@@ -68,7 +69,13 @@ internal static class BenchCommand
                 .SelectMany(d => BenchDatasets.Load(d, dataDir, promptCount, baseSeed)).ToList();
 
             using var pair = ModelPair.Load(true, r.GetValue(target), true, r.GetValue(draft), CliSupport.ParseDtype(r.GetValue(dtype)!));
-            var (v, calibrated) = VerifierSource.Resolve(r.GetValue(verifier), pair.Draft!);
+            // One verifier serves the run: the one made for the first sampling setting's decoding. A
+            // setting of the other decoding is named in a note (per-setting verifiers: not yet).
+            string decoding = settings[0] == SamplingSetting.Greedy ? "greedy" : "sample";
+            var (v, calibrated) = VerifierSource.Resolve(r.GetValue(verifier), pair.Draft!, decoding, error);
+            if (v is LearnedVerifier learned)
+                foreach (var other in settings.Where(st => (st == SamplingSetting.Greedy ? "greedy" : "sample") != learned.Model.Decoding))
+                    error.WriteLine($"note: the {other.Name} rows use {v.Name}, a verifier made for {learned.Model.Decoding} decoding; run them alone (--sampling {other.Name}) to use the matching one.");
             var thresholdList = List(r.GetValue(thresholds)!, "--threshold").Select(t => t.Equals("calibrated", StringComparison.OrdinalIgnoreCase) ? calibrated ?? 0.5f
                 : float.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out float f) && f is >= 0 and <= 1 ? f
                 : throw new InvalidInputException($"--threshold takes numbers in [0, 1] or 'calibrated', got '{t}'.")).Distinct().ToList();

@@ -57,7 +57,7 @@ internal static class GenerateCommand
                 var options = new SpeculativeOptions { Gamma = r.GetValue(gamma) };
                 if (modeName == "sprinter")
                 {
-                    var (v, calibrated) = VerifierSource.Resolve(r.GetValue(verifier), pair.Draft!);
+                    var (v, calibrated) = VerifierSource.Resolve(r.GetValue(verifier), pair.Draft!, VerifierSource.DecodingOf(samplingOptions), error);
                     string sm = r.GetValue(sprinterMode)!.ToLowerInvariant();
                     options = options with
                     {

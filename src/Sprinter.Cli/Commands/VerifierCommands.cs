@@ -24,8 +24,9 @@ internal static class VerifierCommands
         var ratio = new Option<float>("--ratio") { Description = "Label = q(x) <= ratio * p(x).", DefaultValueFactory = _ => 1f };
         var seed = new Option<int>("--seed") { Description = "Seed of the prompt sample (and of the draws with --draft-token sample).", DefaultValueFactory = _ => 0 };
         var draftToken = new Option<string>("--draft-token") { Description = "greedy (the draft's argmax, as the released code) or sample (a draw from q at temperature 1, as SPRINTER sees when it samples).", DefaultValueFactory = _ => "greedy" };
+        var labelRule = new Option<string>("--label") { Description = "paper: q(x) <= ratio p(x) (the released code); greedy: the target's greedy token is the draft's (what greedy SD accepts; draft tokens greedy); sample: SD's acceptance probability min(1, p(x)/q(x)) of a token sampled from q, a soft label (draft tokens sampled).", DefaultValueFactory = _ => "paper" };
         var outDir = new Option<string>("--out") { Description = "Output folder (labels.safetensors, summary.json).", Required = true };
-        var command = new Command("collect", "Label draft tokens as acceptable (q(x) <= ratio p(x)) or not, with the draft's hidden states.") { draft, target, data, prompts, tokens, ratio, seed, draftToken, outDir };
+        var command = new Command("collect", "Label draft tokens for a verifier (paper, greedy or sample labels), with the draft's hidden states.") { draft, target, data, prompts, tokens, ratio, seed, draftToken, labelRule, outDir };
         command.SetAction(async Task<int> (r, ct) =>
         {
             var rule = r.GetValue(draftToken)!.ToLowerInvariant() switch
@@ -34,13 +35,21 @@ internal static class VerifierCommands
                 "sample" => DraftTokenRule.Sample,
                 var other => throw new InvalidInputException($"--draft-token must be greedy or sample, got '{other}'."),
             };
-            var options = new CollectOptions { Prompts = r.GetValue(prompts), TokensPerPrompt = r.GetValue(tokens), Ratio = r.GetValue(ratio), Seed = r.GetValue(seed), DraftToken = rule };
+            var label = r.GetValue(labelRule)!.ToLowerInvariant() switch
+            {
+                "paper" => LabelRule.Paper,
+                "greedy" => LabelRule.Greedy,
+                "sample" => LabelRule.Sample,
+                var other => throw new InvalidInputException($"--label must be paper, greedy or sample, got '{other}'."),
+            };
+            var options = new CollectOptions { Prompts = r.GetValue(prompts), TokensPerPrompt = r.GetValue(tokens), Ratio = r.GetValue(ratio), Seed = r.GetValue(seed), DraftToken = rule, Label = label };
             options.Validate();
             using var pair = ModelPair.Load(true, r.GetValue(target), true, r.GetValue(draft), WeightType.F32);
             await Task.Yield();
             var set = LabelCollector.Collect(pair.Draft!, pair.Target!, r.GetValue(data)!, options, new ProgressLine(error, "collect"), ct);
             set.Save(r.GetValue(outDir)!);
-            output.WriteLine($"{set.Count} examples from {set.Summary["prompts"]} prompts, {set.PositiveRate:P1} acceptable -> {r.GetValue(outDir)}");
+            output.WriteLine($"{set.Count} examples from {set.Summary["prompts"]} prompts, {label.ToString().ToLowerInvariant()} labels for {options.Decoding} decoding, " +
+                             $"{set.PositiveRate:P1} acceptable (mean soft label {set.Soft.Average():F3}) -> {r.GetValue(outDir)}");
             return 0;
         });
         return command;

@@ -5,11 +5,17 @@ using Sprinter.Verification;
 
 namespace Sprinter.Cli.Commands;
 
-/// <summary>Turns --verifier into a verifier: constant:S, a verifier file, or the shipped one.</summary>
+/// <summary>
+/// Turns --verifier into a verifier: constant:S, a verifier file, or the shipped verifier made for
+/// the run's decoding (greedy or sample): models/verifier-greedy.safetensors or
+/// models/verifier-sample.safetensors, else models/verifier.safetensors when its labels match.
+/// </summary>
 internal static class VerifierSource
 {
     /// <returns>The verifier and its calibrated threshold when the file stores one.</returns>
-    public static (IVerifier Verifier, float? Threshold) Resolve(string? spec, LanguageModel draft)
+    /// <param name="decoding">greedy (temperature 0) or sample.</param>
+    /// <param name="notes">Where a note goes when an explicitly given file was made for the other decoding.</param>
+    public static (IVerifier Verifier, float? Threshold) Resolve(string? spec, LanguageModel draft, string decoding, TextWriter? notes = null)
     {
         if (spec is not null && spec.StartsWith("constant:", StringComparison.OrdinalIgnoreCase))
         {
@@ -18,11 +24,24 @@ internal static class VerifierSource
                 throw new InvalidInputException($"--verifier constant:S needs a score S in [0, 1], got '{value}'.");
             return (new ConstantVerifier(s), null);
         }
-        string? path = spec ?? CliSupport.FindShipped("verifier.safetensors", folder: false);
-        if (path is null)
-            throw new InvalidInputException("SPRINTER needs a verifier and none is shipped (models/verifier.safetensors); pass --verifier FILE or --verifier constant:S.");
-        if (!File.Exists(path)) throw new InvalidInputException($"{path}: verifier file not found; train one with 'sprinter verifier train'.");
-        var verifier = LearnedVerifier.Load(path, draft);
-        return (verifier, verifier.Model.Threshold);
+        if (spec is not null)
+        {
+            if (!File.Exists(spec)) throw new InvalidInputException($"{spec}: verifier file not found; train one with 'sprinter verifier train'.");
+            var given = LearnedVerifier.Load(spec, draft);
+            if (given.Model.Decoding != decoding)
+                notes?.WriteLine($"note: {spec} was trained for {given.Model.Decoding} decoding but this run decodes {(decoding == "greedy" ? "greedily (temperature 0)" : "by sampling")}; its calibrated eta_FP does not carry over.");
+            return (given, given.Model.Threshold);
+        }
+        foreach (string name in new[] { $"verifier-{decoding}.safetensors", "verifier.safetensors" })
+        {
+            string? path = CliSupport.FindShipped(name, folder: false);
+            if (path is null || VerifierModel.Load(path).Decoding != decoding) continue;
+            var shipped = LearnedVerifier.Load(path, draft);
+            return (shipped, shipped.Model.Threshold);
+        }
+        throw new InvalidInputException($"no shipped verifier is made for {decoding} decoding (models/verifier-{decoding}.safetensors); " +
+            (decoding == "sample" ? "decode greedily with --temperature 0, or " : "") + "pass --verifier FILE (or constant:S).");
     }
+
+    public static string DecodingOf(SamplingOptions options) => options.IsGreedy ? "greedy" : "sample";
 }

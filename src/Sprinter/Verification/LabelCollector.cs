@@ -16,6 +16,19 @@ public sealed record CollectOptions
     /// temperature-1 distribution, which matches what a verifier sees when SPRINTER samples.
     /// </summary>
     public DraftTokenRule DraftToken { get; init; } = DraftTokenRule.Greedy;
+    /// <summary>What the label means; <see cref="LabelRule.Greedy"/> and <see cref="LabelRule.Sample"/> fix the draft token rule.</summary>
+    public LabelRule Label { get; init; } = LabelRule.Paper;
+
+    /// <summary>The draft token rule the label rule implies.</summary>
+    public DraftTokenRule EffectiveDraftToken => Label switch
+    {
+        LabelRule.Greedy => DraftTokenRule.Greedy,
+        LabelRule.Sample => DraftTokenRule.Sample,
+        _ => DraftToken,
+    };
+
+    /// <summary>The decoding a verifier trained on these labels is made for.</summary>
+    public string Decoding => EffectiveDraftToken == DraftTokenRule.Greedy ? "greedy" : "sample";
 
     public void Validate()
     {
@@ -27,15 +40,24 @@ public sealed record CollectOptions
 
 public enum DraftTokenRule { Greedy, Sample }
 
+/// <summary>
+/// What a verifier learns to predict. Paper: q(x) &lt;= ratio p(x), the released code's label.
+/// Greedy: the target's greedy token equals the draft's greedy token x, which is exactly what greedy
+/// SD accepts. Sample: the probability min(1, p(x) / q(x)) that SD accepts a token x drawn from q at
+/// temperature 1 (SpecDec++'s soft label); the stored hard label is one seeded acceptance draw.
+/// </summary>
+public enum LabelRule { Paper, Greedy, Sample }
+
 /// <summary>Progress of a long job: done out of total, and a short status.</summary>
 public readonly record struct JobProgress(int Done, int Total, string Status);
 
 /// <summary>
-/// Collects SPRINTER's training labels as in the released code: for each prompt and step, the
-/// draft proposes its greedy token x (or, with <see cref="DraftTokenRule.Sample"/>, a seeded draw
-/// from q); the label is q(x) &lt;= ratio * p(x) over the full
-/// temperature-1 distributions; the context continues with x when acceptable, else with the
-/// target's greedy token. Both models advance through their KV caches, one token per step.
+/// Collects verifier training labels. For each prompt and step the draft proposes its greedy token
+/// x (or a seeded draw from q), labelled by the <see cref="LabelRule"/> over the full
+/// temperature-1 distributions. The context continues as the matching decoding would: paper and
+/// greedy labels continue with x when acceptable, else with the target's greedy token; sample
+/// labels continue with x when the acceptance draw accepts it, else with a draw from SD's residual
+/// norm(max(p - q, 0)). Both models advance through their KV caches, one token per step.
 /// </summary>
 public static class LabelCollector
 {
@@ -62,7 +84,9 @@ public static class LabelCollector
         var pProbs = new float[vocab];
         var hidden = new List<float>();
         var token = new List<int>(); var targetToken = new List<int>(); var q = new List<float>(); var p = new List<float>(); var entropy = new List<float>();
-        var margin = new List<float>(); var label = new List<bool>(); var promptId = new List<int>(); var step = new List<int>();
+        var margin = new List<float>(); var label = new List<bool>(); var soft = new List<float>(); var promptId = new List<int>(); var step = new List<int>();
+        var residual = new float[vocab];
+        var rule = options.EffectiveDraftToken;
         int truncated = 0;
         var one = new int[1];
         var sampler = new Sprinter.Decoding.TokenSampler(options.Seed);
@@ -77,16 +101,29 @@ public static class LabelCollector
             for (int s = 0; s < options.TokensPerPrompt; s++)
             {
                 TensorPrimitives.SoftMax(ds.Logits(0), qProbs);
-                int x = options.DraftToken == DraftTokenRule.Greedy ? TensorPrimitives.IndexOfMax(qProbs) : sampler.Sample(qProbs);
+                int x = rule == DraftTokenRule.Greedy ? TensorPrimitives.IndexOfMax(qProbs) : sampler.Sample(qProbs);
                 var stats = VerifierFeatures.FromLogits(ds.Logits(0), qProbs, x);
                 TensorPrimitives.SoftMax(ts.Logits(0), pProbs);
-                bool acceptable = qProbs[x] <= options.Ratio * pProbs[x];
-                hidden.AddRange(ds.Hidden(ds.HiddenRows - 1));
                 int targetGreedy = TensorPrimitives.IndexOfMax(pProbs);
+                float acceptance = options.Label switch
+                {
+                    LabelRule.Greedy => targetGreedy == x ? 1f : 0f,
+                    LabelRule.Sample => Math.Min(1f, pProbs[x] / qProbs[x]),
+                    _ => qProbs[x] <= options.Ratio * pProbs[x] ? 1f : 0f,
+                };
+                // The sample rule's hard label is SD's own acceptance draw; the others are deterministic.
+                bool acceptable = options.Label == LabelRule.Sample ? sampler.NextUniform() < acceptance : acceptance >= 0.5f;
+                hidden.AddRange(ds.Hidden(ds.HiddenRows - 1));
                 token.Add(x); targetToken.Add(targetGreedy); q.Add(qProbs[x]); p.Add(pProbs[x]); entropy.Add(stats.Entropy); margin.Add(stats.Margin);
-                label.Add(acceptable); promptId.Add(texts[t].Id); step.Add(s);
+                label.Add(acceptable); soft.Add(acceptance); promptId.Add(texts[t].Id); step.Add(s);
                 if (s == options.TokensPerPrompt - 1) break;
-                one[0] = acceptable ? x : targetGreedy;
+                if (acceptable) one[0] = x;
+                else if (options.Label == LabelRule.Sample)
+                {
+                    Sprinter.Decoding.AcceptanceRule.Residual(pProbs, qProbs, residual);
+                    one[0] = sampler.Sample(residual);
+                }
+                else one[0] = targetGreedy;
                 ds.Forward(one, logitRows: 1);
                 ts.Forward(one, logitRows: 1);
             }
@@ -107,13 +144,20 @@ public static class LabelCollector
             ["draft_identity"] = draft.Folder.ComputeIdentity(),
             ["target"] = Path.GetFullPath(target.Folder.Folder),
             ["target_identity"] = target.Folder.ComputeIdentity(),
-            ["draft_token"] = options.DraftToken.ToString().ToLowerInvariant(),
-            ["rule"] = $"draft {(options.DraftToken == DraftTokenRule.Greedy ? "greedy token x" : "token x sampled from q")}; label = q(x) <= ratio * p(x) (softmax at temperature 1); continue with x if acceptable else the target's greedy token",
+            ["draft_token"] = rule.ToString().ToLowerInvariant(),
+            ["label"] = options.Label.ToString().ToLowerInvariant(),
+            ["decoding"] = options.Decoding,
+            ["rule"] = $"draft {(rule == DraftTokenRule.Greedy ? "greedy token x" : "token x sampled from q")}; " + options.Label switch
+            {
+                LabelRule.Greedy => "label = the target's greedy token is x; continue with x if so, else with the target's greedy token",
+                LabelRule.Sample => "soft label = min(1, p(x) / q(x)) (softmax at temperature 1), hard label = one acceptance draw; continue with x if accepted, else with a draw from norm(max(p - q, 0))",
+                _ => "label = q(x) <= ratio * p(x) (softmax at temperature 1); continue with x if acceptable else the target's greedy token",
+            },
         };
         return new LabelSet
         {
             HiddenSize = d, Hidden = [.. hidden], Token = [.. token], TargetToken = [.. targetToken], Q = [.. q], P = [.. p], Entropy = [.. entropy], Margin = [.. margin],
-            Label = [.. label], PromptId = [.. promptId], Step = [.. step], Summary = summary,
+            Label = [.. label], Soft = [.. soft], PromptId = [.. promptId], Step = [.. step], Summary = summary,
         };
     }
 }

@@ -22,6 +22,11 @@ public sealed class LabelSet
     public required float[] Entropy { get; init; }
     public required float[] Margin { get; init; }
     public required bool[] Label { get; init; }
+    /// <summary>The training target in [0, 1]: the label itself, or SD's acceptance probability for sample labels.</summary>
+    public required float[] Soft { get; init; }
+    /// <summary>The decoding the labels were made for (greedy or sample).</summary>
+    public string Decoding => (string?)Summary["decoding"] ?? ((string?)Summary["draft_token"] == "sample" ? "sample" : "greedy");
+    public string LabelRuleName => (string?)Summary["label"] ?? "paper";
     public required int[] PromptId { get; init; }
     public required int[] Step { get; init; }
     public required JsonObject Summary { get; init; }
@@ -52,6 +57,7 @@ public sealed class LabelSet
             new TensorToWrite("entropy", [n], Entropy),
             new TensorToWrite("margin", [n], Margin),
             new TensorToWrite("label", [n], Label.Select(l => l ? 1f : 0f).ToArray()),
+            new TensorToWrite("soft_label", [n], Soft),
             new TensorToWrite("prompt_id", [n], F(PromptId)),
             new TensorToWrite("step", [n], F(Step)),
         ], new Dictionary<string, string> { ["format"] = "sprinter-labels" });
@@ -76,13 +82,16 @@ public sealed class LabelSet
         var hidden = st.Tensors.TryGetValue("hidden", out var h) && h.Shape.Length == 2 ? h : throw new InvalidInputException($"{tensorPath}: tensor 'hidden' must be [examples, d].");
         int n = (int)hidden.Shape[0], d = (int)hidden.Shape[1];
         static int[] I(float[] a) => a.Select(v => (int)v).ToArray();
+        var labels = Get("label");
+        // Label sets from before soft labels train on their hard labels.
+        var softLabels = st.Tensors.ContainsKey("soft_label") ? Get("soft_label") : labels;
         var set = new LabelSet
         {
             HiddenSize = d, Hidden = Get("hidden"), Token = I(Get("token")), TargetToken = I(Get("target_token")), Q = Get("q"), P = Get("p"), Entropy = Get("entropy"),
-            Margin = Get("margin"), Label = Get("label").Select(v => v > 0.5f).ToArray(), PromptId = I(Get("prompt_id")), Step = I(Get("step")),
+            Margin = Get("margin"), Label = labels.Select(v => v > 0.5f).ToArray(), Soft = softLabels, PromptId = I(Get("prompt_id")), Step = I(Get("step")),
             Summary = summary,
         };
-        foreach (var (name, length) in new[] { ("token", set.Token.Length), ("q", set.Q.Length), ("label", set.Label.Length), ("prompt_id", set.PromptId.Length) })
+        foreach (var (name, length) in new[] { ("token", set.Token.Length), ("q", set.Q.Length), ("label", set.Label.Length), ("soft_label", set.Soft.Length), ("prompt_id", set.PromptId.Length) })
             if (length != n) throw new InvalidInputException($"{tensorPath}: tensor '{name}' has {length} values for {n} examples; the file is corrupt.");
         return set;
     }

@@ -24,6 +24,10 @@ public sealed class VerifierModel
     public float Threshold { get; set; } = 0.5f;
     public string Recipe { get; init; } = "paper";
     public float LabelRatio { get; init; } = 1f;
+    /// <summary>The decoding the verifier was trained for: greedy or sample (its labels' draft tokens).</summary>
+    public string Decoding { get; init; } = "greedy";
+    /// <summary>paper, greedy or sample (see <see cref="LabelRule"/>).</summary>
+    public string LabelRule { get; init; } = "paper";
     public string DraftIdentity { get; init; } = "";
     public JsonObject Training { get; init; } = [];
 
@@ -78,6 +82,8 @@ public sealed class VerifierModel
             ["hidden_units"] = HiddenUnits.ToString(CultureInfo.InvariantCulture),
             ["threshold"] = Threshold.ToString("R", CultureInfo.InvariantCulture),
             ["label_ratio"] = LabelRatio.ToString("R", CultureInfo.InvariantCulture),
+            ["decoding"] = Decoding,
+            ["label"] = LabelRule,
             ["draft_identity"] = DraftIdentity,
             ["training"] = Training.ToJsonString(),
         };
@@ -91,6 +97,9 @@ public sealed class VerifierModel
         if (dir is not null && !Directory.Exists(dir)) throw new InvalidInputException($"{path}: the output folder does not exist; create it first.");
         SafeTensorsWriter.Write(path, tensors, meta);
     }
+
+    static string LegacyDecoding(IReadOnlyDictionary<string, string> meta) =>
+        meta.TryGetValue("training", out var t) && t.Contains("\"draft_token\":\"sample\"", StringComparison.Ordinal) ? "sample" : "greedy";
 
     public static VerifierModel Load(string path)
     {
@@ -110,7 +119,12 @@ public sealed class VerifierModel
             W2 = units > 0 ? T("w2") : [], B2 = units > 0 ? T("b2")[0] : 0, Threshold = Float("threshold"), Recipe = Meta("recipe"),
             LabelRatio = Float("label_ratio"), DraftIdentity = Meta("draft_identity"),
             Training = JsonNode.Parse(Meta("training")) as JsonObject ?? [],
+            // Files from before these keys were made from the paper's label; their draft tokens say the decoding.
+            Decoding = meta.TryGetValue("decoding", out var decoding) ? decoding : LegacyDecoding(meta),
+            LabelRule = meta.TryGetValue("label", out var rule) ? rule : "paper",
         };
+        if (model.Decoding is not ("greedy" or "sample"))
+            throw new InvalidInputException($"{path}: metadata 'decoding' is '{model.Decoding}'; expected greedy or sample.");
         if (model.Mean.Length != n || model.InvStd.Length != n || model.W1.Length != n * Math.Max(1, units) || model.B1.Length != Math.Max(1, units) || model.W2.Length != units)
             throw new InvalidInputException($"{path}: tensor shapes do not match {n} features and {units} hidden units; the file is corrupt.");
         return model;

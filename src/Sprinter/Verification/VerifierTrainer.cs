@@ -30,9 +30,12 @@ public static class VerifierTrainer
         var (mean, invStd) = recipe.Standardize ? Moments(x, n, train) : (new float[n], Enumerable.Repeat(1f, n).ToArray());
         var model = VerifierModel.Create(recipe.Features, d, recipe.HiddenUnits, seed, mean, invStd);
         var y = data.Label;
-        int positives = train.Count(i => y[i]);
-        float wPos = recipe.ClassWeighting ? train.Length / (2f * Math.Max(1, positives)) : 1f;
-        float wNeg = recipe.ClassWeighting ? train.Length / (2f * Math.Max(1, train.Length - positives)) : 1f;
+        // Training targets are the soft labels (equal to the hard ones except for sample labels,
+        // where they are SD's acceptance probability: cross-entropy on soft targets).
+        var target = data.Soft;
+        double positives = train.Sum(i => (double)target[i]);
+        float wPos = recipe.ClassWeighting ? (float)(train.Length / (2 * Math.Max(1, positives))) : 1f;
+        float wNeg = recipe.ClassWeighting ? (float)(train.Length / (2 * Math.Max(1, train.Length - positives))) : 1f;
 
         var optimizer = new Adam(model, recipe.LearningRate);
         var rng = new Random(seed);
@@ -51,7 +54,7 @@ public static class VerifierTrainer
                 for (int b = start; b < end; b++)
                 {
                     int i = order[b];
-                    optimizer.Accumulate(x.AsSpan(i * n, n), y[i], y[i] ? wPos : wNeg, scratch);
+                    optimizer.Accumulate(x.AsSpan(i * n, n), target[i], wPos, wNeg, scratch);
                 }
                 optimizer.Step(end - start);
             }
@@ -76,6 +79,7 @@ public static class VerifierTrainer
         {
             Features = best.Features, HiddenSize = best.HiddenSize, HiddenUnits = best.HiddenUnits, Mean = best.Mean, InvStd = best.InvStd,
             W1 = best.W1, B1 = best.B1, W2 = best.W2, B2 = best.B2, Threshold = best.Threshold, Recipe = recipe.Name, LabelRatio = data.Ratio,
+            Decoding = data.Decoding, LabelRule = data.LabelRuleName,
             DraftIdentity = data.DraftIdentity,
             Training = new JsonObject
             {
@@ -139,11 +143,16 @@ public static class VerifierTrainer
 
         public void ZeroGrad() { Array.Clear(_gW1); Array.Clear(_gB1); Array.Clear(_gW2); _gB2 = 0; }
 
-        public void Accumulate(ReadOnlySpan<float> features, bool label, float weight, Span<float> scratch)
+        /// <summary>
+        /// Adds the gradient of the class-weighted cross-entropy with soft target a:
+        /// -(wPos a log s + wNeg (1 - a) log(1 - s)), whose derivative in the logit is wPos a (s - 1) + wNeg (1 - a) s.
+        /// </summary>
+        public void Accumulate(ReadOnlySpan<float> features, float target, float wPos, float wNeg, Span<float> scratch)
         {
             int n = m.InputCount, h = m.HiddenUnits;
             float z = m.Logit(features, scratch);   // leaves standardised x in scratch[..n] and ReLU(h) in scratch[n..]
-            float dz = weight * (VerifierModel.Sigmoid(z) - (label ? 1f : 0f));
+            float sig = VerifierModel.Sigmoid(z);
+            float dz = wPos * target * (sig - 1) + wNeg * (1 - target) * sig;
             var x = scratch[..n];
             if (h == 0)
             {

@@ -149,6 +149,24 @@ public class GenerateModesCliTests
          TestModels.Folder(TestModels.TinyConfig(positions: 128), seed: 32)));
 
     [Theory]
+    [InlineData("0", false)]
+    [InlineData("0.8", true)]
+    public void AVerifierMadeForTheOtherDecodingIsNamedInANote(string temperature, bool expectNote)
+    {
+        // A verifier trained on greedy labels (the default decoding of a label set) for this draft.
+        using var draft = Sprinter.Models.LanguageModel.Load(Pair.Value.Draft);
+        var labels = Sprinter.Tests.Verification.VerifierTests.Planted(600, 16, 3, seed: 2, draftIdentity: draft.Folder.ComputeIdentity());
+        var trained = Sprinter.Verification.VerifierTrainer.Train(labels, Sprinter.Verification.VerifierRecipe.Paper with { Epochs = 1 }, seed: 1);
+        string path = Path.Combine(TestModels.TempDir(), "greedy-verifier.safetensors");
+        trained.Model.Save(path);
+        Assert.Equal("greedy", Sprinter.Verification.VerifierModel.Load(path).Decoding);
+        var (code, _, error) = CliTests.Run("generate", "--mode", "sprinter", "--draft", Pair.Value.Draft, "--target", Pair.Value.Target,
+            "--verifier", path, "--temperature", temperature, "--prompt", "Once upon", "--max-tokens", "5", "--json");
+        Assert.True(code == 0, error);
+        Assert.Equal(expectNote, error.Contains("trained for greedy decoding but this run decodes by sampling"));
+    }
+
+    [Theory]
     [InlineData("sd", true)]
     [InlineData("sprinter", false)]
     public void SpeculativeModesPrintStatsAndProvenance(string mode, bool lossless)

@@ -67,4 +67,19 @@ public class ShippedModelsTests
         }
         return nll / (ids.Length - 1);
     }
+
+    [Fact]
+    public void SprinterUsesTheShippedVerifierMadeForTheDecodingOrSaysNoneMatches()
+    {
+        bool sampleShipped = File.Exists(Path.Combine(ModelsDir(), "verifier-sample.safetensors"));
+        var greedy = Cli.CliTests.Run("generate", "--mode", "sprinter", "--prompt", "The President said", "--max-tokens", "4", "--temperature", "0");
+        Assert.True(greedy.Code == 0, greedy.Err);
+        var sampled = Cli.CliTests.Run("generate", "--mode", "sprinter", "--prompt", "The President said", "--max-tokens", "4", "--temperature", "0.8");
+        if (sampleShipped) Assert.True(sampled.Code == 0, sampled.Err);
+        else
+        {
+            Assert.Equal(2, sampled.Code);
+            Assert.Contains("no shipped verifier is made for sample decoding", sampled.Err);
+        }
+    }
 }

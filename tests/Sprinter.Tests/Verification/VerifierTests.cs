@@ -9,7 +9,7 @@ namespace Sprinter.Tests.Verification;
 public class VerifierTests
 {
     /// <summary>Synthetic labels: hidden ~ N(0, 1)^d, label = sigmoid(w.h + b) > u (a planted logistic rule, noise set by <paramref name="sharpness"/>).</summary>
-    static LabelSet Planted(int examples, int d, double sharpness, int seed, string draftIdentity = "draft-a")
+    internal static LabelSet Planted(int examples, int d, double sharpness, int seed, string draftIdentity = "draft-a")
     {
         var rng = new Random(seed);
         double Normal() => Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
@@ -26,6 +26,7 @@ public class VerifierTests
         return new LabelSet
         {
             HiddenSize = d, Hidden = hidden, Token = new int[examples], TargetToken = new int[examples], Q = zeros, P = zeros, Entropy = zeros, Margin = zeros, Label = label,
+            Soft = label.Select(l => l ? 1f : 0f).ToArray(),
             PromptId = Enumerable.Range(0, examples).Select(i => i / 20).ToArray(), Step = Enumerable.Range(0, examples).Select(i => i % 20).ToArray(),
             Summary = new JsonObject { ["draft_identity"] = draftIdentity, ["ratio"] = 1.0, ["labels_sha256"] = "synthetic" },
         };
@@ -118,9 +119,11 @@ public class VerifierTests
     }
 
     [Theory]
-    [InlineData(DraftTokenRule.Greedy)]
-    [InlineData(DraftTokenRule.Sample)]
-    public void CollectedLabelsAgreeWithADirectComputation(DraftTokenRule rule)
+    [InlineData(DraftTokenRule.Greedy, LabelRule.Paper)]
+    [InlineData(DraftTokenRule.Sample, LabelRule.Paper)]
+    [InlineData(DraftTokenRule.Sample, LabelRule.Greedy)]   // the greedy label forces greedy draft tokens
+    [InlineData(DraftTokenRule.Greedy, LabelRule.Sample)]   // the sample label forces sampled draft tokens
+    public void CollectedLabelsAgreeWithADirectComputation(DraftTokenRule requested, LabelRule labelRule)
     {
         var c = TestModels.TinyConfig(positions: 96);
         string draftDir = TestModels.Folder(c with { EmbeddingSize = 16, HeadCount = 2, InnerSize = 64, LayerCount = 1 }, seed: 3);
@@ -130,7 +133,8 @@ public class VerifierTests
         using var draft = LanguageModel.Load(draftDir);
         using var target = LanguageModel.Load(targetDir);
         const float ratio = 1.5f;
-        var options = new CollectOptions { Prompts = 10, TokensPerPrompt = 6, Ratio = ratio, DraftToken = rule, Seed = 5 };
+        var options = new CollectOptions { Prompts = 10, TokensPerPrompt = 6, Ratio = ratio, DraftToken = requested, Label = labelRule, Seed = 5 };
+        var rule = options.EffectiveDraftToken;
         var set = LabelCollector.Collect(draft, target, dataFile, options);
         Assert.Equal(set.Token, LabelCollector.Collect(draft, target, dataFile, options).Token); // seeded
         Assert.Equal(3 * 6, set.Count); // "short" has too few words; the blank line is skipped
@@ -152,10 +156,31 @@ public class VerifierTests
                 else if (x != TensorPrimitives.IndexOfMax(q)) notArgmax++;
                 Assert.Equal(q[x], set.Q[i], 4);
                 Assert.Equal(p[x], set.P[i], 4);
-                Assert.Equal(q[x] <= ratio * p[x], set.Label[i]);
-                Assert.Equal(TensorPrimitives.IndexOfMax(p), set.TargetToken[i]);
+                int targetGreedy = TensorPrimitives.IndexOfMax(p);
+                if (labelRule == LabelRule.Paper) Assert.Equal(q[x] <= ratio * p[x], set.Label[i]);
+                if (labelRule == LabelRule.Greedy) Assert.Equal(targetGreedy == x, set.Label[i]);
+                if (labelRule == LabelRule.Sample) Assert.Equal(Math.Min(1f, p[x] / q[x]), set.Soft[i], 4);
+                else Assert.Equal(set.Label[i] ? 1f : 0f, set.Soft[i]);
+                Assert.Equal(targetGreedy, set.TargetToken[i]);
                 Assert.Equal(ds.Hidden(ds.HiddenRows - 1).ToArray(), set.HiddenRow(i).ToArray(), new FloatTolerance(1e-4f));
-                context.Add(set.Label[i] ? x : TensorPrimitives.IndexOfMax(p));
+                if (i == rows[^1]) break;
+                // The next drafted position's context: x when accepted; else the target's greedy token,
+                // or for sample labels a draw from the residual, which only puts mass where p > q.
+                int next = set.Label[i] ? x : targetGreedy;
+                if (labelRule == LabelRule.Sample && !set.Label[i])
+                {
+                    var nextDs = draft.Model.CreateSession();
+                    next = Enumerable.Range(0, c.VocabSize).First(y => ContextMatches(y));
+                    Assert.True(p[next] > q[next], $"residual draw {next} has p {p[next]} <= q {q[next]}");
+                    bool ContextMatches(int y)
+                    {
+                        // The stored hidden state of the next step identifies the token appended.
+                        nextDs.Reset();
+                        nextDs.Forward([.. context, y], allLogits: false);
+                        return nextDs.Hidden(nextDs.HiddenRows - 1).ToArray().Zip(set.HiddenRow(i + 1).ToArray()).All(t => Math.Abs(t.First - t.Second) <= 1e-4f);
+                    }
+                }
+                context.Add(next);
             }
         }
         if (rule == DraftTokenRule.Sample) Assert.True(notArgmax > set.Count / 2, $"{notArgmax} of {set.Count} draws differ from the argmax"); // a random draft's q is flat
@@ -165,6 +190,42 @@ public class VerifierTests
         Assert.Equal(set.Label, loaded.Label);
         Assert.Equal(set.Hidden, loaded.Hidden);
         Assert.Equal(set.Token, loaded.Token);
+        Assert.Equal(set.Soft, loaded.Soft);
+        Assert.Equal(rule == DraftTokenRule.Greedy ? "greedy" : "sample", loaded.Decoding);
+    }
+
+    [Fact]
+    public void SoftLabelsTrainTowardsTheAcceptanceProbabilityAndRecordTheDecoding()
+    {
+        // Soft targets a = sigmoid(w.h): the verifier should learn the probabilities themselves.
+        var data = Planted(3000, 8, sharpness: 1, seed: 9);
+        var soft = new float[data.Count];
+        var rng = new Random(4);
+        var w = Enumerable.Range(0, 8).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        for (int i = 0; i < data.Count; i++)
+        {
+            double z = 0;
+            for (int j = 0; j < 8; j++) z += w[j] * data.HiddenRow(i)[j];
+            soft[i] = (float)(1 / (1 + Math.Exp(-z)));
+        }
+        var summary = (JsonObject)data.Summary.DeepClone();
+        summary["decoding"] = "sample";
+        summary["label"] = "sample";
+        var softData = new LabelSet
+        {
+            HiddenSize = 8, Hidden = data.Hidden, Token = data.Token, TargetToken = data.TargetToken, Q = data.Q, P = data.P, Entropy = data.Entropy, Margin = data.Margin,
+            Label = soft.Select(a => a >= 0.5f).ToArray(), Soft = soft, PromptId = data.PromptId, Step = data.Step, Summary = summary,
+        };
+        var trained = VerifierTrainer.Train(softData, VerifierRecipe.Paper with { Epochs = 40, LearningRate = 3e-3f }, seed: 1);
+        var scratch = new float[8];
+        double gap = 0;
+        for (int i = 0; i < softData.Count; i++) gap += Math.Abs(VerifierModel.Sigmoid(trained.Model.Logit(softData.HiddenRow(i), scratch)) - soft[i]);
+        gap /= softData.Count;
+        Assert.True(gap < 0.03, $"mean gap between score and soft label {gap:F4}");
+        string path = Path.Combine(TestModels.TempDir(), "v.safetensors");
+        trained.Model.Save(path);
+        Assert.Equal("sample", VerifierModel.Load(path).Decoding);
+        Assert.Equal("sample", VerifierModel.Load(path).LabelRule);
     }
 
     sealed class FloatTolerance(float tolerance) : IEqualityComparer<float>
