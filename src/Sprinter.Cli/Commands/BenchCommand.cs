@@ -69,38 +69,52 @@ internal static class BenchCommand
                 .SelectMany(d => BenchDatasets.Load(d, dataDir, promptCount, baseSeed)).ToList();
 
             using var pair = ModelPair.Load(true, r.GetValue(target), true, r.GetValue(draft), CliSupport.ParseDtype(r.GetValue(dtype)!));
-            // One verifier serves the run: the one made for the first sampling setting's decoding. A
-            // setting of the other decoding is named in a note (per-setting verifiers: not yet).
-            string decoding = settings[0] == SamplingSetting.Greedy ? "greedy" : "sample";
-            var (v, calibrated) = VerifierSource.Resolve(r.GetValue(verifier), pair.Draft!, decoding, error);
-            if (v is LearnedVerifier learned)
-                foreach (var other in settings.Where(st => (st == SamplingSetting.Greedy ? "greedy" : "sample") != learned.Model.Decoding))
-                    error.WriteLine($"note: the {other.Name} rows use {v.Name}, a verifier made for {learned.Model.Decoding} decoding; run them alone (--sampling {other.Name}) to use the matching one.");
-            var thresholdList = List(r.GetValue(thresholds)!, "--threshold").Select(t => t.Equals("calibrated", StringComparison.OrdinalIgnoreCase) ? calibrated ?? 0.5f
+            // Each sampling setting runs with the verifier made for its decoding (greedy or sample);
+            // --verifier FILE serves every setting (with a note where its decoding differs).
+            var verifiers = new Dictionary<string, BenchVerifier>();
+            var byDecoding = new Dictionary<string, BenchVerifier>();
+            foreach (var setting in settings)
+            {
+                if (!byDecoding.TryGetValue(setting.Decoding, out var chosen))
+                {
+                    var (vr, cal) = VerifierSource.Resolve(r.GetValue(verifier), pair.Draft!, setting.Decoding, error, fallBack: true);
+                    var reused = byDecoding.Values.FirstOrDefault(b => r.GetValue(verifier) is not null);
+                    chosen = reused ?? new BenchVerifier(vr, cal, cal is null ? vr.Name : $"{vr.Name}, calibrated threshold {cal:0.###}");
+                    byDecoding[setting.Decoding] = chosen;
+                }
+                verifiers[setting.Name] = chosen;
+            }
+            bool perSetting = verifiers.Values.Select(b => b.Description).Distinct().Count() > 1;
+            float? calibrated = verifiers[settings[0].Name].CalibratedThreshold;
+            var thresholdSpecs = List(r.GetValue(thresholds)!, "--threshold");
+            var thresholdList = thresholdSpecs.Select(t => t.Equals("calibrated", StringComparison.OrdinalIgnoreCase) ? calibrated ?? 0.5f
                 : float.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out float f) && f is >= 0 and <= 1 ? f
                 : throw new InvalidInputException($"--threshold takes numbers in [0, 1] or 'calibrated', got '{t}'.")).Distinct().ToList();
+            // With a verifier per decoding, "calibrated" means each setting's own calibrated threshold.
+            bool CalibratedSpec(float t) => perSetting && thresholdSpecs.Any(x => x.Equals("calibrated", StringComparison.OrdinalIgnoreCase)) && t == (calibrated ?? 0.5f);
 
             var methods = new List<BenchMethod> { new(BenchMethodKind.ArTarget) };
             if (!isQuick) methods.Add(new(BenchMethodKind.ArDraft));
             methods.AddRange((isQuick ? gammaList.Take(1) : gammaList).Select(g => new BenchMethod(BenchMethodKind.Sd, Gamma: g)));
             foreach (var kind in new[] { BenchMethodKind.SprinterPaper, BenchMethodKind.SprinterStrictOnCall })
-                methods.AddRange((isQuick ? thresholdList.Take(1) : thresholdList).Select(t => new BenchMethod(kind, Threshold: t)));
+                methods.AddRange((isQuick ? thresholdList.Take(1) : thresholdList).Select(t => new BenchMethod(kind, Threshold: t, Calibrated: CalibratedSpec(t))));
             var config = new BenchConfig
             {
                 Methods = methods, Settings = settings, NewTokens = tokens, MaxDraft = cap, Seed = baseSeed,
                 TheoryThresholds = isQuick ? thresholdList.Take(1).ToList() : thresholdList,
+                CalibratedThresholds = verifiers.Where(kv => kv.Value.CalibratedThreshold is not null).ToDictionary(kv => kv.Key, kv => kv.Value.CalibratedThreshold!.Value),
             };
 
             string outFolder = r.GetValue(outDir)!;
             Directory.CreateDirectory(outFolder);
-            var runner = new BenchRunner(pair.Draft!.Model, pair.Target!.Model, pair.Tokenizer, v, config);
+            var runner = new BenchRunner(pair.Draft!.Model, pair.Target!.Model, pair.Tokenizer, verifiers, config);
             var outcome = runner.Run(examples, new ProgressLine(error, "bench"), ct);
             var context = new BenchContext(
                 "sprinter " + string.Join(' ', r.Tokens.Select(t => t.Value.Contains(' ') ? $"\"{t.Value}\"" : t.Value)),
                 BenchContext.DescribeMachine(),
                 BenchContext.DescribeModel(pair.Draft.Name, pair.Draft.Folder.Folder, pair.Draft.Config, pair.Draft.Model.WeightType),
                 BenchContext.DescribeModel(pair.Target.Name, pair.Target.Folder.Folder, pair.Target.Config, pair.Target.Model.WeightType),
-                calibrated is null ? v.Name : $"{v.Name}, calibrated threshold {calibrated:0.###}");
+                perSetting ? string.Join("; ", verifiers.Select(kv => $"{kv.Key} rows: {kv.Value.Description}")) : verifiers[settings[0].Name].Description);
             var results = BenchResults.From(config, context, outcome);
             var resultsJson = results.ToJson();
             File.WriteAllText(Path.Combine(outFolder, "results.json"), resultsJson.ToJsonString(CliSupport.Json));

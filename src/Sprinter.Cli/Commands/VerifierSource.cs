@@ -15,7 +15,9 @@ internal static class VerifierSource
     /// <returns>The verifier and its calibrated threshold when the file stores one.</returns>
     /// <param name="decoding">greedy (temperature 0) or sample.</param>
     /// <param name="notes">Where a note goes when an explicitly given file was made for the other decoding.</param>
-    public static (IVerifier Verifier, float? Threshold) Resolve(string? spec, LanguageModel draft, string decoding, TextWriter? notes = null)
+    /// <param name="fallBack">When no shipped verifier is made for the decoding, use one made for the other
+    /// decoding with a note (the benchmark, which records which verifier served each row) instead of refusing.</param>
+    public static (IVerifier Verifier, float? Threshold) Resolve(string? spec, LanguageModel draft, string decoding, TextWriter? notes = null, bool fallBack = false)
     {
         if (spec is not null && spec.StartsWith("constant:", StringComparison.OrdinalIgnoreCase))
         {
@@ -39,6 +41,15 @@ internal static class VerifierSource
             var shipped = LearnedVerifier.Load(path, draft);
             return (shipped, shipped.Model.Threshold);
         }
+        if (fallBack)
+            foreach (string name in new[] { "verifier-greedy.safetensors", "verifier-sample.safetensors", "verifier.safetensors" })
+                if (CliSupport.FindShipped(name, folder: false) is string other)
+                {
+                    var model = VerifierModel.Load(other);
+                    notes?.WriteLine($"note: no shipped verifier is made for {decoding} decoding; the {decoding} rows use {Path.GetFileName(other)}, made for {model.Decoding} decoding, whose calibrated eta_FP does not carry over.");
+                    var used = LearnedVerifier.Load(other, draft);
+                    return (used, used.Model.Threshold);
+                }
         throw new InvalidInputException($"no shipped verifier is made for {decoding} decoding (models/verifier-{decoding}.safetensors); " +
             (decoding == "sample" ? "decode greedily with --temperature 0, or " : "") + "pass --verifier FILE (or constant:S).");
     }

@@ -11,6 +11,13 @@ public sealed record BenchConfig
     /// <summary>Thresholds for the theory table (the SPRINTER thresholds); empty skips it.</summary>
     public IReadOnlyList<float> TheoryThresholds { get; init; } = [];
 
+    /// <summary>Each sampling setting's verifier's calibrated threshold, by setting name, for <see cref="BenchMethod.Calibrated"/> methods.</summary>
+    public IReadOnlyDictionary<string, float> CalibratedThresholds { get; init; } = new Dictionary<string, float>();
+
+    /// <summary>The threshold a SPRINTER method ran at under a sampling setting.</summary>
+    public float ThresholdOf(BenchMethod method, string sampling) =>
+        method.Calibrated && CalibratedThresholds.TryGetValue(sampling, out float t) ? t : method.Threshold;
+
     /// <summary>The SD method speedups are measured against (the first gamma), if any.</summary>
     public BenchMethod? Sd => Methods.FirstOrDefault(m => m.Kind == BenchMethodKind.Sd);
 }

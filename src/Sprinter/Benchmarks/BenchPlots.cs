@@ -18,7 +18,8 @@ public static class BenchPlots
         {
             string tag = $"{Safe(group.Key.Dataset)}-{group.Key.Sampling}";
             var methods = group.ToList();
-            files.Add(SpeedQuality(methods, folder, $"speed-quality-{tag}.png", $"{group.Key.Dataset}, {group.Key.Sampling}"));
+            string sampling = group.Key.Sampling;
+            files.Add(SpeedQuality(methods, m => results.Config.ThresholdOf(m.Method, sampling), folder, $"speed-quality-{tag}.png", $"{group.Key.Dataset}, {group.Key.Sampling}"));
             var sd = methods.FirstOrDefault(m => m.Method == results.Config.Sd);
             var sprinter = methods.FirstOrDefault(m => m.Method.Kind == BenchMethodKind.SprinterPaper);
             if (sd is not null && sprinter is not null)
@@ -30,18 +31,18 @@ public static class BenchPlots
     static string Safe(string name) => string.Concat(name.Select(c => char.IsLetterOrDigit(c) ? c : '_'));
 
     /// <summary>ms/token against ROUGE-L: a line per SPRINTER mode over the thresholds, SD and AR as reference points.</summary>
-    static string SpeedQuality(List<MethodSummary> methods, string folder, string file, string title)
+    static string SpeedQuality(List<MethodSummary> methods, Func<MethodSummary, float> threshold, string folder, string file, string title)
     {
         var plot = new Plot();
         foreach (var kind in new[] { BenchMethodKind.SprinterPaper, BenchMethodKind.SprinterStrictOnCall })
         {
-            var points = methods.Where(m => m.Method.Kind == kind).OrderBy(m => m.Method.Threshold).ToList();
+            var points = methods.Where(m => m.Method.Kind == kind).OrderBy(threshold).ToList();
             if (points.Count == 0) continue;
             var line = plot.Add.Scatter(points.Select(m => m.MsPerTokenMedian).ToArray(), points.Select(m => m.RougeL).ToArray());
-            line.LegendText = $"{points[0].Method.Mode} (thresholds {string.Join(", ", points.Select(m => m.Method.Threshold.ToString("0.###")))})";
+            line.LegendText = $"{points[0].Method.Mode} (thresholds {string.Join(", ", points.Select(m => threshold(m).ToString("0.###")))})";
             line.MarkerSize = 9;
             foreach (var m in points)
-                plot.Add.Text($"t={m.Method.Threshold:0.###}", m.MsPerTokenMedian, m.RougeL).LabelFontSize = 11;
+                plot.Add.Text($"t={threshold(m):0.###}", m.MsPerTokenMedian, m.RougeL).LabelFontSize = 11;
         }
         foreach (var m in methods.Where(m => !m.Method.IsSprinter))
         {

@@ -45,7 +45,7 @@ public sealed class BenchResults
             ["truncated_prompts"] = g.Count(p => p.Truncated),
             ["mean_prompt_tokens"] = N(g.Average(p => p.Tokens), 1),
         }).ToArray()),
-        ["methods"] = new JsonArray(Methods.Select(m => (JsonNode)MethodJson(m)).ToArray()),
+        ["methods"] = new JsonArray(Methods.Select(m => (JsonNode)MethodJson(m, Config)).ToArray()),
         ["theory"] = new JsonArray(Theory.Select(t => (JsonNode)new JsonObject
         {
             ["dataset"] = t.Dataset, ["threshold"] = t.Threshold, ["prompts"] = t.Prompts,
@@ -76,12 +76,12 @@ public sealed class BenchResults
         }).ToArray()),
     };
 
-    static JsonObject MethodJson(MethodSummary m) => new()
+    static JsonObject MethodJson(MethodSummary m, BenchConfig config) => new()
     {
         ["name"] = m.Method.Name,
         ["mode"] = m.Method.Mode,
         ["gamma"] = m.Method.Kind == BenchMethodKind.Sd ? m.Method.Gamma : null,
-        ["threshold"] = m.Method.IsSprinter ? m.Method.Threshold : null,
+        ["threshold"] = m.Method.IsSprinter ? config.ThresholdOf(m.Method, m.Sampling) : null,
         ["dataset"] = m.Dataset,
         ["sampling"] = m.Sampling,
         ["prompts"] = m.Prompts,

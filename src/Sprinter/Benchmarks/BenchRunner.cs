@@ -27,18 +27,26 @@ public sealed class BenchRunner
 {
     readonly Gpt2Model _draft, _target;
     readonly Gpt2Tokenizer _tokenizer;
-    readonly IVerifier? _verifier;
+    readonly IReadOnlyDictionary<string, BenchVerifier> _verifiers;   // by sampling setting name
+    readonly IVerifier? _verifier;                                    // the first setting's (theory check)
     readonly BenchConfig _config;
     readonly Gpt2Session _draftSession, _targetSession;
     readonly LikelihoodScorer _scorer;
 
     public BenchRunner(Gpt2Model draft, Gpt2Model target, Gpt2Tokenizer tokenizer, IVerifier? verifier, BenchConfig config)
+        : this(draft, target, tokenizer, verifier is null ? null : config.Settings.ToDictionary(s => s.Name, _ => new BenchVerifier(verifier, null, verifier.Name)), config) { }
+
+    /// <param name="verifiers">The verifier of each sampling setting, by setting name (SPRINTER methods need one for every setting).</param>
+    public BenchRunner(Gpt2Model draft, Gpt2Model target, Gpt2Tokenizer tokenizer, IReadOnlyDictionary<string, BenchVerifier>? verifiers, BenchConfig config)
     {
-        _draft = draft; _target = target; _tokenizer = tokenizer; _verifier = verifier; _config = config;
+        _draft = draft; _target = target; _tokenizer = tokenizer; _config = config;
+        _verifiers = verifiers ?? new Dictionary<string, BenchVerifier>();
+        if (config.Methods.Any(m => m.IsSprinter) && config.Settings.Any(s => !_verifiers.ContainsKey(s.Name)))
+            throw new InvalidInputException("SPRINTER methods need a verifier; pass --verifier FILE or constant:S.");
+        _verifier = config.Settings.Select(s => _verifiers.GetValueOrDefault(s.Name)?.Verifier).FirstOrDefault(v => v is not null);
         _draftSession = draft.CreateSession();
         _targetSession = target.CreateSession();
         _scorer = new LikelihoodScorer(target);
-        if (config.Methods.Any(m => m.IsSprinter) && verifier is null) throw new InvalidInputException("SPRINTER methods need a verifier; pass --verifier FILE or constant:S.");
     }
 
     /// <summary>Most prompt tokens that leave room for the new tokens and one token of lookahead.</summary>
@@ -102,7 +110,7 @@ public sealed class BenchRunner
     {
         BenchMethodKind.ArTarget => new AutoregressiveDecoder(_targetSession, setting.Options, seed, isTarget: true),
         BenchMethodKind.ArDraft => new AutoregressiveDecoder(_draftSession, setting.Options, seed, isTarget: false),
-        _ => new SpeculativeDecoder(_draftSession, _targetSession, method.SpeculativeOptions(_verifier, _config.MaxDraft), setting.Options, seed) { Observer = audit },
+        _ => new SpeculativeDecoder(_draftSession, _targetSession, method.SpeculativeOptions(_verifiers.GetValueOrDefault(setting.Name), _config.MaxDraft), setting.Options, seed) { Observer = audit },
     };
 
     static int[] Generate(IDecoder decoder, int[] prompt, int maxTokens)

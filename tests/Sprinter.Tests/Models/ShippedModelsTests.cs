@@ -82,4 +82,17 @@ public class ShippedModelsTests
             Assert.Contains("no shipped verifier is made for sample decoding", sampled.Err);
         }
     }
+
+    [Fact]
+    public void BenchNamesTheVerifierServingEachDecoding()
+    {
+        bool sampleShipped = File.Exists(Path.Combine(ModelsDir(), "verifier-sample.safetensors"));
+        string outDir = TestModels.TempDir();
+        var (code, _, error) = Cli.CliTests.Run("bench", "--dataset", "lm1b", "--prompts", "1", "--new-tokens", "4", "--sampling", "greedy,sample",
+            "--gamma", "2", "--threshold", "calibrated", "--out", outDir, "--json");
+        Assert.True(code == 0, error);
+        if (!sampleShipped) Assert.Contains("no shipped verifier is made for sample decoding; the sample rows use", error);
+        var verifierText = (string)System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "results.json")))!["models"]!["verifier"]!;
+        Assert.Contains(sampleShipped ? "sample rows" : "calibrated threshold", verifierText);
+    }
 }
