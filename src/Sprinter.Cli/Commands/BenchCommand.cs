@@ -78,7 +78,7 @@ internal static class BenchCommand
                 if (!byDecoding.TryGetValue(setting.Decoding, out var chosen))
                 {
                     var (vr, cal) = VerifierSource.Resolve(r.GetValue(verifier), pair.Draft!, setting.Decoding, error, fallBack: true);
-                    var reused = byDecoding.Values.FirstOrDefault(b => r.GetValue(verifier) is not null);
+                    var reused = r.GetValue(verifier) is not null ? byDecoding.Values.FirstOrDefault() : null;
                     chosen = reused ?? new BenchVerifier(vr, cal, cal is null ? vr.Name : $"{vr.Name}, calibrated threshold {cal:0.###}");
                     byDecoding[setting.Decoding] = chosen;
                 }
