@@ -21,12 +21,14 @@ internal static class AgreementCommand
         var prompts = new Option<int>("--prompts") { Description = "Number of prompts (a seeded sample).", DefaultValueFactory = _ => 200 };
         var tokens = new Option<int>("--tokens") { Description = "Positions per prompt (the context follows the collection rule).", DefaultValueFactory = _ => 20 };
         var json = CliSupport.JsonOption();
-        var command = new Command("agreement", "Measure draft/target greedy agreement and the rate of q(x) <= p(x) on prompts from a text file.") { draft, target, data, dataDir, prompts, tokens, json };
+        var command = new Command("agreement", "Measure draft/target greedy agreement, the rate of q(x) <= p(x) and SD's acceptance when sampling, on prompts from a text file.") { draft, target, data, dataDir, prompts, tokens, json };
         command.SetAction(int (r) =>
         {
             using var pair = ModelPair.Load(true, r.GetValue(target), true, r.GetValue(draft), WeightType.F32);
             var (texts, file) = BenchDatasets.Texts(r.GetValue(data)!, CliSupport.ResolveDataDir(r.GetValue(dataDir)));
             var set = LabelCollector.Collect(pair.Draft!, pair.Target!, texts, file, new CollectOptions { Prompts = r.GetValue(prompts), TokensPerPrompt = r.GetValue(tokens) }, new ProgressLine(error, "agreement"));
+            // SD's acceptance when sampling at temperature 1: the mean of min(1, p(x)/q(x)) over x drawn from q, along SD's own path.
+            var sampled = LabelCollector.Collect(pair.Draft!, pair.Target!, texts, file, new CollectOptions { Prompts = r.GetValue(prompts), TokensPerPrompt = r.GetValue(tokens), Label = LabelRule.Sample }, new ProgressLine(error, "sampled"));
             int n = set.Count;
             double Rate(Func<int, bool> f, Func<int, bool>? where = null)
             {
@@ -40,11 +42,14 @@ internal static class AgreementCommand
                 ["acceptable_rate"] = Math.Round(Rate(i => set.Label[i]), 4),
                 ["first_position_greedy_agreement"] = Math.Round(Rate(i => set.Token[i] == set.TargetToken[i], i => set.Step[i] == 0), 4),
                 ["first_position_acceptable_rate"] = Math.Round(Rate(i => set.Label[i], i => set.Step[i] == 0), 4),
+                ["sd_sample_acceptance"] = Math.Round(sampled.Soft.Average(), 4),
+                ["first_position_sd_sample_acceptance"] = Math.Round(Enumerable.Range(0, sampled.Count).Where(i => sampled.Step[i] == 0).Average(i => sampled.Soft[i]), 4),
                 ["mean_q"] = Math.Round(set.Q.Average(), 4), ["mean_p"] = Math.Round(set.P.Average(), 4),
             };
             if (r.GetValue(json)) CliSupport.WriteJson(output, result);
             else output.WriteLine($"{result["prompts"]} prompts, {n} positions: greedy agreement {(double)result["greedy_agreement"]!:P1}, q(x) <= p(x) for the draft's token {(double)result["acceptable_rate"]!:P1} " +
-                                  $"(first position: {(double)result["first_position_greedy_agreement"]!:P1} and {(double)result["first_position_acceptable_rate"]!:P1})");
+                                  $"(first position: {(double)result["first_position_greedy_agreement"]!:P1} and {(double)result["first_position_acceptable_rate"]!:P1}); " +
+                                  $"SD acceptance when sampling (mean min(1, p/q) of drawn tokens) {(double)result["sd_sample_acceptance"]!:P1} (first position {(double)result["first_position_sd_sample_acceptance"]!:P1})");
             return 0;
         });
         return command;

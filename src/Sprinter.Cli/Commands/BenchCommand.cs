@@ -79,7 +79,8 @@ internal static class BenchCommand
                 {
                     var (vr, cal) = VerifierSource.Resolve(r.GetValue(verifier), pair.Draft!, setting.Decoding, error, fallBack: true);
                     var reused = r.GetValue(verifier) is not null ? byDecoding.Values.FirstOrDefault() : null;
-                    chosen = reused ?? new BenchVerifier(vr, cal, cal is null ? vr.Name : $"{vr.Name}, calibrated threshold {cal:0.###}");
+                    chosen = reused ?? new BenchVerifier(vr, cal, cal is null ? vr.Name : $"{vr.Name}, calibrated threshold {cal:0.###}",
+                        Acceptability.Parse((vr as LearnedVerifier)?.Model.LabelRule) ?? LabelRule.Paper);
                     byDecoding[setting.Decoding] = chosen;
                 }
                 verifiers[setting.Name] = chosen;
@@ -125,9 +126,9 @@ internal static class BenchCommand
             else
             {
                 foreach (var m in results.Methods)
-                    output.WriteLine($"{m.Dataset,-8} {m.Sampling,-7} {m.Method.Name,-30} {m.MsPerTokenMedian,8:F2} ms/token  x{m.SpeedupVsSd:F2} vs SD  {m.TokensPerTargetCall,6:F2} tokens/call  ROUGE-L {m.RougeL:F2}");
+                    output.WriteLine($"{m.Dataset,-8} {m.Sampling,-7} {m.Method.Name,-30} {m.MsPerTokenMedian,8:F2} ms/token  x{m.SpeedupVsAr:F2} vs AR  x{m.SpeedupVsSd:F2} vs SD  {m.TokensPerTargetCall,6:F2} tokens/call  ROUGE-L {m.RougeL:F2}");
                 foreach (var g in results.Goals)
-                    output.WriteLine($"goal ({g.Dataset}, {g.Sampling}): speedup {g.Speedup:F2}x, {g.CallReduction:F2}x fewer target calls, ROUGE-L {g.RougeLDifference:+0.00;-0.00} -> {(g.Met ? "met" : "NOT met")}");
+                    output.WriteLine($"goals ({g.Dataset}, {g.Sampling}): {string.Join(", ", g.Goals.Select(x => $"{x.Name} {x.Value.ToString("F2", CultureInfo.InvariantCulture)}{(x.Met ? "" : " (missed)")}"))} -> {(g.Met ? "all met" : "NOT all met")}");
                 output.WriteLine($"wrote {Path.Combine(outFolder, "report.md")}, results.json and {plots.Count} plots in {outcome.WallSeconds:F0} s");
             }
             return Task.FromResult(0);

@@ -35,13 +35,8 @@ internal static class VerifierCommands
                 "sample" => DraftTokenRule.Sample,
                 var other => throw new InvalidInputException($"--draft-token must be greedy or sample, got '{other}'."),
             };
-            var label = r.GetValue(labelRule)!.ToLowerInvariant() switch
-            {
-                "paper" => LabelRule.Paper,
-                "greedy" => LabelRule.Greedy,
-                "sample" => LabelRule.Sample,
-                var other => throw new InvalidInputException($"--label must be paper, greedy or sample, got '{other}'."),
-            };
+            var label = Acceptability.Parse(r.GetValue(labelRule))
+                ?? throw new InvalidInputException($"--label must be paper, greedy or sample, got '{r.GetValue(labelRule)}'.");
             var options = new CollectOptions { Prompts = r.GetValue(prompts), TokensPerPrompt = r.GetValue(tokens), Ratio = r.GetValue(ratio), Seed = r.GetValue(seed), DraftToken = rule, Label = label };
             options.Validate();
             using var pair = ModelPair.Load(true, r.GetValue(target), true, r.GetValue(draft), WeightType.F32);

@@ -1,4 +1,5 @@
 using Sprinter.Decoding;
+using Sprinter.Verification;
 
 namespace Sprinter.Benchmarks;
 
@@ -47,7 +48,7 @@ public sealed record BenchMethod(BenchMethodKind Kind, int Gamma = 4, float Thre
 }
 
 /// <summary>A verifier a benchmark runs with, its calibrated threshold (if its file stores one) and a description for the report.</summary>
-public sealed record BenchVerifier(IVerifier Verifier, float? CalibratedThreshold, string Description);
+public sealed record BenchVerifier(IVerifier Verifier, float? CalibratedThreshold, string Description, LabelRule Label = LabelRule.Paper);
 
 /// <summary>A named sampling setting (greedy, or sampling at temperature 1).</summary>
 public sealed record SamplingSetting(string Name, SamplingOptions Options)

@@ -55,9 +55,8 @@ public sealed class BenchResults
         ["goal_check"] = new JsonArray(Goals.Select(g => (JsonNode)new JsonObject
         {
             ["dataset"] = g.Dataset, ["sampling"] = g.Sampling, ["sprinter"] = g.Sprinter.Method.Name, ["sd"] = g.Sd.Method.Name,
-            ["speedup"] = N(g.Speedup), ["speedup_met"] = g.SpeedupMet,
-            ["target_call_reduction"] = N(g.CallReduction), ["target_calls_met"] = g.CallsMet,
-            ["rouge_l_difference"] = N(g.RougeLDifference), ["rouge_met"] = g.RougeMet, ["met"] = g.Met,
+            ["goals"] = new JsonArray(g.Goals.Select(x => (JsonNode)new JsonObject { ["name"] = x.Name, ["value"] = N(x.Value), ["target"] = x.Target, ["met"] = x.Met }).ToArray()),
+            ["met"] = g.Met,
             ["audit_method"] = g.Audit?.Method.Name, ["acceptable_rate"] = N(g.Audit?.Audit?.AcceptableRate ?? double.NaN),
             ["eta_tp"] = N(g.Audit?.Audit?.EtaTp ?? double.NaN), ["eta_fp"] = N(g.Audit?.Audit?.EtaFp ?? double.NaN),
             ["perfect_verifier_accept_rate"] = N(g.PerfectVerifierAcceptRate),
@@ -104,6 +103,7 @@ public sealed class BenchResults
         ["unverified_fraction"] = N(m.UnverifiedFraction),
         ["acceptance_rate"] = N(m.AcceptanceRate),
         ["verifier_accept_rate"] = N(m.VerifierAcceptRate),
+        ["acceptance_at_position"] = new JsonArray(m.AcceptanceAtPosition.Select(a => N(a)).ToArray()),
         ["draft_ms_per_step"] = N(m.DraftMsPerStep),
         ["target_ms_per_call"] = N(m.TargetMsPerCall),
         ["tokens_per_round_histogram"] = new JsonObject(m.TokensPerRound.GroupBy(n => n).OrderBy(g => g.Key)

@@ -63,7 +63,22 @@ public static class BenchSummary
             DraftMsPerStep = Sum(s => s.DraftSteps) == 0 ? double.NaN : Sum(s => s.DraftMs) / Sum(s => s.DraftSteps),
             TargetMsPerCall = calls == 0 ? double.NaN : Sum(s => s.TargetMs) / calls,
             TokensPerRound = runs.SelectMany(r => r.Stats.TokensPerRound).ToList(),
+            AcceptanceAtPosition = AcceptanceAtPosition(runs),
         };
+    }
+
+    /// <summary>Kept / drafted at each draft position of a round, summed over runs.</summary>
+    static List<double> AcceptanceAtPosition(List<BenchRun> runs)
+    {
+        int n = runs.Max(r => r.Stats.DraftedAtPosition.Count);
+        var result = new List<double>(n);
+        for (int i = 0; i < n; i++)
+        {
+            double drafted = runs.Sum(r => i < r.Stats.DraftedAtPosition.Count ? r.Stats.DraftedAtPosition[i] : 0);
+            double kept = runs.Sum(r => i < r.Stats.KeptAtPosition.Count ? r.Stats.KeptAtPosition[i] : 0);
+            result.Add(drafted == 0 ? double.NaN : kept / drafted);
+        }
+        return result;
     }
 
     /// <summary>Share of prompts where the target's mean NLL per token of <paramref name="runs"/>' output is below SD's; ties count half.</summary>

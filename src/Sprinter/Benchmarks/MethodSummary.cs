@@ -34,6 +34,8 @@ public sealed record MethodSummary
     public double DraftMsPerStep { get; init; }
     public double TargetMsPerCall { get; init; }
     public required IReadOnlyList<int> TokensPerRound { get; init; }
+    /// <summary>Kept / drafted at each position of a round (SD: the per-position acceptance rate; empty for AR).</summary>
+    public IReadOnlyList<double> AcceptanceAtPosition { get; init; } = [];
 
     /// <summary>ms of a draft step / ms of a target call (NaN where a model did not run).</summary>
     public double DraftTargetCostRatio => DraftMsPerStep / TargetMsPerCall;

@@ -34,7 +34,7 @@ public static class ReportWriter
         sb.AppendLine("- FLOPs/token: analytic (DecodingStats.FlopsPerToken: draft + target forward FLOPs excluding the prompt prefill, / new tokens). Per call appending k positions after s cached ones with r logit rows: `k * 2M + 4 * n_layer * d * (k*s + k(k+1)/2) + 2 * d * vocab * r`, M = n_layer * (4d^2 + 2 d n_inner) block matmul parameters.");
         sb.AppendLine("- ROUGE-1/2/L: F-measure x 100 of prompt + output against the reference, rouge-score rules (lowercase, tokens = runs of [a-z0-9], NLTK Porter stemming of tokens longer than 3 characters).");
         sb.AppendLine("- Perplexity: the target's perplexity of the generated tokens given the prompt. Win rate vs SD: stand-in for the paper's GPT-4 judge, the share of prompts where the target gives the method's continuation a lower mean NLL per token than SD's (ties count half).");
-        sb.AppendLine("- eta_TP / eta_FP (online): over the drafted tokens the target tested in SPRINTER runs, the verifier's accept rate among acceptable (q(x) <= p(x), temperature-1 softmaxes) and unacceptable tokens. In paper mode the target tests mostly the verifier's rejects, so these are biased; strict-on-call tests whole rounds. Unverified: share of output tokens the target never tested.\n");
+        sb.AppendLine("- eta_TP / eta_FP (online): over the drafted tokens the target tested in SPRINTER runs, the verifier's accept rate among acceptable and unacceptable tokens, under the label the setting's verifier was trained for (paper: q(x) <= p(x); greedy: x is the target's greedy token; sample: min(1, p(x)/q(x)) as a weight), on temperature-1 softmaxes. In paper mode the target tests mostly the verifier's rejects, so these are biased; strict-on-call tests whole rounds. Unverified: share of output tokens the target never tested.\n");
 
         sb.AppendLine("## Datasets\n");
         sb.AppendLine("| dataset | prompts | cut to the context | mean prompt tokens |");
@@ -76,26 +76,28 @@ public static class ReportWriter
     static void WriteGoalCheck(StringBuilder sb, BenchResults results)
     {
         sb.AppendLine("\n## Goal check\n");
-        sb.AppendLine($"Goal for the shipped pair: SPRINTER (paper mode, first threshold = the calibrated one by default) >= {GoalCheck.SpeedupGoal}x faster per token than SD, >= {GoalCheck.CallReductionGoal}x fewer target calls, ROUGE-L within {GoalCheck.RougeTolerance} point of SD. Thresholds were not tuned on these prompts.\n");
+        sb.AppendLine("Goals for the default pair, per dataset and decoding: SD >= 1.4x faster per token than AR; SPRINTER (paper mode at the first threshold, the calibrated one by default) >= 1.3x faster than SD and >= 2x faster than AR, >= 4 tokens per target call, ROUGE-L within 1 point of AR, target-likelihood win rate against SD >= 0.45; strict-on-call (lossless, same threshold) faster than SD. Thresholds were chosen on the corpus's validation split, never on these prompts.\n");
         if (results.Goals.Count == 0) { sb.AppendLine("Not computed: the run had no SD or no SPRINTER paper method."); return; }
-        sb.AppendLine("| dataset | sampling | SPRINTER | speedup vs SD | fewer target calls | ROUGE-L - SD | met |");
-        sb.AppendLine("|---|---|---|---:|---:|---:|---|");
+        var names = results.Goals[0].Goals.Select(g => g.Name).ToList();
+        sb.AppendLine($"| dataset | decoding | {string.Join(" | ", results.Goals[0].Goals.Select(g => $"{g.Name} ({g.Target})"))} | all met |");
+        sb.AppendLine($"|---|---|{string.Concat(names.Select(_ => "---:|"))}---|");
         foreach (var g in results.Goals)
-            sb.AppendLine($"| {g.Dataset} | {g.Sampling} | {g.Sprinter.Method.Name} | {F(g.Speedup, 2)}x {Mark(g.SpeedupMet)} | {F(g.CallReduction, 2)}x {Mark(g.CallsMet)} | {F(g.RougeLDifference, 2)} {Mark(g.RougeMet)} | {(g.Met ? "yes" : "**no**")} |");
+            sb.AppendLine($"| {g.Dataset} | {g.Sampling} | {string.Join(" | ", g.Goals.Select(x => $"{F(x.Value, 2)} {Mark(x.Met)}"))} | {(g.Met ? "yes" : "**no**")} |");
         foreach (var g in results.Goals.Where(g => !g.Met))
         {
             var s = g.Sprinter;
             var audit = g.Audit?.Audit;
-            sb.AppendLine($"\n**{g.Dataset}, {g.Sampling}: goal not reached.** Why, from the measurements: the verifier accepted {P(s.VerifierAcceptRate)} of drafted tokens " +
-                $"({F(s.TokensPerTargetCall, 2)} tokens per target call against SD's {F(g.Sd.TokensPerTargetCall, 2)}; SD's acceptance rate, accepted / drafted, {P(g.Sd.AcceptanceRate)}).");
+            sb.AppendLine($"\n**{g.Dataset}, {g.Sampling}: missed {string.Join(", ", g.Goals.Where(x => !x.Met).Select(x => x.Name))}.** Why, from the measurements: " +
+                $"SD ({g.Sd.Method.Name}) keeps {P(g.Sd.AcceptanceRate)} of drafted tokens (per position {string.Join(" / ", g.Sd.AcceptanceAtPosition.Select(P))}), " +
+                $"{F(g.Sd.TokensPerTargetCall, 2)} tokens per call; SPRINTER's verifier accepted {P(s.VerifierAcceptRate)} of drafted tokens, {F(s.TokensPerTargetCall, 2)} tokens per call.");
             if (audit is not null)
-                sb.AppendLine($"Where the target tested every drafted token ({g.Audit!.Method.Name}), {P(audit.AcceptableRate)} of them were acceptable (q <= p: the rate a), " +
+                sb.AppendLine($"Where the target tested every drafted token ({g.Audit!.Method.Name}), {P(audit.AcceptableRate)} of them were acceptable (the rate a, under the verifier's own label), " +
                     $"and the verifier's online eta_TP = {F(audit.EtaTp, 3)}, eta_FP = {F(audit.EtaFp, 3)}. Even a perfect verifier (eta_TP = 1) at that eta_FP would accept " +
-                    $"beta = a + (1 - a) eta_FP = {P(g.PerfectVerifierAcceptRate)} of drafted tokens: rounds of about {F(g.PerfectVerifierRoundLength, 2)} tokens, " +
-                    $"against the {F(GoalCheck.CallReductionGoal * g.Sd.TokensPerTargetCall, 1)} tokens per call that {GoalCheck.CallReductionGoal}x fewer calls than SD needs.");
+                    $"beta = a + (1 - a) eta_FP = {P(g.PerfectVerifierAcceptRate)} of drafted tokens: rounds of about {F(g.PerfectVerifierRoundLength, 2)} tokens per target call, " +
+                    $"against the {GoalCheck.TokensPerCallGoal} of the goal.");
             sb.AppendLine($"Cost: a draft step takes {F(s.DraftMsPerStep, 3)} ms and a SPRINTER target call {F(s.TargetMsPerCall, 3)} ms (ratio c = {F(s.DraftTargetCostRatio, 3)})" +
                 (g.Ar is null ? "" : $"; a one-position target step (AR) takes {F(g.Ar.TargetMsPerCall, 3)} ms and SD's call over its drafted positions {F(g.Sd.TargetMsPerCall, 3)} ms ({F(g.Sd.TargetMsPerCall / g.Ar.TargetMsPerCall, 2)}x)") +
-                ". Speed over SD needs beta high, c small and multi-position target passes nearly as cheap as one.");
+                ". Speed needs many acceptable tokens (a high), a small c and multi-position target passes nearly as cheap as one.");
         }
     }
 

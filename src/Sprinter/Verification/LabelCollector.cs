@@ -105,12 +105,7 @@ public static class LabelCollector
                 var stats = VerifierFeatures.FromLogits(ds.Logits(0), qProbs, x);
                 TensorPrimitives.SoftMax(ts.Logits(0), pProbs);
                 int targetGreedy = TensorPrimitives.IndexOfMax(pProbs);
-                float acceptance = options.Label switch
-                {
-                    LabelRule.Greedy => targetGreedy == x ? 1f : 0f,
-                    LabelRule.Sample => Math.Min(1f, pProbs[x] / qProbs[x]),
-                    _ => qProbs[x] <= options.Ratio * pProbs[x] ? 1f : 0f,
-                };
+                float acceptance = Acceptability.Of(options.Label, qProbs[x], pProbs, x, options.Ratio);
                 // The sample rule's hard label is SD's own acceptance draw; the others are deterministic.
                 bool acceptable = options.Label == LabelRule.Sample ? sampler.NextUniform() < acceptance : acceptance >= 0.5f;
                 hidden.AddRange(ds.Hidden(ds.HiddenRows - 1));

@@ -19,6 +19,23 @@ public class BenchCommandTests
     }
 
     [Fact]
+    public void AgreementOfAModelWithItselfIsComplete()
+    {
+        // A draft identical to the target agrees everywhere: greedy agreement 1, q(x) = p(x), and
+        // SD accepts every sampled token (min(1, p/q) = 1); a different draft agrees less.
+        var (code, output, error) = CliTests.Run("agreement", "--draft", Pair.Value.Target, "--target", Pair.Value.Target,
+            "--data", DataFile(), "--prompts", "3", "--tokens", "5", "--json");
+        Assert.True(code == 0, error);
+        var self = JsonNode.Parse(output)!;
+        Assert.Equal(15, (int)self["positions"]!);
+        foreach (var key in new[] { "greedy_agreement", "acceptable_rate", "sd_sample_acceptance" }) Assert.Equal(1.0, (double)self[key]!, 3);
+        (code, output, error) = CliTests.Run("agreement", "--draft", Pair.Value.Draft, "--target", Pair.Value.Target,
+            "--data", DataFile(), "--prompts", "3", "--tokens", "5", "--json");
+        Assert.True(code == 0, error);
+        Assert.InRange((double)JsonNode.Parse(output)!["sd_sample_acceptance"]!, 0.0, 0.999);
+    }
+
+    [Fact]
     public void TinyRunWritesWellFormedResultsReportAndPlots()
     {
         string outDir = TestModels.TempDir();
@@ -53,6 +70,16 @@ public class BenchCommandTests
         Assert.True(goal["eta_tp"] is null || (double)goal["eta_tp"]! == 1.0); // null: a random draft's tokens were never acceptable
         Assert.Equal(1.0, (double)goal["eta_fp"]!, 6);
         Assert.Equal(1.0, (double)goal["perfect_verifier_accept_rate"]!, 6);
+        // Each goal of the default pair is named with its measured value; SD's own SPRINTER-vs-SD ratio is consistent.
+        var goals = goal["goals"]!.AsArray();
+        Assert.Equal(["SD vs AR", "SPRINTER vs SD", "SPRINTER vs AR", "SPRINTER tokens/call", "ROUGE-L - AR", "win rate vs SD", "strict-on-call vs SD"],
+            goals.Select(g => (string)g!["name"]!));
+        double sdMs = (double)methods.Single(m => (string)m!["name"]! == "sd-g2" && (string)m["sampling"]! == (string)goal["sampling"]!)!["ms_per_token"]!;
+        double paperMs = (double)methods.Single(m => (string)m!["name"]! == "sprinter-paper-t0.5" && (string)m["sampling"]! == (string)goal["sampling"]!)!["ms_per_token"]!;
+        Assert.Equal(sdMs / paperMs, (double)goals[1]!["value"]!, 1);
+        Assert.Equal(goals.All(g => (bool)g!["met"]!), (bool)goal["met"]!);
+        // SD's per-position acceptance is reported for every position it drafts (gamma 2).
+        Assert.Equal(2, sd["acceptance_at_position"]!.AsArray().Count);
         Assert.True(File.Exists(Path.Combine(outDir, "results.json")));
         string report = File.ReadAllText(Path.Combine(outDir, "report.md"));
         Assert.Contains("## Goal check", report);

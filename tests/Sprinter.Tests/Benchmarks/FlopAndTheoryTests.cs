@@ -1,3 +1,4 @@
+using Sprinter.Verification;
 using Sprinter.Benchmarks;
 using Sprinter.Decoding;
 using Sprinter.Models;
@@ -60,5 +61,28 @@ public class FlopAndTheoryTests
         Assert.Equal(new VerifierConfusion(1, 0, 1, 1), audit.Confusion);
         Assert.Equal(1, audit.Confusion.EtaTp);
         Assert.Equal(0.5, audit.Confusion.EtaFp);
+    }
+
+    [Fact]
+    public void AuditUsesTheLabelTheVerifierWasTrainedFor()
+    {
+        // Draft q = softmax([0, 2]) = (0.12, 0.88); target p = softmax([0, 1]) = (0.27, 0.73).
+        // Token 1 is the target's greedy token (greedy label 1) but q > p (paper label 0); its SD
+        // acceptance probability is p/q = 0.831 (the sample rule's soft label).
+        VerifierConfusion Audit(LabelRule rule)
+        {
+            var audit = new VerifierAudit(vocabSize: 2, rule);
+            audit.Drafted(0, 1, [0f, 2f], verifierAccepts: true);
+            audit.Tested(0, 1, [0f, 1f]);
+            return audit.Confusion;
+        }
+        Assert.Equal(new VerifierConfusion(0, 0, 1, 0), Audit(LabelRule.Paper));
+        Assert.Equal(new VerifierConfusion(1, 0, 0, 0), Audit(LabelRule.Greedy));
+        var soft = Audit(LabelRule.Sample);
+        double q = 1 / (1 + Math.Exp(-2)), p = 1 / (1 + Math.Exp(-1));
+        Assert.Equal(p / q, soft.TruePositives, 5);
+        Assert.Equal(1 - p / q, soft.FalsePositives, 5);
+        Assert.Equal(1.0, soft.EtaTp, 6);
+        Assert.Equal(p / q, soft.AcceptableRate, 5);
     }
 }

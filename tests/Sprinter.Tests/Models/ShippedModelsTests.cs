@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using Sprinter.Decoding;
+using Sprinter.Engine;
 using Sprinter.Models;
 using Sprinter.Verification;
 
@@ -31,13 +32,32 @@ public class ShippedModelsTests
             $"draft {draft.Config.ParameterCount():N0} parameters, target {target.Config.ParameterCount():N0}");
     }
 
-    [Fact]
-    public void ShippedVerifierLoadsForTheShippedDraftWithACalibratedThreshold()
+    [Theory]
+    [InlineData("greedy")]
+    [InlineData("sample")]
+    public void EachDecodingHasAShippedVerifierForTheShippedDraftWithACalibratedThreshold(string decoding)
     {
         using var draft = LanguageModel.Load(Path.Combine(ModelsDir(), "draft"));
-        var verifier = LearnedVerifier.Load(Path.Combine(ModelsDir(), "verifier.safetensors"), draft);
+        var verifier = LearnedVerifier.Load(Path.Combine(ModelsDir(), $"verifier-{decoding}.safetensors"), draft);
         Assert.Equal(draft.Config.EmbeddingSize, verifier.InputSize);
+        Assert.Equal(decoding, verifier.Model.Decoding);
+        Assert.Equal(decoding, verifier.Model.LabelRule); // the label matched to the decoding, not the paper's
         Assert.InRange(verifier.Model.Threshold, 0f, 1f);
+    }
+
+    [Fact]
+    public void ShippedTargetIsMemoryBoundAndShippedAsHuggingFaceShards()
+    {
+        // Speculation pays when verifying k positions costs about one pass: the target's run-time
+        // weights must be at least twice a 32 MiB L3. Shards stay under 45 MB each.
+        string dir = Path.Combine(ModelsDir(), "target");
+        Assert.True(File.Exists(Path.Combine(dir, "model.safetensors.index.json")));
+        var shards = Directory.GetFiles(dir, "model-*-of-*.safetensors");
+        Assert.True(shards.Length >= 2, $"{shards.Length} shard(s)");
+        foreach (var shard in shards) Assert.True(new FileInfo(shard).Length <= 45_000_000, $"{shard}: {new FileInfo(shard).Length:N0} bytes");
+        using var target = LanguageModel.Load(dir);
+        Assert.Equal(WeightType.BF16, target.Model.WeightType);
+        Assert.True(2 * target.Config.ParameterCount() >= 64L << 20, $"{2 * target.Config.ParameterCount():N0} bytes of bf16 weights");
     }
 
     [Fact]
