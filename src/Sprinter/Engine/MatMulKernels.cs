@@ -7,7 +7,7 @@ namespace Sprinter.Engine;
 
 /// <summary>
 /// y = x W + b over a range of 32-column tiles of a <see cref="PackedMatrix"/>.
-/// One kernel per block of positions (8, 4, 2 or 1), each generic over the weight format and the
+/// One kernel per block of positions (3 to 8 in one generic kernel, 2, 1), each generic over the weight format and the
 /// vector width: every weight row is loaded and converted once per block of positions, and each
 /// block keeps 4 to 16 independent FMA chains so the FMA latency stays hidden. A tile is walked in
 /// strips of two vectors (32 lanes on AVX-512, 16 on AVX2, 8 on NEON/SSE); the tile stays in L2
@@ -46,6 +46,7 @@ internal static unsafe class MatMulKernels
     {
         int n = m.In, outCount = m.Out, strip = 2 * V.Count;
         long tileBytes = T.TileBytes(n);
+        // 32-register ISAs keep up to 8 positions' accumulators (16 vectors); 16-register ones 4.
         int maxBlock = V.ManyRegisters ? 8 : 4;
         float* acc = stackalloc float[8 * W];
         for (int t = tileStart; t < tileEnd; t++)
@@ -56,14 +57,21 @@ internal static unsafe class MatMulKernels
             while (p < rows)
             {
                 int left = rows - p;
-                int block = left >= 8 && maxBlock >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+                int block = Math.Min(left, maxBlock);
                 float* xp = x + (long)p * n;
                 for (int lane = 0; lane < width; lane += strip)
                 {
-                    if (block == 8) Block8<T, V>(tile, n, xp, lane, acc);
-                    else if (block == 4) Block4<T, V>(tile, n, xp, lane, acc);
-                    else if (block == 2) Block2<T, V>(tile, n, xp, lane, acc);
-                    else Block1<T, V>(tile, n, xp, lane, acc);
+                    switch (block)
+                    {
+                        case 8: BlockRows<T, V, Rows8>(tile, n, xp, lane, acc); break;
+                        case 7: BlockRows<T, V, Rows7>(tile, n, xp, lane, acc); break;
+                        case 6: BlockRows<T, V, Rows6>(tile, n, xp, lane, acc); break;
+                        case 5: BlockRows<T, V, Rows5>(tile, n, xp, lane, acc); break;
+                        case 4: BlockRows<T, V, Rows4>(tile, n, xp, lane, acc); break;
+                        case 3: BlockRows<T, V, Rows3>(tile, n, xp, lane, acc); break;
+                        case 2: Block2<T, V>(tile, n, xp, lane, acc); break;
+                        default: Block1<T, V>(tile, n, xp, lane, acc); break;
+                    }
                 }
                 WriteRows(acc, y + (long)p * outCount + col, outCount, bias == null ? null : bias + col, block, width);
                 p += block;
@@ -82,8 +90,15 @@ internal static unsafe class MatMulKernels
         }
     }
 
+    /// <summary>
+    /// R.Count positions (3 to 8) in one walk over the weights: one accumulator pair per position.
+    /// R is a struct type, so the JIT compiles one copy per count with the unused positions' code
+    /// removed; a pass over 5 positions thus reads each weight row once, not once for a block of 4
+    /// and again for the fifth (which made SD's 5-position verification cost 1.6x one position).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Block8<T, V>(byte* tile, int n, float* x, int lane, float* acc) where T : IWeightFormat where V : struct, IVec<V>
+    static void BlockRows<T, V, R>(byte* tile, int n, float* x, int lane, float* acc)
+        where T : IWeightFormat where V : struct, IVec<V> where R : struct, IRowCount
     {
         V a0 = V.Zero, b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0;
         V a4 = a0, b4 = a0, a5 = a0, b5 = a0, a6 = a0, b6 = a0, a7 = a0, b7 = a0;
@@ -100,45 +115,21 @@ internal static unsafe class MatMulKernels
                 var v = V.Broadcast(xi[0]); a0 = V.MultiplyAdd(lo, v, a0); b0 = V.MultiplyAdd(hi, v, b0);
                 v = V.Broadcast(xi[n]); a1 = V.MultiplyAdd(lo, v, a1); b1 = V.MultiplyAdd(hi, v, b1);
                 v = V.Broadcast(xi[2 * n]); a2 = V.MultiplyAdd(lo, v, a2); b2 = V.MultiplyAdd(hi, v, b2);
-                v = V.Broadcast(xi[3 * n]); a3 = V.MultiplyAdd(lo, v, a3); b3 = V.MultiplyAdd(hi, v, b3);
-                v = V.Broadcast(xi[4 * n]); a4 = V.MultiplyAdd(lo, v, a4); b4 = V.MultiplyAdd(hi, v, b4);
-                v = V.Broadcast(xi[5 * n]); a5 = V.MultiplyAdd(lo, v, a5); b5 = V.MultiplyAdd(hi, v, b5);
-                v = V.Broadcast(xi[6 * n]); a6 = V.MultiplyAdd(lo, v, a6); b6 = V.MultiplyAdd(hi, v, b6);
-                v = V.Broadcast(xi[7 * n]); a7 = V.MultiplyAdd(lo, v, a7); b7 = V.MultiplyAdd(hi, v, b7);
+                if (R.Count > 3) { v = V.Broadcast(xi[3 * n]); a3 = V.MultiplyAdd(lo, v, a3); b3 = V.MultiplyAdd(hi, v, b3); }
+                if (R.Count > 4) { v = V.Broadcast(xi[4 * n]); a4 = V.MultiplyAdd(lo, v, a4); b4 = V.MultiplyAdd(hi, v, b4); }
+                if (R.Count > 5) { v = V.Broadcast(xi[5 * n]); a5 = V.MultiplyAdd(lo, v, a5); b5 = V.MultiplyAdd(hi, v, b5); }
+                if (R.Count > 6) { v = V.Broadcast(xi[6 * n]); a6 = V.MultiplyAdd(lo, v, a6); b6 = V.MultiplyAdd(hi, v, b6); }
+                if (R.Count > 7) { v = V.Broadcast(xi[7 * n]); a7 = V.MultiplyAdd(lo, v, a7); b7 = V.MultiplyAdd(hi, v, b7); }
             }
         }
         float* o = acc + lane;
         int c = V.Count;
-        V.Store(o, a0); V.Store(o + c, b0); V.Store(o + W, a1); V.Store(o + W + c, b1);
-        V.Store(o + 2 * W, a2); V.Store(o + 2 * W + c, b2); V.Store(o + 3 * W, a3); V.Store(o + 3 * W + c, b3);
-        V.Store(o + 4 * W, a4); V.Store(o + 4 * W + c, b4); V.Store(o + 5 * W, a5); V.Store(o + 5 * W + c, b5);
-        V.Store(o + 6 * W, a6); V.Store(o + 6 * W + c, b6); V.Store(o + 7 * W, a7); V.Store(o + 7 * W + c, b7);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Block4<T, V>(byte* tile, int n, float* x, int lane, float* acc) where T : IWeightFormat where V : struct, IVec<V>
-    {
-        V a0 = V.Zero, b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0;
-        for (int i0 = 0; i0 < n; i0 += 32)
-        {
-            byte* block = tile + (long)(i0 / 32) * T.BlockBytes;
-            T.Scales<V>(block, lane, out var sLo, out var sHi);
-            int end = Math.Min(32, n - i0);
-            float* xi = x + i0;
-            for (int r = 0; r < end; r++, xi++)
-            {
-                PrefetchRows<T>(block + r * T.RowBytes, 1);
-                T.Load(block + r * T.RowBytes, lane, sLo, sHi, out V lo, out V hi);
-                var v = V.Broadcast(xi[0]); a0 = V.MultiplyAdd(lo, v, a0); b0 = V.MultiplyAdd(hi, v, b0);
-                v = V.Broadcast(xi[n]); a1 = V.MultiplyAdd(lo, v, a1); b1 = V.MultiplyAdd(hi, v, b1);
-                v = V.Broadcast(xi[2 * n]); a2 = V.MultiplyAdd(lo, v, a2); b2 = V.MultiplyAdd(hi, v, b2);
-                v = V.Broadcast(xi[3 * n]); a3 = V.MultiplyAdd(lo, v, a3); b3 = V.MultiplyAdd(hi, v, b3);
-            }
-        }
-        float* o = acc + lane;
-        int c = V.Count;
-        V.Store(o, a0); V.Store(o + c, b0); V.Store(o + W, a1); V.Store(o + W + c, b1);
-        V.Store(o + 2 * W, a2); V.Store(o + 2 * W + c, b2); V.Store(o + 3 * W, a3); V.Store(o + 3 * W + c, b3);
+        V.Store(o, a0); V.Store(o + c, b0); V.Store(o + W, a1); V.Store(o + W + c, b1); V.Store(o + 2 * W, a2); V.Store(o + 2 * W + c, b2);
+        if (R.Count > 3) { V.Store(o + 3 * W, a3); V.Store(o + 3 * W + c, b3); }
+        if (R.Count > 4) { V.Store(o + 4 * W, a4); V.Store(o + 4 * W + c, b4); }
+        if (R.Count > 5) { V.Store(o + 5 * W, a5); V.Store(o + 5 * W + c, b5); }
+        if (R.Count > 6) { V.Store(o + 6 * W, a6); V.Store(o + 6 * W + c, b6); }
+        if (R.Count > 7) { V.Store(o + 7 * W, a7); V.Store(o + 7 * W + c, b7); }
     }
 
     /// <summary>Two positions; even and odd rows feed separate accumulators (8 chains).</summary>
@@ -270,3 +261,12 @@ internal static unsafe class MatMulKernels
         }
     }
 }
+
+/// <summary>A block's position count as a type, so each count gets its own compiled kernel.</summary>
+internal interface IRowCount { static abstract int Count { get; } }
+internal struct Rows3 : IRowCount { public static int Count => 3; }
+internal struct Rows4 : IRowCount { public static int Count => 4; }
+internal struct Rows5 : IRowCount { public static int Count => 5; }
+internal struct Rows6 : IRowCount { public static int Count => 6; }
+internal struct Rows7 : IRowCount { public static int Count => 7; }
+internal struct Rows8 : IRowCount { public static int Count => 8; }

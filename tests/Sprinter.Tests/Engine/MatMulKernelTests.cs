@@ -25,7 +25,7 @@ public class MatMulKernelTests
             // Inputs and outputs that are and are not multiples of the 32-row block and 32-lane tile;
             // every block size of positions (8, 4, 2, 1) and their remainders.
             foreach (var (input, output) in new[] { (64, 96), (37, 45), (5, 7), (100, 300) })
-                foreach (int rows in new[] { 1, 2, 3, 4, 5, 8, 11, 17 })
+                foreach (int rows in new[] { 1, 2, 3, 4, 5, 6, 7, 8, 11, 13, 17 })
                     if (input * output * rows < 200_000) data.Add(type, input, output, rows);
         }
         return data;
