@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 
@@ -161,28 +162,53 @@ public sealed class Gpt2Session
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    void AttentionPart(int part)
+    unsafe void AttentionPart(int part)
     {
         int d = _d, hs = _headSize;
         int h0 = _heads * part / _attnParts, h1 = _heads * (part + 1) / _attnParts;
         float scale = 1f / MathF.Sqrt(hs);
         long cacheBase = (long)_attnLayer * Capacity * d;
         var scoresAll = _scores[part];
-        for (int p = 0; p < _attnRows; p++)
+        fixed (float* keys = _keys, values = _values, qkv = _qkv, attn = _attn, scores = scoresAll)
         {
-            int visible = _attnStart + p + 1;
-            var scores = scoresAll.AsSpan(0, visible);
-            for (int h = h0; h < h1; h++)
+            for (int p = 0; p < _attnRows; p++)
             {
-                var q = _qkv.AsSpan(p * 3 * d + h * hs, hs);
-                for (int j = 0; j < visible; j++)
-                    scores[j] = TensorPrimitives.Dot(q, _keys.AsSpan((int)(cacheBase + (long)j * d + h * hs), hs)) * scale;
-                TensorPrimitives.SoftMax(scores, scores);
-                var output = _attn.AsSpan(p * d + h * hs, hs);
-                output.Clear();
-                for (int j = 0; j < visible; j++)
-                    TensorPrimitives.MultiplyAdd(_values.AsSpan((int)(cacheBase + (long)j * d + h * hs), hs), scores[j], output, output);
+                int visible = _attnStart + p + 1;
+                for (int h = h0; h < h1; h++)
+                {
+                    float* q = qkv + p * 3 * d + h * hs;
+                    float* k = keys + cacheBase + h * hs;
+                    for (int j = 0; j < visible; j++, k += d) scores[j] = HeadDot(q, k, hs) * scale;
+                    TensorPrimitives.SoftMax(new ReadOnlySpan<float>(scores, visible), new Span<float>(scores, visible));
+                    float* output = attn + p * d + h * hs;
+                    new Span<float>(output, hs).Clear();
+                    float* v = values + cacheBase + h * hs;
+                    for (int j = 0; j < visible; j++, v += d) HeadAxpy(output, v, scores[j], hs);
+                }
             }
         }
+    }
+
+    // One head's dot product and axpy, inlined into the loop over cached positions: at a head size
+    // of 64 the per-call set-up of TensorPrimitives.Dot / MultiplyAdd cost more than the arithmetic
+    // (0.8 ms of a 2.1 ms step at 240 cached positions). Vector<float> keeps them width-generic.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static unsafe float HeadDot(float* a, float* b, int n)
+    {
+        int w = Vector<float>.Count, i = 0;
+        var acc = Vector<float>.Zero;
+        for (; i + w <= n; i += w) acc = Vector.FusedMultiplyAdd(Vector.Load(a + i), Vector.Load(b + i), acc);
+        float sum = Vector.Sum(acc);
+        for (; i < n; i++) sum += a[i] * b[i];
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static unsafe void HeadAxpy(float* y, float* x, float alpha, int n)
+    {
+        int w = Vector<float>.Count, i = 0;
+        var a = new Vector<float>(alpha);
+        for (; i + w <= n; i += w) Vector.Store(Vector.FusedMultiplyAdd(Vector.Load(x + i), a, Vector.Load(y + i)), y + i);
+        for (; i < n; i++) y[i] += alpha * x[i];
     }
 }

@@ -140,6 +140,17 @@ public class CliTests
         Assert.All(results, r => Assert.True((double)r!["ms"]! > 0 && (string)r["dtype"]! is "fp32" or "bf16" or "q8_0" && (string)r["engine"]! == "sprinter"));
         Assert.All(results.Where(r => (int)r!["positions"]! == 1), r => Assert.Equal(1.0, (double)r!["vs_k1"]!));
     }
+
+    [Fact]
+    public void BenchEngineTimesPassesAfterACachedContextThatFitsTheModel()
+    {
+        var (code, _, error) = Run("bench-engine", "--model", Model.Value, "--dtypes", "fp32", "--positions", "2", "--runs", "2", "--context", "40", "--json");
+        Assert.True(code == 0, error);
+        (code, _, error) = Run("bench-engine", "--model", Model.Value, "--dtypes", "fp32", "--positions", "2", "--runs", "2", "--context", "100000");
+        Assert.Equal(2, code);
+        Assert.Contains("--context 100000", error);
+        Assert.Single(error.Trim().Split('\n'));
+    }
 }
 
 public class GenerateModesCliTests
