@@ -13,7 +13,7 @@ public static class ReportWriter
         var cfg = results.Config;
         sb.AppendLine("# Sprinter benchmark: AR, SD and SPRINTER on the same prompts\n");
         sb.AppendLine($"Command: `{ctx.CommandLine}`  ");
-        sb.AppendLine($"Wall time: {results.Outcome.WallSeconds:F0} s. Machine: {ctx.Machine["cpu"]}, {ctx.Machine["cores"]} cores, {ctx.Machine["os"]}, {ctx.Machine["runtime"]}.\n");
+        sb.AppendLine($"Wall time: {results.Outcome.WallSeconds:F0} s. Machine: {ctx.Machine["cpu"]}, {ctx.Machine["cores"]} cores, kernels {ctx.Machine["isa"]}, {ctx.Machine["os"]}, {ctx.Machine["runtime"]}.\n");
 
         sb.AppendLine("## Models\n");
         sb.AppendLine("| role | name | parameters | n_layer | n_embd | n_head | n_positions | vocab | weights at run time |");
