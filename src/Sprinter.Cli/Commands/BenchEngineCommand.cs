@@ -13,11 +13,12 @@ internal static class BenchEngineCommand
         var positions = new Option<int[]>("--positions") { Description = "Positions per pass to time.", DefaultValueFactory = _ => [1, 2, 4, 8, 16], AllowMultipleArgumentsPerToken = true };
         var runs = new Option<int>("--runs") { Description = "Timed passes per setting (the median is reported).", DefaultValueFactory = _ => 15 };
         var dtypes = new Option<string[]>("--dtypes") { Description = "Weight types to time.", DefaultValueFactory = _ => ["fp32", "bf16", "q8_0"], AllowMultipleArgumentsPerToken = true };
+        var shape = new Option<string>("--shape") { Description = "Random-weight shape to time when no --model is given: gpt2-small or llama-3.2-1b.", DefaultValueFactory = _ => "gpt2-small" };
         var context = new Option<int>("--context") { Description = "Positions already in the KV cache before each timed pass (decoding late in a long prompt attends over all of them).", DefaultValueFactory = _ => 32 };
         var json = CliSupport.JsonOption();
         var command = new Command("bench-engine",
             "Measure memory bandwidth, FMA peak and ms per forward pass at k = 1, 2, 4, 8, 16 positions; weight types and k values are interleaved. " +
-            "For llama.cpp timed in the same run, use the benchmark project bench/Sprinter.PeerBench.") { model, positions, runs, dtypes, context, json };
+            "For llama.cpp timed in the same run, use the benchmark project bench/Sprinter.PeerBench.") { model, shape, positions, runs, dtypes, context, json };
         command.SetAction(r =>
         {
             int runCount = r.GetValue(runs);
@@ -28,11 +29,13 @@ internal static class BenchEngineCommand
             if (cached < 1) throw new InvalidInputException($"--context must be >= 1, got {cached}.");
             var types = r.GetValue(dtypes)!.Select(t => WeightTypes.Parse(t, "--dtypes") ?? throw new InvalidInputException("--dtypes takes fp32, bf16 and/or q8_0 (each is timed; auto is not a type).")).Distinct().ToArray();
             string? folder = r.GetValue(model);
+            if (!EngineBenchmark.Shapes.TryGetValue(r.GetValue(shape)!, out var random))
+                throw new InvalidInputException($"--shape takes {string.Join(" or ", EngineBenchmark.Shapes.Keys)}, got '{r.GetValue(shape)}'.");
             if (folder is not null) ModelFolder.Resolve(folder);   // a clear error before minutes of measuring
-            int maxPositions = folder is null ? EngineBenchmark.Gpt2SmallConfig.MaxPositions : ModelConfig.Load(ModelFolder.Resolve(folder).ConfigPath).MaxPositions;
+            int maxPositions = folder is null ? random.Config.MaxPositions : ModelConfig.Load(ModelFolder.Resolve(folder).ConfigPath).MaxPositions;
             if (cached + ks.Max() > maxPositions)
                 throw new InvalidInputException($"--context {cached} plus {ks.Max()} positions exceeds the model's {maxPositions} positions; lower --context or --positions.");
-            string description = folder ?? "random GPT-2-small (12 layers, d=768, 12 heads, vocab 50257)";
+            string description = folder ?? random.Description;
 
             error.WriteLine("measuring the FMA peak (all threads)...");
             double peak = EngineBenchmark.MeasureFmaPeakGflops();
@@ -42,7 +45,7 @@ internal static class BenchEngineCommand
                 foreach (var type in types)
                 {
                     error.WriteLine($"building {description} with {type.Name()} weights...");
-                    var m = folder is null ? RandomModel.Create(EngineBenchmark.Gpt2SmallConfig, seed: 1, type) : Gpt2Model.Load(folder, type);
+                    var m = folder is null ? RandomModel.Create(random.Config, seed: 1, type) : Gpt2Model.Load(folder, type);
                     timers.Add(new SprinterPassTimer(m, ks.Max(), cached));
                 }
                 var progress = new ProgressLine(error, "bench-engine");

@@ -39,7 +39,11 @@ internal static class InfoCommand
             if (st.Metadata.Count > 0) info["metadata"] = new JsonObject(st.Metadata.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value)));
             if (r.GetValue(json)) { CliSupport.WriteJson(output, info); return 0; }
             output.WriteLine($"model        {folder}");
-            output.WriteLine($"architecture gpt2: {config.LayerCount} layers, d={config.EmbeddingSize}, {config.HeadCount} heads, inner={config.InnerSize}, context={config.MaxPositions}, vocab={config.VocabSize}");
+            output.WriteLine($"architecture {config.ModelType}: {config.LayerCount} layers, d={config.EmbeddingSize}, {config.HeadCount} heads" +
+                (config.KeyValueHeads != config.HeadCount ? $" ({config.KeyValueHeads} key/value heads)" : "") +
+                $", inner={config.InnerSize}, context={config.MaxPositions}, vocab={config.VocabSize}");
+            output.WriteLine($"layout       {(config.Norm == NormKind.RmsNorm ? "RMSNorm" : "LayerNorm")}, {(config.Positions == PositionKind.Rope ? $"rotary positions (theta {config.RopeTheta:0.##})" : "learned positions")}, " +
+                $"{(config.Mlp == MlpKind.SwiGlu ? "SwiGLU" : "tanh-GELU")} MLP{(config.QkvBias ? ", q/k/v biases" : "")}");
             output.WriteLine($"parameters   {parameters:N0} ({parameters / 1e6:F2}M){(separateHead ? ", separate lm_head" : ", lm_head tied to wte")}");
             output.WriteLine($"file         {string.Join(",", dtypes)}, {st.Tensors.Count} tensors, {fileBytes:N0} bytes{(st.Files.Count > 1 ? $" in {st.Files.Count} shards" : "")}");
             output.WriteLine($"runtime      {parameters * 4 / 1e6:F1} MB as fp32, {parameters * 2 / 1e6:F1} MB as bf16");

@@ -3,13 +3,14 @@ using Sprinter.Models;
 namespace Sprinter.Decoding;
 
 /// <summary>
-/// Analytic forward-pass FLOPs of a GPT-2 model, counting a multiply-add as 2 FLOPs:
+/// Analytic forward-pass FLOPs of a decoder-only transformer, counting a multiply-add as 2 FLOPs:
 /// <code>
 /// per position at context length c (the position attends to c keys, itself included):
 ///     2 * M + 4 * n_layer * d * c
 /// per row of logits:
 ///     2 * d * vocab
-/// with M = n_layer * (d*3d + d*d + d*f + f*d), the block matmul parameters (f = n_inner).
+/// with M = n_layer * (d*(d + 2kv) + d*d + m*d*f), the block matmul parameters (f = n_inner,
+/// kv = key/value heads x head size, m = 2 for a GELU MLP and 3 for SwiGLU; GPT-2: d*3d + d*d + 2*d*f).
 /// </code>
 /// The 4 * n_layer * d * c term is q.k over c keys plus the weighted sum of c values, over all
 /// heads. LayerNorm, GELU, softmax, biases and embeddings are O(d) per position and left out.
@@ -18,8 +19,8 @@ public static class FlopCount
 {
     public static double BlockMatmulParameters(ModelConfig c)
     {
-        double d = c.EmbeddingSize, f = c.InnerSize;
-        return c.LayerCount * (d * 3 * d + d * d + d * f + f * d);
+        double d = c.EmbeddingSize, f = c.InnerSize, kv = c.KeyValueSize, mlp = c.Mlp == MlpKind.SwiGlu ? 3 : 2;
+        return c.LayerCount * (d * (d + 2 * kv) + d * d + mlp * d * f);
     }
 
     /// <summary>FLOPs of one forward call that appends <paramref name="positions"/> tokens after <paramref name="start"/> cached ones.</summary>

@@ -68,6 +68,21 @@ public static class EngineBenchmark
         EmbeddingSize = 768, LayerCount = 12, HeadCount = 12, MaxPositions = 1024, VocabSize = 50257, InnerSize = 3072,
     };
 
+    /// <summary>Llama-3.2-1B's shape (random weights): grouped-query attention, SwiGLU, a 128,256-token vocabulary.</summary>
+    public static ModelConfig Llama32OneBConfig { get; } = new()
+    {
+        ModelType = "llama", EmbeddingSize = 2048, LayerCount = 16, HeadCount = 32, KeyValueHeadCount = 8, MaxPositions = 1024,
+        VocabSize = 128256, InnerSize = 8192, LayerNormEpsilon = 1e-5f, TieWordEmbeddings = true, Norm = NormKind.RmsNorm,
+        Positions = PositionKind.Rope, RopeTheta = 500000f, Mlp = MlpKind.SwiGlu, QkvBias = false, LinearBias = false,
+    };
+
+    /// <summary>Random-weight shapes that bench-engine builds in memory, by name.</summary>
+    public static IReadOnlyDictionary<string, (ModelConfig Config, string Description)> Shapes { get; } = new Dictionary<string, (ModelConfig, string)>
+    {
+        ["gpt2-small"] = (Gpt2SmallConfig, "random GPT-2-small (12 layers, d=768, 12 heads, vocab 50257)"),
+        ["llama-3.2-1b"] = (Llama32OneBConfig, "random Llama-3.2-1B shape (16 layers, d=2048, 32 heads, 8 key/value heads, SwiGLU 8192, vocab 128256, tied)"),
+    };
+
     /// <summary>The instruction set the matmul kernels use in this process (avx512, avx2, sse, neon, scalar).</summary>
     public static string InstructionSet => MatMulKernels.InstructionSet;
 

@@ -5,15 +5,18 @@ namespace Sprinter.Engine;
 /// <summary>Weights of one transformer block, in the engine's run-time layout.</summary>
 public sealed class LayerWeights : IDisposable
 {
+    /// <summary>Norm scales and shifts (the shifts are empty for RMSNorm).</summary>
     public required float[] Ln1Gamma, Ln1Beta, Ln2Gamma, Ln2Beta;
-    public required PackedMatrix Qkv, AttnProj, Fc, FcProj;   // [d,3d], [d,d], [d,f], [f,d]
+    /// <summary>[d, d + 2 kv] (q, k, v), [d, d], [d, f] or [d, 2f] (SwiGLU's gate then up), [f, d].</summary>
+    public required PackedMatrix Qkv, AttnProj, Fc, FcProj;
+    /// <summary>Biases; empty where the family has none.</summary>
     public required float[] QkvBias, AttnProjBias, FcBias, FcProjBias;
 
     public void Dispose() { Qkv.Dispose(); AttnProj.Dispose(); Fc.Dispose(); FcProj.Dispose(); }
 }
 
 /// <summary>
-/// A GPT-2 model's weights, packed once at load. Holds no per-sequence state: sessions
+/// A decoder-only transformer's weights (GPT-2, or a Llama-family configuration), packed once at load. Holds no per-sequence state: sessions
 /// (<see cref="Gpt2Session"/>) own the KV cache and scratch buffers, so one model serves many.
 /// </summary>
 public sealed class Gpt2Model : IDisposable
@@ -24,7 +27,7 @@ public sealed class Gpt2Model : IDisposable
     public PackedMatrix TokenEmbedding { get; }
     /// <summary>A separate lm_head when the checkpoint has one and does not tie it.</summary>
     public PackedMatrix? LmHead { get; }
-    public float[] PositionEmbedding { get; }  // [n_positions, d]
+    public float[] PositionEmbedding { get; }  // [n_positions, d]; empty with rotary positions
     public LayerWeights[] Layers { get; }
     public float[] FinalGamma { get; }
     public float[] FinalBeta { get; }
@@ -32,7 +35,8 @@ public sealed class Gpt2Model : IDisposable
     public PackedMatrix OutputProjection => LmHead ?? TokenEmbedding;
     public long ParameterCount => Config.ParameterCount(LmHead is not null);
     public long WeightBytes => TokenEmbedding.Bytes + (LmHead?.Bytes ?? 0) + Layers.Sum(l => l.Qkv.Bytes + l.AttnProj.Bytes + l.Fc.Bytes + l.FcProj.Bytes)
-        + 4L * (PositionEmbedding.Length + FinalGamma.Length * 2 + Layers.Sum(l => 4 * l.Ln1Gamma.Length + l.QkvBias.Length + l.AttnProjBias.Length + l.FcBias.Length + l.FcProjBias.Length));
+        + 4L * (PositionEmbedding.Length + FinalGamma.Length + FinalBeta.Length + Layers.Sum(l => l.Ln1Gamma.Length + l.Ln1Beta.Length + l.Ln2Gamma.Length + l.Ln2Beta.Length
+            + l.QkvBias.Length + l.AttnProjBias.Length + l.FcBias.Length + l.FcProjBias.Length));
 
     Gpt2Model(ModelConfig config, WeightType type, PackedMatrix wte, PackedMatrix? lmHead, float[] wpe, LayerWeights[] layers, float[] lnfG, float[] lnfB)
     {
@@ -41,43 +45,64 @@ public sealed class Gpt2Model : IDisposable
     }
 
     /// <summary>
-    /// Builds the model from named tensors in GPT-2's Hugging Face naming (without the
-    /// <c>transformer.</c> prefix; the loader strips it). <paramref name="tensor"/> returns the
-    /// values and shape of a name, or null when absent.
+    /// Builds the model from named tensors in its family's Hugging Face naming
+    /// (<see cref="TensorNames"/>; GPT-2 names without the <c>transformer.</c> prefix, which the
+    /// loader strips). <paramref name="tensor"/> returns the values and shape of a name, or null
+    /// when absent. Every family lands in the same run-time layout: fused q/k/v, fused MLP input.
     /// </summary>
     public static Gpt2Model FromTensors(ModelConfig config, Func<string, (float[] Data, long[] Shape)?> tensor, WeightType type, string source)
     {
-        int d = config.EmbeddingSize, f = config.InnerSize, v = config.VocabSize, p = config.MaxPositions;
+        int d = config.EmbeddingSize, f = config.InnerSize, v = config.VocabSize, p = config.MaxPositions, kv = config.KeyValueSize;
+        var names = Architectures.Names(config);
         float[] Get(string name, params long[] shape)
         {
-            var t = tensor(name) ?? throw new InvalidInputException($"{source}: missing tensor '{name}' (expected shape [{string.Join(", ", shape)}]); the checkpoint is incomplete or not GPT-2.");
+            var t = tensor(name) ?? throw new InvalidInputException($"{source}: missing tensor '{name}' (expected shape [{string.Join(", ", shape)}]); the checkpoint is incomplete or not {config.ModelType}.");
             if (!t.Shape.SequenceEqual(shape))
                 throw new InvalidInputException($"{source}: tensor '{name}' has shape [{string.Join(", ", t.Shape)}], expected [{string.Join(", ", shape)}] from config.json.");
             return t.Data;
         }
+        // A weight of `inputs` x `outputs`: GPT-2 stores [in, out], nn.Linear families [out, in].
+        float[] Weight(string name, int inputs, int outputs) => names.InOut ? Get(name + ".weight", inputs, outputs) : Get(name + ".weight", outputs, inputs);
+        PackedMatrix Pack(float[] data, int inputs, int outputs) =>
+            names.InOut ? PackedMatrix.FromInOut(data, inputs, outputs, type) : PackedMatrix.FromOutIn(data, inputs, outputs, type);
+        // Separate projections (q, k, v; gate, up) are stacked along their outputs into one matrix.
+        PackedMatrix Fused(string prefix, string[] parts, int[] outputs, out float[] bias, bool hasBias)
+        {
+            var data = parts.Length == 1 ? Weight(prefix + parts[0], d, outputs[0])
+                : parts.Select((part, i) => Weight(prefix + part, d, outputs[i])).SelectMany(w => w).ToArray();
+            bias = hasBias ? parts.Select((part, i) => Get(prefix + part + ".bias", outputs[i])).SelectMany(b => b).ToArray() : [];
+            return Pack(data, d, outputs.Sum());
+        }
+        bool layerNorm = config.Norm == NormKind.LayerNorm;
+        float[] NormBeta(string name) => layerNorm ? Get(name + ".bias", d) : [];
         var layers = new LayerWeights[config.LayerCount];
         for (int l = 0; l < layers.Length; l++)
         {
-            string h = $"h.{l}.";
+            string h = names.LayerPrefix(l);
+            int[] qkvOut = names.Qkv.Length == 1 ? [d + 2 * kv] : [d, kv, kv];
+            int[] mlpOut = config.Mlp == MlpKind.SwiGlu ? [f, f] : [f];
+            var qkv = Fused(h, names.Qkv, qkvOut, out var qkvBias, config.QkvBias);
+            var fc = Fused(h, names.MlpIn, mlpOut, out var fcBias, config.LinearBias);
             layers[l] = new LayerWeights
             {
-                Ln1Gamma = Get(h + "ln_1.weight", d), Ln1Beta = Get(h + "ln_1.bias", d),
-                Qkv = PackedMatrix.FromInOut(Get(h + "attn.c_attn.weight", d, 3 * d), d, 3 * d, type),
-                QkvBias = Get(h + "attn.c_attn.bias", 3 * d),
-                AttnProj = PackedMatrix.FromInOut(Get(h + "attn.c_proj.weight", d, d), d, d, type),
-                AttnProjBias = Get(h + "attn.c_proj.bias", d),
-                Ln2Gamma = Get(h + "ln_2.weight", d), Ln2Beta = Get(h + "ln_2.bias", d),
-                Fc = PackedMatrix.FromInOut(Get(h + "mlp.c_fc.weight", d, f), d, f, type),
-                FcBias = Get(h + "mlp.c_fc.bias", f),
-                FcProj = PackedMatrix.FromInOut(Get(h + "mlp.c_proj.weight", f, d), f, d, type),
-                FcProjBias = Get(h + "mlp.c_proj.bias", d),
+                Ln1Gamma = Get(h + names.Norm1 + ".weight", d), Ln1Beta = NormBeta(h + names.Norm1),
+                Qkv = qkv, QkvBias = qkvBias,
+                AttnProj = Pack(Weight(h + names.AttentionOutput, d, d), d, d),
+                AttnProjBias = config.LinearBias ? Get(h + names.AttentionOutput + ".bias", d) : [],
+                Ln2Gamma = Get(h + names.Norm2 + ".weight", d), Ln2Beta = NormBeta(h + names.Norm2),
+                Fc = fc, FcBias = fcBias,
+                FcProj = Pack(Weight(h + names.MlpOut, f, d), f, d),
+                FcProjBias = config.LinearBias ? Get(h + names.MlpOut + ".bias", d) : [],
             };
         }
-        var wte = PackedMatrix.FromOutIn(Get("wte.weight", v, d), d, v, type);
+        var wte = PackedMatrix.FromOutIn(Get(names.TokenEmbedding, v, d), d, v, type);
         PackedMatrix? lmHead = null;
-        if (tensor("lm_head.weight") is not null && !config.TieWordEmbeddings)
-            lmHead = PackedMatrix.FromOutIn(Get("lm_head.weight", v, d), d, v, type);
-        return new Gpt2Model(config, type, wte, lmHead, Get("wpe.weight", p, d), layers, Get("ln_f.weight", d), Get("ln_f.bias", d));
+        if (tensor(names.LmHead) is not null && !config.TieWordEmbeddings)
+            lmHead = PackedMatrix.FromOutIn(Get(names.LmHead, v, d), d, v, type);
+        else if (!config.TieWordEmbeddings && !names.InOut)
+            throw new InvalidInputException($"{source}: missing tensor '{names.LmHead}' while config.json says tie_word_embeddings is false.");
+        float[] wpe = config.Positions == PositionKind.Learned ? Get(names.PositionEmbedding!, p, d) : [];
+        return new Gpt2Model(config, type, wte, lmHead, wpe, layers, Get(names.FinalNorm + ".weight", d), NormBeta(names.FinalNorm));
     }
 
     /// <summary>Loads config.json and model.safetensors (single or sharded) from a Hugging Face model folder.</summary>

@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using Sprinter.Models;
 
 namespace Sprinter.Engine;
 
@@ -13,12 +14,14 @@ namespace Sprinter.Engine;
 public sealed class Gpt2Session
 {
     readonly Gpt2Model _model;
-    readonly int _d, _heads, _headSize, _layers, _vocab, _inner;
-    readonly float[] _keys, _values;   // [layer, position, d]
+    readonly int _d, _heads, _headSize, _layers, _vocab, _inner, _kv, _kvGroup;
+    readonly bool _layerNorm, _rope, _swiGlu;
+    readonly float[] _keys, _values;   // [layer, position, key/value heads x head size]
+    readonly float[] _cos = [], _sin = [];   // rotary tables [position, head size / 2]
     readonly float[][] _scores;        // per worker: attention weights over positions
     readonly WorkerPool _pool = WorkerPool.Shared;
 
-    float[] _x = [], _norm = [], _qkv = [], _attn = [], _ff = [], _hidden = [], _logits = [];
+    float[] _x = [], _norm = [], _qkv = [], _attn = [], _ff = [], _act = [], _hidden = [], _logits = [];
     int _rowCapacity, _logitRows, _rows;
 
     public int Length { get; private set; }
@@ -36,8 +39,11 @@ public sealed class Gpt2Session
             throw new ArgumentOutOfRangeException(nameof(capacity), $"context must be in [1, {c.MaxPositions}]");
         Capacity = capacity;
         (_d, _heads, _headSize, _layers, _vocab, _inner) = (c.EmbeddingSize, c.HeadCount, c.HeadSize, c.LayerCount, c.VocabSize, c.InnerSize);
-        _keys = new float[(long)_layers * capacity * _d];
-        _values = new float[(long)_layers * capacity * _d];
+        (_kv, _kvGroup) = (c.KeyValueSize, c.HeadCount / c.KeyValueHeads);
+        (_layerNorm, _rope, _swiGlu) = (c.Norm == NormKind.LayerNorm, c.Positions == PositionKind.Rope, c.Mlp == MlpKind.SwiGlu);
+        _keys = new float[(long)_layers * capacity * _kv];
+        _values = new float[(long)_layers * capacity * _kv];
+        if (_rope) (_cos, _sin) = RotaryTables(capacity, _headSize, c.RopeTheta);
         _scores = new float[_pool.ThreadCount][];
         for (int i = 0; i < _scores.Length; i++) _scores[i] = new float[capacity];
         EnsureRows(1);
@@ -88,7 +94,7 @@ public sealed class Gpt2Session
         {
             var row = _x.AsSpan(p * d, d);
             m.TokenEmbedding.GetColumn(tokens[p], row);
-            TensorPrimitives.Add(row, m.PositionEmbedding.AsSpan((start + p) * d, d), row);
+            if (!_rope) TensorPrimitives.Add(row, m.PositionEmbedding.AsSpan((start + p) * d, d), row);
         }
 
         for (int l = 0; l < _layers; l++)
@@ -96,11 +102,17 @@ public sealed class Gpt2Session
             var w = m.Layers[l];
             LayerNorm(_x, _norm, k, w.Ln1Gamma, w.Ln1Beta);
             w.Qkv.Multiply(_norm, _qkv, k, w.QkvBias, _pool);
-            long cacheBase = (long)l * Capacity * d;
+            int kv = _kv, width = d + 2 * kv;
+            long cacheBase = (long)l * Capacity * kv;
             for (int p = 0; p < k; p++)
             {
-                _qkv.AsSpan(p * 3 * d + d, d).CopyTo(_keys.AsSpan((int)(cacheBase + (long)(start + p) * d), d));
-                _qkv.AsSpan(p * 3 * d + 2 * d, d).CopyTo(_values.AsSpan((int)(cacheBase + (long)(start + p) * d), d));
+                if (_rope)
+                {
+                    Rotate(_qkv.AsSpan(p * width, d), start + p);        // queries
+                    Rotate(_qkv.AsSpan(p * width + d, kv), start + p);   // keys
+                }
+                _qkv.AsSpan(p * width + d, kv).CopyTo(_keys.AsSpan((int)(cacheBase + (long)(start + p) * kv), kv));
+                _qkv.AsSpan(p * width + d + kv, kv).CopyTo(_values.AsSpan((int)(cacheBase + (long)(start + p) * kv), kv));
             }
             Attention(l, start, k);
             w.AttnProj.Multiply(_attn, _norm, k, w.AttnProjBias, _pool);
@@ -108,8 +120,9 @@ public sealed class Gpt2Session
 
             LayerNorm(_x, _norm, k, w.Ln2Gamma, w.Ln2Beta);
             w.Fc.Multiply(_norm, _ff, k, w.FcBias, _pool);
-            GeluTanh(_ff.AsSpan(0, k * _inner));
-            w.FcProj.Multiply(_ff, _norm, k, w.FcProjBias, _pool);
+            if (_swiGlu) SwiGlu(_ff, _act, k);
+            else GeluTanh(_ff.AsSpan(0, k * _inner));
+            w.FcProj.Multiply(_swiGlu ? _act : _ff, _norm, k, w.FcProjBias, _pool);
             TensorPrimitives.Add(_x.AsSpan(0, k * d), _norm.AsSpan(0, k * d), _x.AsSpan(0, k * d));
         }
 
@@ -125,10 +138,11 @@ public sealed class Gpt2Session
         if (k <= _rowCapacity) return;
         _rowCapacity = Math.Max(k, 4);
         int d = _d, r = _rowCapacity;
-        _x = new float[r * d]; _norm = new float[r * d]; _qkv = new float[r * 3 * d]; _attn = new float[r * d];
-        _ff = new float[r * _inner]; _hidden = new float[r * d]; _logits = new float[(long)r * _vocab <= int.MaxValue ? r * _vocab : throw new InvalidInputException("too many positions in one call for this vocabulary")];
+        _x = new float[r * d]; _norm = new float[r * d]; _qkv = new float[r * (d + 2 * _kv)]; _attn = new float[r * d];
+        _ff = new float[r * (_swiGlu ? 2 : 1) * _inner]; _act = _swiGlu ? new float[r * _inner] : []; _hidden = new float[r * d]; _logits = new float[(long)r * _vocab <= int.MaxValue ? r * _vocab : throw new InvalidInputException("too many positions in one call for this vocabulary")];
     }
 
+    /// <summary>LayerNorm, or RMSNorm (no centring, no shift) when the architecture says so.</summary>
     void LayerNorm(float[] input, float[] output, int rows, float[] gamma, float[] beta)
     {
         int d = _d;
@@ -137,11 +151,72 @@ public sealed class Gpt2Session
         {
             var x = input.AsSpan(p * d, d);
             var y = output.AsSpan(p * d, d);
+            if (!_layerNorm)
+            {
+                TensorPrimitives.Multiply(x, 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(x) / d + eps), y);
+                TensorPrimitives.Multiply(y, gamma, y);
+                continue;
+            }
             float mean = TensorPrimitives.Sum(x) / d;
             TensorPrimitives.Subtract(x, mean, y);
             float variance = TensorPrimitives.SumOfSquares(y) / d;
             TensorPrimitives.Multiply(y, 1f / MathF.Sqrt(variance + eps), y);
             TensorPrimitives.FusedMultiplyAdd(y, gamma, beta, y);
+        }
+    }
+
+    /// <summary>SwiGLU: act = silu(gate) x up, from rows [gate (f) | up (f)] of the fused input projection.</summary>
+    void SwiGlu(float[] ff, float[] act, int rows)
+    {
+        int f = _inner;
+        for (int p = 0; p < rows; p++)
+        {
+            var gate = ff.AsSpan(p * 2 * f, f);
+            var y = act.AsSpan(p * f, f);
+            TensorPrimitives.Sigmoid(gate, y);
+            TensorPrimitives.Multiply(y, gate, y);
+            TensorPrimitives.Multiply(y, ff.AsSpan(p * 2 * f + f, f), y);
+        }
+    }
+
+    /// <summary>
+    /// cos and sin of position x theta^(-2i / head size) for i below half the head size: Hugging
+    /// Face's rotary embedding (inverse frequencies in fp32, as its models compute them).
+    /// </summary>
+    static (float[] Cos, float[] Sin) RotaryTables(int positions, int headSize, float theta)
+    {
+        int half = headSize / 2;
+        var cos = new float[positions * half];
+        var sin = new float[positions * half];
+        for (int i = 0; i < half; i++)
+        {
+            float inverse = 1f / MathF.Pow(theta, 2f * i / headSize);
+            for (int pos = 0; pos < positions; pos++)
+            {
+                float angle = pos * inverse;
+                cos[pos * half + i] = MathF.Cos(angle);
+                sin[pos * half + i] = MathF.Sin(angle);
+            }
+        }
+        return (cos, sin);
+    }
+
+    /// <summary>Rotates each head of <paramref name="heads"/> in place to its position (the rotate-halves layout of HF Llama).</summary>
+    void Rotate(Span<float> heads, int position)
+    {
+        int hs = _headSize, half = hs / 2;
+        var cos = _cos.AsSpan(position * half, half);
+        var sin = _sin.AsSpan(position * half, half);
+        for (int h = 0; h < heads.Length; h += hs)
+        {
+            var a = heads.Slice(h, half);
+            var b = heads.Slice(h + half, half);
+            for (int i = 0; i < half; i++)
+            {
+                float x = a[i], y = b[i];
+                a[i] = x * cos[i] - y * sin[i];
+                b[i] = y * cos[i] + x * sin[i];
+            }
         }
     }
 
@@ -167,7 +242,8 @@ public sealed class Gpt2Session
         int d = _d, hs = _headSize;
         int h0 = _heads * part / _attnParts, h1 = _heads * (part + 1) / _attnParts;
         float scale = 1f / MathF.Sqrt(hs);
-        long cacheBase = (long)_attnLayer * Capacity * d;
+        int kv = _kv, width = d + 2 * kv;
+        long cacheBase = (long)_attnLayer * Capacity * kv;
         var scoresAll = _scores[part];
         fixed (float* keys = _keys, values = _values, qkv = _qkv, attn = _attn, scores = scoresAll)
         {
@@ -176,14 +252,15 @@ public sealed class Gpt2Session
                 int visible = _attnStart + p + 1;
                 for (int h = h0; h < h1; h++)
                 {
-                    float* q = qkv + p * 3 * d + h * hs;
-                    float* k = keys + cacheBase + h * hs;
-                    for (int j = 0; j < visible; j++, k += d) scores[j] = HeadDot(q, k, hs) * scale;
+                    float* q = qkv + p * width + h * hs;
+                    int kvHead = h / _kvGroup;   // grouped-query attention: heads share key/value heads
+                    float* k = keys + cacheBase + kvHead * hs;
+                    for (int j = 0; j < visible; j++, k += kv) scores[j] = HeadDot(q, k, hs) * scale;
                     TensorPrimitives.SoftMax(new ReadOnlySpan<float>(scores, visible), new Span<float>(scores, visible));
                     float* output = attn + p * d + h * hs;
                     new Span<float>(output, hs).Clear();
-                    float* v = values + cacheBase + h * hs;
-                    for (int j = 0; j < visible; j++, v += d) HeadAxpy(output, v, scores[j], hs);
+                    float* v = values + cacheBase + kvHead * hs;
+                    for (int j = 0; j < visible; j++, v += kv) HeadAxpy(output, v, scores[j], hs);
                 }
             }
         }

@@ -50,6 +50,8 @@ public static class GgufWriter
             throw new InvalidInputException($"GGUF type {type} is not supported; use F32 or F16.");
         var files = ModelFolder.Resolve(modelFolder);
         var config = ModelConfig.Load(files.ConfigPath);
+        if (config.ModelType != "gpt2")
+            throw new InvalidInputException($"{files.ConfigPath}: model_type '{config.ModelType}'; GGUF output is written for GPT-2 models only so far.");
         string? outDir = Path.GetDirectoryName(Path.GetFullPath(outFile));
         if (outDir is not null && !Directory.Exists(outDir))
             throw new InvalidInputException($"{outFile}: the output folder {outDir} does not exist; create it or choose another path.");

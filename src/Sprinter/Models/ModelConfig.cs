@@ -3,9 +3,30 @@ using System.Text.Json.Nodes;
 
 namespace Sprinter.Models;
 
-/// <summary>The fields of a Hugging Face GPT-2 <c>config.json</c> that the engine uses.</summary>
+/// <summary>
+/// The fields of a Hugging Face <c>config.json</c> that the engine uses: the sizes, and the
+/// architecture as data (norm, positions, MLP, key/value heads, biases), so GPT-2 and the Llama
+/// family are configurations of one transformer (see <see cref="Architectures"/>).
+/// </summary>
 public sealed record ModelConfig
 {
+    /// <summary>gpt2, llama, mistral or qwen2: the family whose tensor names the loader reads.</summary>
+    public string ModelType { get; init; } = "gpt2";
+    public NormKind Norm { get; init; } = NormKind.LayerNorm;
+    public PositionKind Positions { get; init; } = PositionKind.Learned;
+    /// <summary>RoPE base (rope_theta) when <see cref="Positions"/> is RoPE.</summary>
+    public float RopeTheta { get; init; } = 10000f;
+    public MlpKind Mlp { get; init; } = MlpKind.GeluTanh;
+    /// <summary>Key/value heads (grouped-query attention); 0 means one per query head.</summary>
+    public int KeyValueHeadCount { get; init; }
+    /// <summary>Biases on the q, k and v projections (GPT-2, Qwen2).</summary>
+    public bool QkvBias { get; init; } = true;
+    /// <summary>Biases on the attention output and MLP projections (GPT-2 only).</summary>
+    public bool LinearBias { get; init; } = true;
+
+    public int KeyValueHeads => KeyValueHeadCount == 0 ? HeadCount : KeyValueHeadCount;
+    /// <summary>Width of one position's keys (or values): key/value heads x head size.</summary>
+    public int KeyValueSize => KeyValueHeads * HeadSize;
     public int EmbeddingSize { get; init; }      // n_embd
     public int LayerCount { get; init; }         // n_layer
     public int HeadCount { get; init; }          // n_head
@@ -20,9 +41,12 @@ public sealed record ModelConfig
     /// <summary>Parameters of the model, counting tied embeddings once and a separate lm_head when present.</summary>
     public long ParameterCount(bool separateLmHead = false)
     {
-        long d = EmbeddingSize, f = InnerSize;
-        long perLayer = 2 * d + (d * 3 * d + 3 * d) + (d * d + d) + 2 * d + (d * f + f) + (f * d + d);
-        long total = (long)VocabSize * d + (long)MaxPositions * d + LayerCount * perLayer + 2 * d;
+        long d = EmbeddingSize, f = InnerSize, kv = KeyValueSize, norm = Norm == NormKind.LayerNorm ? 2 * d : d;
+        long attention = d * (d + 2 * kv) + (QkvBias ? d + 2 * kv : 0) + d * d + (LinearBias ? d : 0);
+        long mlp = Mlp == MlpKind.SwiGlu ? 3 * d * f + (LinearBias ? 2 * f + d : 0) : 2 * d * f + (LinearBias ? f + d : 0);
+        long perLayer = 2 * norm + attention + mlp;
+        long positions = Positions == PositionKind.Learned ? (long)MaxPositions * d : 0;
+        long total = (long)VocabSize * d + positions + LayerCount * perLayer + norm;
         if (separateLmHead) total += (long)VocabSize * d;
         return total;
     }
@@ -41,6 +65,9 @@ public sealed record ModelConfig
         Require(VocabSize > 0, "vocab_size", "must be a positive integer");
         Require(InnerSize > 0, "n_inner", "must be a positive integer or null");
         Require(LayerNormEpsilon > 0 && float.IsFinite(LayerNormEpsilon), "layer_norm_epsilon", "must be a positive number");
+        Require(KeyValueHeadCount >= 0 && HeadCount % KeyValueHeads == 0, "num_key_value_heads", $"must divide the attention heads ({HeadCount})");
+        Require(Positions != PositionKind.Rope || HeadSize % 2 == 0, "num_attention_heads", "must leave an even head size for rotary positions");
+        Require(RopeTheta > 0 && float.IsFinite(RopeTheta), "rope_theta", "must be a positive number");
     }
 
     public static ModelConfig Load(string path)
@@ -62,9 +89,8 @@ public sealed record ModelConfig
 
     public static ModelConfig FromJson(JsonObject json, string source)
     {
-        string? modelType = json["model_type"]?.GetValue<string>();
-        if (modelType is not null && modelType != "gpt2")
-            throw new InvalidInputException($"{source}: field 'model_type' is '{modelType}'; only 'gpt2' models are supported.");
+        string? modelType = GetString(json, "model_type", source);
+        if (modelType is not null && modelType != "gpt2") return Architectures.FromJson(modelType, json, source);
         string activation = GetString(json, "activation_function", source) ?? "gelu_new";
         if (activation is not ("gelu_new" or "gelu_pytorch_tanh" or "gelu_fast"))
             throw new InvalidInputException($"{source}: field 'activation_function' is '{activation}'; only the tanh GELU ('gelu_new') is supported.");
@@ -85,7 +111,7 @@ public sealed record ModelConfig
         return config;
     }
 
-    public JsonObject ToJson() => new()
+    public JsonObject ToJson() => ModelType != "gpt2" ? Architectures.ToJson(this) : new()
     {
         ["model_type"] = "gpt2",
         ["architectures"] = new JsonArray("GPT2LMHeadModel"),
@@ -106,12 +132,12 @@ public sealed record ModelConfig
     public void Save(string path) =>
         File.WriteAllText(path, ToJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
 
-    static int? GetInt(JsonObject json, string key, string source, bool required)
+    internal static int? GetInt(JsonObject json, string key, string source, bool required)
     {
         JsonNode? node = json[key];
         if (node is null)
         {
-            if (required) throw new InvalidInputException($"{source}: missing field '{key}'; GPT-2 config.json files have it.");
+            if (required) throw new InvalidInputException($"{source}: missing field '{key}'; config.json files of this model type have it.");
             return null;
         }
         if (node is JsonValue v && v.TryGetValue(out long l) && l is > 0 and <= int.MaxValue) return (int)l;
@@ -119,7 +145,7 @@ public sealed record ModelConfig
         throw new InvalidInputException($"{source}: field '{key}' must be a positive integer, got {node.ToJsonString()}.");
     }
 
-    static float? GetFloat(JsonObject json, string key, string source)
+    internal static float? GetFloat(JsonObject json, string key, string source)
     {
         JsonNode? node = json[key];
         if (node is null) return null;
@@ -127,7 +153,7 @@ public sealed record ModelConfig
         throw new InvalidInputException($"{source}: field '{key}' must be a number, got {node.ToJsonString()}.");
     }
 
-    static bool? GetBool(JsonObject json, string key, string source)
+    internal static bool? GetBool(JsonObject json, string key, string source)
     {
         JsonNode? node = json[key];
         if (node is null) return null;
@@ -135,7 +161,7 @@ public sealed record ModelConfig
         throw new InvalidInputException($"{source}: field '{key}' must be true or false, got {node.ToJsonString()}.");
     }
 
-    static string? GetString(JsonObject json, string key, string source)
+    internal static string? GetString(JsonObject json, string key, string source)
     {
         JsonNode? node = json[key];
         if (node is null) return null;

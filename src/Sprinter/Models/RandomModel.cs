@@ -4,8 +4,9 @@ using Sprinter.Engine;
 namespace Sprinter.Models;
 
 /// <summary>
-/// Randomly initialised GPT-2 weights (GPT-2's own init: N(0, 0.02), residual projections scaled
-/// by 1/sqrt(2 n_layer), LayerNorm at identity): for tests, benchmarks and the start of training.
+/// Randomly initialised weights in the family's Hugging Face naming (GPT-2's own init: N(0, 0.02),
+/// residual projections scaled by 1/sqrt(2 n_layer), norms at identity): for tests, benchmarks and
+/// the start of training.
 /// </summary>
 public static class RandomModel
 {
@@ -32,6 +33,34 @@ public static class RandomModel
         }
         void Add(string name, float[] data, params long[] shape) => t[name] = (data, shape);
         double residualStd = 0.02 / Math.Sqrt(2 * c.LayerCount);
+        if (c.ModelType != "gpt2")
+        {
+            // The Llama layout: nn.Linear weights [out, in], RMSNorm scales only, no position table.
+            int kv = c.KeyValueSize;
+            Add("model.embed_tokens.weight", Normal((long)c.VocabSize * d, 0.02), c.VocabSize, d);
+            for (int l = 0; l < c.LayerCount; l++)
+            {
+                string h = $"model.layers.{l}.";
+                Add(h + "input_layernorm.weight", Constant(d, 1, lnNoise), d);
+                Add(h + "self_attn.q_proj.weight", Normal((long)d * d, 0.02), d, d);
+                Add(h + "self_attn.k_proj.weight", Normal((long)kv * d, 0.02), kv, d);
+                Add(h + "self_attn.v_proj.weight", Normal((long)kv * d, 0.02), kv, d);
+                if (c.QkvBias)
+                {
+                    Add(h + "self_attn.q_proj.bias", Constant(d, 0, lnNoise), d);
+                    Add(h + "self_attn.k_proj.bias", Constant(kv, 0, lnNoise), kv);
+                    Add(h + "self_attn.v_proj.bias", Constant(kv, 0, lnNoise), kv);
+                }
+                Add(h + "self_attn.o_proj.weight", Normal((long)d * d, residualStd), d, d);
+                Add(h + "post_attention_layernorm.weight", Constant(d, 1, lnNoise), d);
+                Add(h + "mlp.gate_proj.weight", Normal((long)f * d, 0.02), f, d);
+                Add(h + "mlp.up_proj.weight", Normal((long)f * d, 0.02), f, d);
+                Add(h + "mlp.down_proj.weight", Normal((long)d * f, residualStd), d, f);
+            }
+            Add("model.norm.weight", Constant(d, 1, lnNoise), d);
+            if (!c.TieWordEmbeddings) Add("lm_head.weight", Normal((long)c.VocabSize * d, 0.02), c.VocabSize, d);
+            return t;
+        }
         Add("wte.weight", Normal((long)c.VocabSize * d, 0.02), c.VocabSize, d);
         Add("wpe.weight", Normal((long)c.MaxPositions * d, 0.01), c.MaxPositions, d);
         for (int l = 0; l < c.LayerCount; l++)

@@ -150,6 +150,9 @@ public class CliTests
         Assert.Equal(2, code);
         Assert.Contains("--context 100000", error);
         Assert.Single(error.Trim().Split('\n'));
+        (code, _, error) = Run("bench-engine", "--shape", "gpt5", "--runs", "1");
+        Assert.Equal(2, code);
+        Assert.Contains("--shape takes gpt2-small or llama-3.2-1b", error);
     }
 }
 

@@ -1,0 +1,99 @@
+using Sprinter.Engine;
+using Sprinter.Models;
+
+namespace Sprinter.Tests.Engine;
+
+/// <summary>
+/// The Llama family (Llama, Mistral, Qwen2) as configurations of the one engine: logits against an
+/// independent double-precision reference, grouped-query attention, the KV cache and rollback,
+/// folder loading through config.json, and speculative decoding on a random pair.
+/// </summary>
+public class ArchitectureTests
+{
+    public static ModelConfig TinyLlama(string type = "llama", int kvHeads = 2, bool tied = false, int vocab = 257, int seedPositions = 64) => new()
+    {
+        ModelType = type, EmbeddingSize = 32, LayerCount = 2, HeadCount = 4, KeyValueHeadCount = kvHeads, MaxPositions = seedPositions,
+        VocabSize = vocab, InnerSize = 48, LayerNormEpsilon = 1e-6f, TieWordEmbeddings = tied, Norm = NormKind.RmsNorm,
+        Positions = PositionKind.Rope, RopeTheta = 500000f, Mlp = MlpKind.SwiGlu, QkvBias = type == "qwen2", LinearBias = false,
+    };
+
+    static void AssertClose(ReadOnlySpan<float> actual, double[] expected, double tolerance, string what)
+    {
+        double scale = Math.Max(1, expected.Max(Math.Abs));
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(Math.Abs(actual[i] - expected[i]) <= tolerance * scale, $"{what}[{i}]: {actual[i]} vs {expected[i]}");
+    }
+
+    [Theory]
+    [InlineData("llama", 2, false)]   // grouped-query: two query heads per key/value head
+    [InlineData("llama", 4, true)]    // multi-head, tied embeddings
+    [InlineData("qwen2", 1, false)]   // q/k/v biases, one key/value head
+    [InlineData("mistral", 2, false)]
+    public void LogitsMatchTheIndependentReference(string type, int kvHeads, bool tied)
+    {
+        var c = TinyLlama(type, kvHeads, tied);
+        var tensors = RandomModel.CreateTensors(c, seed: 7, lnNoise: 0.1f);
+        using var model = TestModels.Model(c, tensors);
+        var tokens = TestModels.RandomTokens(14, c.VocabSize, seed: 8);
+        var (logits, hidden) = ReferenceLlama.Run(c, tensors, tokens);
+        var s = model.CreateSession();
+        s.Forward(tokens);
+        for (int p = 0; p < tokens.Length; p++)
+        {
+            AssertClose(s.Logits(p), logits[p], 1e-4, $"{type} logits[{p}]");
+            AssertClose(s.Hidden(p), hidden[p], 1e-4, $"{type} hidden[{p}]");
+        }
+        Assert.Equal(tensors.Values.Sum(t => (long)t.Data.Length), c.ParameterCount(separateLmHead: !tied));
+    }
+
+    [Theory]
+    [InlineData(WeightType.F32)]
+    [InlineData(WeightType.BF16)]
+    public void CachedStepsAndRollbackMatchOneFullPass(WeightType type)
+    {
+        var c = TinyLlama();
+        using var model = TestModels.Model(c, RandomModel.CreateTensors(c, seed: 9, lnNoise: 0.1f), type);
+        var tokens = TestModels.RandomTokens(18, c.VocabSize, seed: 10);
+        var full = model.CreateSession();
+        full.Forward(tokens);
+        var s = model.CreateSession();
+        s.Forward(tokens.AsSpan(0, 5));
+        s.Forward(tokens.AsSpan(5, 7));
+        s.Truncate(9);   // roll back 3 positions, then redo them in other chunks
+        for (int p = 9; p < tokens.Length; p += 3)
+        {
+            int n = Math.Min(3, tokens.Length - p);
+            s.Forward(tokens.AsSpan(p, n));
+            for (int r = 0; r < n; r++)
+            {
+                var expected = full.Logits(p + r).ToArray();
+                var actual = s.Logits(r);
+                for (int i = 0; i < expected.Length; i++) Assert.True(Math.Abs(actual[i] - expected[i]) <= 1e-4f * Math.Max(1, Math.Abs(expected[i])), $"[{p + r}, {i}]");
+            }
+        }
+    }
+
+    [Fact]
+    public void AFolderLoadsThroughItsConfigAndSpeculativeDecodingStaysLossless()
+    {
+        // A random Llama pair written as Hugging Face folders: greedy SD must equal the target alone.
+        var (vocab, merges) = RandomModel.ByteVocabulary();
+        string Folder(ModelConfig c, int seed)
+        {
+            string dir = TestModels.TempDir();
+            RandomModel.WriteFolder(dir, c, RandomModel.CreateTensors(c, seed, lnNoise: 0.1f), vocab, merges);
+            return dir;
+        }
+        var target = TinyLlama("llama", kvHeads: 2);
+        var draft = TinyLlama("llama", kvHeads: 1, tied: true) with { LayerCount = 1 };
+        string targetDir = Folder(target, 11), draftDir = Folder(draft, 12);
+        Assert.Equal(target, ModelConfig.Load(Path.Combine(targetDir, "config.json")));
+        var ar = Cli.CliTests.Run("generate", "--target", targetDir, "--mode", "ar", "--prompt", "abc", "--max-tokens", "12", "--temperature", "0");
+        var sd = Cli.CliTests.Run("generate", "--target", targetDir, "--draft", draftDir, "--mode", "sd", "--prompt", "abc", "--max-tokens", "12", "--temperature", "0");
+        Assert.True(ar.Code == 0, ar.Err);
+        Assert.True(sd.Code == 0, sd.Err);
+        Assert.Equal(FirstLine(ar.Out), FirstLine(sd.Out));
+    }
+
+    static string FirstLine(string text) => text.Split('\n')[0];
+}

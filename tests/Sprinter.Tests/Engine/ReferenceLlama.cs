@@ -1,0 +1,94 @@
+namespace Sprinter.Tests.Engine;
+
+/// <summary>
+/// A deliberately naive Llama-family forward pass in double precision (RMSNorm, rotary positions in
+/// Hugging Face's rotate-halves layout, grouped-query attention, SwiGLU; Qwen2's q/k/v biases),
+/// written from the architecture's definition over the Hugging Face tensors and sharing no code with
+/// the engine: the oracle for the engine's other families.
+/// </summary>
+public static class ReferenceLlama
+{
+    public static (double[][] Logits, double[][] Hidden) Run(Sprinter.Models.ModelConfig c, IReadOnlyDictionary<string, (float[] Data, long[] Shape)> w, int[] tokens)
+    {
+        int n = tokens.Length, d = c.EmbeddingSize, hs = c.HeadSize, f = c.InnerSize, kvHeads = c.KeyValueHeads, kv = kvHeads * hs;
+        float[] T(string name) => w[name].Data;
+        float[]? Maybe(string name) => w.TryGetValue(name, out var t) ? t.Data : null;
+        var x = new double[n][];
+        for (int t = 0; t < n; t++) x[t] = Enumerable.Range(0, d).Select(i => (double)T("model.embed_tokens.weight")[tokens[t] * d + i]).ToArray();
+        for (int l = 0; l < c.LayerCount; l++)
+        {
+            string h = $"model.layers.{l}.";
+            var a = x.Select(r => RmsNorm(r, T(h + "input_layernorm.weight"), c.LayerNormEpsilon)).ToArray();
+            var q = a.Select(r => Linear(r, T(h + "self_attn.q_proj.weight"), Maybe(h + "self_attn.q_proj.bias"), d)).ToArray();
+            var k = a.Select(r => Linear(r, T(h + "self_attn.k_proj.weight"), Maybe(h + "self_attn.k_proj.bias"), kv)).ToArray();
+            var v = a.Select(r => Linear(r, T(h + "self_attn.v_proj.weight"), Maybe(h + "self_attn.v_proj.bias"), kv)).ToArray();
+            for (int t = 0; t < n; t++) { Rope(q[t], t, hs, c.RopeTheta); Rope(k[t], t, hs, c.RopeTheta); }
+            var att = new double[n][];
+            for (int t = 0; t < n; t++)
+            {
+                att[t] = new double[d];
+                for (int head = 0; head < c.HeadCount; head++)
+                {
+                    int g = head / (c.HeadCount / kvHeads);
+                    var s = new double[t + 1];
+                    for (int j = 0; j <= t; j++)
+                    {
+                        double dot = 0;
+                        for (int i = 0; i < hs; i++) dot += q[t][head * hs + i] * k[j][g * hs + i];
+                        s[j] = dot / Math.Sqrt(hs);
+                    }
+                    double max = s.Max(), sum = s.Sum(z => Math.Exp(z - max));
+                    for (int j = 0; j <= t; j++)
+                        for (int i = 0; i < hs; i++) att[t][head * hs + i] += Math.Exp(s[j] - max) / sum * v[j][g * hs + i];
+                }
+            }
+            for (int t = 0; t < n; t++)
+            {
+                var o = Linear(att[t], T(h + "self_attn.o_proj.weight"), null, d);
+                for (int i = 0; i < d; i++) x[t][i] += o[i];
+                var b = RmsNorm(x[t], T(h + "post_attention_layernorm.weight"), c.LayerNormEpsilon);
+                var gate = Linear(b, T(h + "mlp.gate_proj.weight"), null, f);
+                var up = Linear(b, T(h + "mlp.up_proj.weight"), null, f);
+                var act = gate.Select((z, i) => z / (1 + Math.Exp(-z)) * up[i]).ToArray();
+                var down = Linear(act, T(h + "mlp.down_proj.weight"), null, d);
+                for (int i = 0; i < d; i++) x[t][i] += down[i];
+            }
+        }
+        var hidden = x.Select(r => RmsNorm(r, T("model.norm.weight"), c.LayerNormEpsilon)).ToArray();
+        var output = Maybe("lm_head.weight") is { } lm && !c.TieWordEmbeddings ? lm : T("model.embed_tokens.weight");
+        var logits = hidden.Select(r => Linear(r, output, null, c.VocabSize)).ToArray();
+        return (logits, hidden);
+    }
+
+    static double[] RmsNorm(double[] x, float[] g, double eps)
+    {
+        double rms = Math.Sqrt(x.Sum(z => z * z) / x.Length + eps);
+        return x.Select((z, i) => z / rms * g[i]).ToArray();
+    }
+
+    /// <summary>y = W x + b with W stored [out, in] (nn.Linear).</summary>
+    static double[] Linear(double[] x, float[] weight, float[]? bias, int outputs)
+    {
+        var y = new double[outputs];
+        for (int o = 0; o < outputs; o++)
+        {
+            double sum = bias?[o] ?? 0;
+            for (int i = 0; i < x.Length; i++) sum += weight[o * x.Length + i] * x[i];
+            y[o] = sum;
+        }
+        return y;
+    }
+
+    /// <summary>Rotates every head: element i pairs with i + hs/2 at angle position x theta^(-2i/hs).</summary>
+    static void Rope(double[] heads, int position, int hs, double theta)
+    {
+        for (int h = 0; h < heads.Length; h += hs)
+            for (int i = 0; i < hs / 2; i++)
+            {
+                double angle = position * Math.Pow(theta, -2.0 * i / hs);
+                double a = heads[h + i], b = heads[h + i + hs / 2];
+                heads[h + i] = a * Math.Cos(angle) - b * Math.Sin(angle);
+                heads[h + i + hs / 2] = b * Math.Cos(angle) + a * Math.Sin(angle);
+            }
+    }
+}
