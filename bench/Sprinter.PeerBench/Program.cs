@@ -57,7 +57,7 @@ static int Run(string? folder, int[] ks, int runCount, string[] ourTypes, string
             foreach (var type in types)
             {
                 Console.Error.WriteLine($"loading ours as {type.Name()}...");
-                timers.Add(new SprinterPassTimer(Gpt2Model.Load(folder, type), ks.Max()));
+                timers.Add(new SprinterPassTimer(TransformerModel.Load(folder, type), ks.Max()));
             }
             NativeLibraryConfig.All.WithLogCallback((level, message) => { if (level == LLamaLogLevel.Error) Console.Error.Write(message); });
             string f32 = Path.Combine(work, "model-F32.gguf");

@@ -14,8 +14,8 @@ public static class TestModels
     public static Dictionary<string, (float[] Data, long[] Shape)> Tensors(ModelConfig c, int seed = 1) =>
         RandomModel.CreateTensors(c, seed, lnNoise: 0.1f);
 
-    public static Gpt2Model Model(ModelConfig c, Dictionary<string, (float[] Data, long[] Shape)> tensors, WeightType type = WeightType.F32) =>
-        Gpt2Model.FromTensors(c, n => tensors.TryGetValue(n, out var v) ? v : null, type, "test");
+    public static TransformerModel Model(ModelConfig c, Dictionary<string, (float[] Data, long[] Shape)> tensors, WeightType type = WeightType.F32) =>
+        TransformerModel.FromTensors(c, n => tensors.TryGetValue(n, out var v) ? v : null, type, "test");
 
     /// <summary>A model folder with the 257-token byte vocabulary, in a fresh temp directory.</summary>
     public static string Folder(ModelConfig c, int seed = 1, TensorDType dtype = TensorDType.F32)

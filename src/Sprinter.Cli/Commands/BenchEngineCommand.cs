@@ -45,7 +45,7 @@ internal static class BenchEngineCommand
                 foreach (var type in types)
                 {
                     error.WriteLine($"building {description} with {type.Name()} weights...");
-                    var m = folder is null ? RandomModel.Create(random.Config, seed: 1, type) : Gpt2Model.Load(folder, type);
+                    var m = folder is null ? RandomModel.Create(random.Config, seed: 1, type) : TransformerModel.Load(folder, type);
                     timers.Add(new SprinterPassTimer(m, ks.Max(), cached));
                 }
                 var progress = new ProgressLine(error, "bench-engine");

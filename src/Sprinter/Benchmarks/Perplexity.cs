@@ -16,9 +16,9 @@ public readonly record struct LikelihoodTotal(long Tokens, double Nll)
 /// context. A sequence longer than the context is scored in consecutive windows, each starting
 /// fresh (no overlap), so every token after a window's first is scored once.
 /// </summary>
-public sealed class LikelihoodScorer(Gpt2Model model, int chunk = 64)
+public sealed class LikelihoodScorer(TransformerModel model, int chunk = 64)
 {
-    readonly Gpt2Session _session = model.CreateSession();
+    readonly TransformerSession _session = model.CreateSession();
     readonly float[] _logProbs = new float[model.Config.VocabSize];
 
     /// <summary>NLL of tokens[from..] given everything before them (from >= 1).</summary>

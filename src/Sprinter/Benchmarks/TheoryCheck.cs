@@ -19,9 +19,9 @@ public readonly record struct OneStepTheory(double DtvPQ, double EtaFp, double M
 /// (a = 0 everywhere gives p, a = 1 gives q). The theory's eta_FP is the share of unacceptable
 /// mass (q(x) &gt; p(x)) that the verifier accepts: sum_{q&gt;p} q a / sum_{q&gt;p} q.
 /// </summary>
-public sealed class TheoryCheck(Gpt2Model draft, Gpt2Model target, IVerifier verifier)
+public sealed class TheoryCheck(TransformerModel draft, TransformerModel target, IVerifier verifier)
 {
-    readonly Gpt2Session _draft = draft.CreateSession(), _target = target.CreateSession();
+    readonly TransformerSession _draft = draft.CreateSession(), _target = target.CreateSession();
     readonly float[] _p = new float[target.Config.VocabSize], _q = new float[target.Config.VocabSize], _scores = new float[target.Config.VocabSize];
 
     /// <summary>The one-step comparison at the end of <paramref name="prompt"/> for each threshold.</summary>

@@ -34,7 +34,7 @@ public sealed class AutoregressiveDecoder : IDecoder
     public DecodingStats? LastStats { get; private set; }
 
     /// <param name="isTarget">Whether this model plays the target (its passes count as target calls) or the draft.</param>
-    public AutoregressiveDecoder(Gpt2Session session, SamplingOptions options, int seed, bool isTarget = true)
+    public AutoregressiveDecoder(TransformerSession session, SamplingOptions options, int seed, bool isTarget = true)
     {
         _model = new ModelRunner(session);
         int vocab = session.Model.Config.VocabSize;

@@ -7,9 +7,9 @@ namespace Sprinter.Decoding;
 /// A session plus bookkeeping: feeds tokens, adds the analytic FLOPs and wall time of each call,
 /// and counts calls. Decoders talk to models only through this.
 /// </summary>
-internal sealed class ModelRunner(Gpt2Session session)
+internal sealed class ModelRunner(TransformerSession session)
 {
-    public Gpt2Session Session { get; } = session;
+    public TransformerSession Session { get; } = session;
     public int Length => Session.Length;
     public double Flops { get; private set; }
     public double Milliseconds { get; private set; }

@@ -23,7 +23,7 @@ public sealed class SpeculativeDecoder : IDecoder
     readonly int _vocab;
 
     /// <summary>Test hook: called after every round with the committed sequence.</summary>
-    internal Action<IReadOnlyList<int>, Gpt2Session, Gpt2Session>? RoundCompleted { get; set; }
+    internal Action<IReadOnlyList<int>, TransformerSession, TransformerSession>? RoundCompleted { get; set; }
 
     /// <summary>Optional audit of SPRINTER's verifier decisions against the target (null: none).</summary>
     public IVerificationObserver? Observer { get; set; }
@@ -31,7 +31,7 @@ public sealed class SpeculativeDecoder : IDecoder
     public DecodingStats? LastStats { get; private set; }
     public SpeculativeOptions Options => _options;
 
-    public SpeculativeDecoder(Gpt2Session draft, Gpt2Session target, SpeculativeOptions options, SamplingOptions sampling, int seed)
+    public SpeculativeDecoder(TransformerSession draft, TransformerSession target, SpeculativeOptions options, SamplingOptions sampling, int seed)
     {
         if (draft.Model.Config.VocabSize != target.Model.Config.VocabSize)
             throw new InvalidInputException($"the draft has vocab_size {draft.Model.Config.VocabSize} but the target has {target.Model.Config.VocabSize}; both models must share one tokenizer.");

@@ -21,12 +21,12 @@ public interface IPassTimer : IDisposable
 /// <summary>Times this engine: a session holding a random context, rolled back after every pass.</summary>
 public sealed class SprinterPassTimer : IPassTimer
 {
-    readonly Gpt2Model _model;
-    readonly Gpt2Session _session;
+    readonly TransformerModel _model;
+    readonly TransformerSession _session;
     readonly int _context;
     readonly bool _ownsModel;
 
-    public SprinterPassTimer(Gpt2Model model, int maxPositions, int context = 32, bool ownsModel = true)
+    public SprinterPassTimer(TransformerModel model, int maxPositions, int context = 32, bool ownsModel = true)
     {
         _model = model;
         _ownsModel = ownsModel;
@@ -235,7 +235,7 @@ public static class EngineBenchmark
     }
 
     /// <summary>Median ms of a forward pass over <paramref name="k"/> new positions after a 32-token context, all logits computed.</summary>
-    public static double MedianForwardMs(Gpt2Model model, int k, int runs, int context = 32)
+    public static double MedianForwardMs(TransformerModel model, int k, int runs, int context = 32)
     {
         using var timer = new SprinterPassTimer(model, k, context, ownsModel: false);
         return RunInterleaved([timer], [k], runs, null, null, out _)[0].MedianMs;

@@ -6,7 +6,7 @@ namespace Sprinter.Models;
 public sealed class LanguageModel : IDisposable
 {
     public required ModelFolder Folder { get; init; }
-    public required Gpt2Model Model { get; init; }
+    public required TransformerModel Model { get; init; }
     public required Gpt2Tokenizer Tokenizer { get; init; }
     public ModelConfig Config => Model.Config;
     public string Name => System.IO.Path.GetFileName(System.IO.Path.TrimEndingDirectorySeparator(System.IO.Path.GetFullPath(Folder.Folder)));
@@ -21,7 +21,7 @@ public sealed class LanguageModel : IDisposable
         if (tokenizer.VocabSize != config.VocabSize)
             throw new InvalidInputException($"{files.VocabPath}: the tokenizer has {tokenizer.VocabSize} tokens but config.json says vocab_size {config.VocabSize}; the files belong to different models.");
         using var st = files.OpenWeights();
-        return new LanguageModel { Folder = files, Model = Gpt2Model.FromSafeTensors(config, st, type ?? NativeWeightType(st)), Tokenizer = tokenizer };
+        return new LanguageModel { Folder = files, Model = TransformerModel.FromSafeTensors(config, st, type ?? NativeWeightType(st)), Tokenizer = tokenizer };
     }
 
     /// <summary>

@@ -77,10 +77,10 @@ public static class RandomModel
         return t;
     }
 
-    public static Gpt2Model Create(ModelConfig config, int seed, WeightType type = WeightType.F32)
+    public static TransformerModel Create(ModelConfig config, int seed, WeightType type = WeightType.F32)
     {
         var tensors = CreateTensors(config, seed);
-        return Gpt2Model.FromTensors(config, name => tensors.TryGetValue(name, out var v) ? v : null, type, "random model");
+        return TransformerModel.FromTensors(config, name => tensors.TryGetValue(name, out var v) ? v : null, type, "random model");
     }
 
     /// <summary>

@@ -11,7 +11,7 @@ namespace Sprinter.Training;
 public sealed class DistillationTeacher : IDisposable
 {
     readonly LanguageModel _model;
-    readonly Engine.Gpt2Session _session;
+    readonly Engine.TransformerSession _session;
 
     public string Identity { get; }
     public string Folder => _model.Folder.Folder;

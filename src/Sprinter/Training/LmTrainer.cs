@@ -6,7 +6,7 @@ namespace Sprinter.Training;
 
 /// <summary>
 /// Trains a GPT-2-architecture language model from text and writes a Hugging Face model folder
-/// that <see cref="Gpt2Model.Load"/> and <see cref="LanguageModel.Load"/> read. Deterministic:
+/// that <see cref="TransformerModel.Load"/> and <see cref="LanguageModel.Load"/> read. Deterministic:
 /// the same options and data give bit-identical weights, whatever the thread count, and a run
 /// resumed from a checkpoint continues exactly as if it had never stopped.
 /// </summary>

@@ -7,8 +7,8 @@ namespace Sprinter.Tests.Decoding;
 /// <summary>Draft/target pairs made in the tests, and helpers to run decoders to completion.</summary>
 public sealed class DecoderTestPair
 {
-    public required Gpt2Model Draft { get; init; }
-    public required Gpt2Model Target { get; init; }
+    public required TransformerModel Draft { get; init; }
+    public required TransformerModel Target { get; init; }
 
     /// <summary>A target and a draft that is the target plus noise (high acceptance), or an unrelated model.</summary>
     public static DecoderTestPair Create(int vocab = 257, bool perturbedCopy = true, float noise = 0.02f, int seed = 1, float logitScale = 1f)
@@ -48,7 +48,7 @@ public sealed class DecoderTestPair
     public static int[] Ids(IDecoder decoder, int[] prompt, int maxTokens) => Run(decoder, prompt, maxTokens).Select(t => t.Id).ToArray();
 
     /// <summary>The sampling distribution of a model's next token after <paramref name="context"/>.</summary>
-    public static float[] NextDistribution(Gpt2Model model, int[] context, SamplingOptions sampling)
+    public static float[] NextDistribution(TransformerModel model, int[] context, SamplingOptions sampling)
     {
         var s = model.CreateSession();
         s.Forward(context, allLogits: false);

@@ -20,7 +20,7 @@ public class GgufWriterTests
     }
 
     [Fact]
-    public void HeaderAndMetadataDescribeAGpt2Model()
+    public void HeaderAndMetadataDescribeATransformerModel()
     {
         var (c, _, folder) = TinyFolder();
         string file = Path.Combine(folder, "model.gguf");

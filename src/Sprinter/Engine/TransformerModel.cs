@@ -17,9 +17,9 @@ public sealed class LayerWeights : IDisposable
 
 /// <summary>
 /// A decoder-only transformer's weights (GPT-2, or a Llama-family configuration), packed once at load. Holds no per-sequence state: sessions
-/// (<see cref="Gpt2Session"/>) own the KV cache and scratch buffers, so one model serves many.
+/// (<see cref="TransformerSession"/>) own the KV cache and scratch buffers, so one model serves many.
 /// </summary>
-public sealed class Gpt2Model : IDisposable
+public sealed class TransformerModel : IDisposable
 {
     public ModelConfig Config { get; }
     public WeightType WeightType { get; }
@@ -38,7 +38,7 @@ public sealed class Gpt2Model : IDisposable
         + 4L * (PositionEmbedding.Length + FinalGamma.Length + FinalBeta.Length + Layers.Sum(l => l.Ln1Gamma.Length + l.Ln1Beta.Length + l.Ln2Gamma.Length + l.Ln2Beta.Length
             + l.QkvBias.Length + l.AttnProjBias.Length + l.FcBias.Length + l.FcProjBias.Length));
 
-    Gpt2Model(ModelConfig config, WeightType type, PackedMatrix wte, PackedMatrix? lmHead, float[] wpe, LayerWeights[] layers, float[] lnfG, float[] lnfB)
+    TransformerModel(ModelConfig config, WeightType type, PackedMatrix wte, PackedMatrix? lmHead, float[] wpe, LayerWeights[] layers, float[] lnfG, float[] lnfB)
     {
         Config = config; WeightType = type; TokenEmbedding = wte; LmHead = lmHead; PositionEmbedding = wpe;
         Layers = layers; FinalGamma = lnfG; FinalBeta = lnfB;
@@ -50,7 +50,7 @@ public sealed class Gpt2Model : IDisposable
     /// loader strips). <paramref name="tensor"/> returns the values and shape of a name, or null
     /// when absent. Every family lands in the same run-time layout: fused q/k/v, fused MLP input.
     /// </summary>
-    public static Gpt2Model FromTensors(ModelConfig config, Func<string, (float[] Data, long[] Shape)?> tensor, WeightType type, string source)
+    public static TransformerModel FromTensors(ModelConfig config, Func<string, (float[] Data, long[] Shape)?> tensor, WeightType type, string source)
     {
         int d = config.EmbeddingSize, f = config.InnerSize, v = config.VocabSize, p = config.MaxPositions, kv = config.KeyValueSize;
         var names = Architectures.Names(config);
@@ -102,11 +102,11 @@ public sealed class Gpt2Model : IDisposable
         else if (!config.TieWordEmbeddings && !names.InOut)
             throw new InvalidInputException($"{source}: missing tensor '{names.LmHead}' while config.json says tie_word_embeddings is false.");
         float[] wpe = config.Positions == PositionKind.Learned ? Get(names.PositionEmbedding!, p, d) : [];
-        return new Gpt2Model(config, type, wte, lmHead, wpe, layers, Get(names.FinalNorm + ".weight", d), NormBeta(names.FinalNorm));
+        return new TransformerModel(config, type, wte, lmHead, wpe, layers, Get(names.FinalNorm + ".weight", d), NormBeta(names.FinalNorm));
     }
 
     /// <summary>Loads config.json and model.safetensors (single or sharded) from a Hugging Face model folder.</summary>
-    public static Gpt2Model Load(string folder, WeightType type = WeightType.F32)
+    public static TransformerModel Load(string folder, WeightType type = WeightType.F32)
     {
         var files = ModelFolder.Resolve(folder);
         var config = ModelConfig.Load(files.ConfigPath);
@@ -114,7 +114,7 @@ public sealed class Gpt2Model : IDisposable
         return FromSafeTensors(config, st, type);
     }
 
-    public static Gpt2Model FromSafeTensors(ModelConfig config, SafeTensorsSet st, WeightType type)
+    public static TransformerModel FromSafeTensors(ModelConfig config, SafeTensorsSet st, WeightType type)
     {
         (float[], long[])? Lookup(string name)
         {
@@ -125,7 +125,7 @@ public sealed class Gpt2Model : IDisposable
         return FromTensors(config, Lookup, type, st.Path);
     }
 
-    public Gpt2Session CreateSession(int? maxContext = null) => new(this, maxContext ?? Config.MaxPositions);
+    public TransformerSession CreateSession(int? maxContext = null) => new(this, maxContext ?? Config.MaxPositions);
 
     public void Dispose()
     {

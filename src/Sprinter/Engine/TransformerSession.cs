@@ -6,14 +6,14 @@ using Sprinter.Models;
 namespace Sprinter.Engine;
 
 /// <summary>
-/// One sequence's state for a <see cref="Gpt2Model"/>: a position-indexed KV cache allocated once,
+/// One sequence's state for a <see cref="TransformerModel"/>: a position-indexed KV cache allocated once,
 /// and scratch buffers that grow only when a call brings more positions than any before.
 /// <see cref="Forward"/> appends 1..k tokens; <see cref="Truncate"/> rolls back in O(1) by
 /// shortening <see cref="Length"/> (later writes overwrite the stale rows).
 /// </summary>
-public sealed class Gpt2Session
+public sealed class TransformerSession
 {
-    readonly Gpt2Model _model;
+    readonly TransformerModel _model;
     readonly int _d, _heads, _headSize, _layers, _vocab, _inner, _kv, _kvGroup;
     readonly bool _layerNorm, _rope, _swiGlu;
     readonly float[] _keys, _values;   // [layer, position, key/value heads x head size]
@@ -26,12 +26,12 @@ public sealed class Gpt2Session
 
     public int Length { get; private set; }
     public int Capacity { get; }
-    public Gpt2Model Model => _model;
+    public TransformerModel Model => _model;
     /// <summary>Rows of logits from the last call: every new position, or only the last one.</summary>
     public int LogitRows => _logitRows;
     public int HiddenRows => _rows;
 
-    internal Gpt2Session(Gpt2Model model, int capacity)
+    internal TransformerSession(TransformerModel model, int capacity)
     {
         _model = model;
         var c = model.Config;
