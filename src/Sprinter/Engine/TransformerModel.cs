@@ -125,7 +125,13 @@ public sealed class TransformerModel : IDisposable
         return FromTensors(config, Lookup, type, st.Path);
     }
 
-    public TransformerSession CreateSession(int? maxContext = null) => new(this, maxContext ?? Config.MaxPositions);
+    /// <summary>
+    /// The KV cache a session allocates when no context is asked for: the model's positions, at
+    /// most 4,096 (Llama 3.2's 131,072 would take gigabytes of cache for one sequence).
+    /// </summary>
+    public const int DefaultMaxContext = 4096;
+
+    public TransformerSession CreateSession(int? maxContext = null) => new(this, maxContext ?? Math.Min(Config.MaxPositions, DefaultMaxContext));
 
     public void Dispose()
     {

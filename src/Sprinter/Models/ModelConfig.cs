@@ -74,17 +74,25 @@ public sealed record ModelConfig
     {
         if (!File.Exists(path))
             throw new InvalidInputException($"{path}: file not found; a model folder needs config.json, model.safetensors, vocab.json and merges.txt.");
-        JsonObject json;
+        return Parse(File.ReadAllText(path), path);
+    }
+
+    /// <summary>Parses config.json text; <paramref name="source"/> names it in errors.</summary>
+    public static ModelConfig Parse(string text, string source)
+    {
         try
         {
-            json = JsonNode.Parse(File.ReadAllText(path)) as JsonObject
-                   ?? throw new InvalidInputException($"{path}: expected a JSON object.");
+            var json = JsonNode.Parse(text) as JsonObject ?? throw new InvalidInputException($"{source}: expected a JSON object.");
+            return FromJson(json, source);
         }
         catch (JsonException e)
         {
-            throw new InvalidInputException($"{path}: not valid JSON ({e.Message}).");
+            throw new InvalidInputException($"{source}: not valid JSON ({e.Message}).");
         }
-        return FromJson(json, path);
+        catch (ArgumentException e)   // System.Text.Json reports a repeated key this way
+        {
+            throw new InvalidInputException($"{source}: not a valid config ({e.Message}).");
+        }
     }
 
     public static ModelConfig FromJson(JsonObject json, string source)

@@ -97,3 +97,60 @@ public class ArchitectureTests
 
     static string FirstLine(string text) => text.Split('\n')[0];
 }
+
+public class ConfigFuzzTests
+{
+    [Fact]
+    public void TenThousandMutatedConfigsParseOrFailWithOneClearError()
+    {
+        // Byte edits, truncations, splices and value swaps of valid GPT-2, Llama and Qwen2 configs:
+        // each outcome is a config that validates or an InvalidInputException, never another exception.
+        string[] valid =
+        [
+            TestModels.TinyConfig().ToJson().ToJsonString(),
+            ArchitectureTests.TinyLlama().ToJson().ToJsonString(),
+            ArchitectureTests.TinyLlama("qwen2", kvHeads: 1).ToJson().ToJsonString(),
+        ];
+        string[] values = ["0", "-1", "1e40", "null", "\"x\"", "[]", "{}", "true", "2147483648", "3.5", "{\"rope_type\": \"llama3\"}"];
+        var rng = new Random(11);
+        int parsed = 0, refused = 0;
+        for (int trial = 0; trial < 10_000; trial++)
+        {
+            string text = valid[trial % valid.Length];
+            switch (rng.Next(4))
+            {
+                case 0:
+                    var chars = text.ToCharArray();
+                    for (int i = 0; i < 1 + rng.Next(3); i++) chars[rng.Next(chars.Length)] = (char)rng.Next(32, 127);
+                    text = new string(chars);
+                    break;
+                case 1: text = text[..rng.Next(text.Length)]; break;
+                case 2:
+                    int at = rng.Next(text.Length);
+                    text = text[..at] + text.Substring(rng.Next(text.Length / 2), rng.Next(1, 30)) + text[at..];
+                    break;
+                default:
+                    // Replace one value after a colon with a hostile one.
+                    int colon = text.IndexOf(':', rng.Next(text.Length));
+                    if (colon < 0) break;
+                    int end = text.IndexOfAny([',', '}'], colon);
+                    if (end < 0) break;
+                    text = text[..(colon + 1)] + values[rng.Next(values.Length)] + text[end..];
+                    break;
+            }
+            try
+            {
+                var c = ModelConfig.Parse(text, "config.json");
+                Assert.True(c.EmbeddingSize > 0 && c.HeadCount > 0 && c.KeyValueHeads > 0 && c.HeadCount % c.KeyValueHeads == 0);
+                parsed++;
+            }
+            catch (InvalidInputException e)
+            {
+                Assert.StartsWith("config.json: ", e.Message);
+                Assert.DoesNotContain('\n', e.Message);
+                refused++;
+            }
+        }
+        Assert.True(parsed > 500 && refused > 3000, $"{parsed} parsed, {refused} refused");
+    }
+}
