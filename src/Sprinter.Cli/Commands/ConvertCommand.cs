@@ -51,7 +51,10 @@ internal static class ConvertCommand
             var tensors = weights.Tensors.Values.OrderBy(t => t.Begin).ThenBy(t => t.Name)
                 .Select(t => new TensorToWrite(t.Name, t.Shape, weights.ReadFloats(t), dtype ?? t.DType)).ToList();
             var written = ShardedSafeTensorsWriter.Write(outDir, tensors, mb == 0 ? long.MaxValue : mb * 1_000_000L, weights.Metadata);
-            foreach (var path in new[] { files.ConfigPath, files.VocabPath, files.MergesPath })
+            var tokenizerFiles = files.TokenizerJsonPath is string json
+                ? new[] { json }.Concat(new[] { "tokenizer_config.json", "generation_config.json", "special_tokens_map.json" }.Select(n => Path.Combine(files.Folder, n)).Where(File.Exists))
+                : [files.VocabPath, files.MergesPath];
+            foreach (var path in tokenizerFiles.Prepend(files.ConfigPath))
                 File.Copy(path, Path.Combine(outDir, Path.GetFileName(path)), overwrite: true);
             output.WriteLine($"wrote {outDir}: {tensors.Count} tensors in {written.Count(p => p.EndsWith(".safetensors"))} file(s){(written.Any(p => p.EndsWith(".index.json")) ? " with model.safetensors.index.json" : "")}");
             return 0;

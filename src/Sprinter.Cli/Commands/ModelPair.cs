@@ -22,7 +22,7 @@ internal sealed class ModelPair : IDisposable
                 if (draft.Config.VocabSize != target.Config.VocabSize)
                     throw new InvalidInputException($"the draft ({draft.Folder.Folder}) has vocab_size {draft.Config.VocabSize} but the target ({target.Folder.Folder}) has {target.Config.VocabSize}; pick a pair that shares one tokenizer.");
                 if (draft.Tokenizer.Identity != target.Tokenizer.Identity)
-                    throw new InvalidInputException($"the draft ({draft.Folder.VocabPath}) and the target ({target.Folder.VocabPath}) have different tokenizer files; pick a pair that shares one tokenizer.");
+                    throw new InvalidInputException($"the draft ({draft.Folder.TokenizerFiles}) and the target ({target.Folder.TokenizerFiles}) have different tokenizers; pick a pair that shares one tokenizer.");
             }
             return new ModelPair { Target = target, Draft = draft };
         }

@@ -50,6 +50,8 @@ public static class GgufWriter
             throw new InvalidInputException($"GGUF type {type} is not supported; use F32 or F16.");
         var files = ModelFolder.Resolve(modelFolder);
         var config = ModelConfig.Load(files.ConfigPath);
+        if (files.TokenizerJsonPath is not null)
+            throw new InvalidInputException($"{files.TokenizerJsonPath}: GGUF output reads vocab.json + merges.txt; this folder has only tokenizer.json.");
         if (config.ModelType != "gpt2")
             throw new InvalidInputException($"{files.ConfigPath}: model_type '{config.ModelType}'; GGUF output is written for GPT-2 models only so far.");
         string? outDir = Path.GetDirectoryName(Path.GetFullPath(outFile));

@@ -5,7 +5,8 @@ using Microsoft.ML.Tokenizers;
 namespace Sprinter.Models;
 
 /// <summary>
-/// GPT-2 byte-level BPE from vocab.json + merges.txt. Encoding goes through
+/// Byte-level BPE (GPT-2, and Llama 3 / Qwen2 / SmolLM2 through tokenizer.json) from vocab.json +
+/// merges.txt or a Hugging Face tokenizer.json. Encoding goes through
 /// Microsoft.ML.Tokenizers; decoding maps ids to their exact bytes so that text is rebuilt
 /// byte for byte and streamed without splitting a UTF-8 character.
 /// </summary>
@@ -13,15 +14,54 @@ public sealed class Gpt2Tokenizer
 {
     readonly Tokenizer _tokenizer;
     readonly byte[][] _bytes;
+    // tokenizer.json options that Microsoft.ML.Tokenizers' BpeTokenizer has no switch for.
+    readonly Dictionary<string, int>? _wholePieces;   // ignore_merges: a pre-token in the vocabulary is one token
+    readonly System.Text.RegularExpressions.Regex? _split;
+    readonly Dictionary<string, int>? _added;
+    readonly bool _nfc;
 
     public int VocabSize => _bytes.Length;
     public int? EndOfText { get; }
     /// <summary>sha256 of vocab.json and merges.txt: two models share a tokenizer iff these match.</summary>
     public string Identity { get; }
 
-    Gpt2Tokenizer(Tokenizer tokenizer, byte[][] bytes, int? endOfText, string identity)
+    Gpt2Tokenizer(Tokenizer tokenizer, byte[][] bytes, int? endOfText, string identity, Dictionary<string, int>? wholePieces = null,
+        System.Text.RegularExpressions.Regex? split = null, Dictionary<string, int>? added = null, bool nfc = false)
     {
         _tokenizer = tokenizer; _bytes = bytes; EndOfText = endOfText; Identity = identity;
+        _wholePieces = wholePieces; _split = split; _added = added; _nfc = nfc;
+    }
+
+    /// <summary>
+    /// A byte-level BPE tokenizer from a Hugging Face tokenizer.json (see <see cref="HfTokenizerJson"/>).
+    /// End of text is <c>&lt;|endoftext|&gt;</c>, or Llama 3's <c>&lt;|end_of_text|&gt;</c>, when present.
+    /// </summary>
+    public static Gpt2Tokenizer LoadTokenizerJson(string path) => FromSpec(HfTokenizerJson.Load(path), path);
+
+    /// <summary>A tokenizer from a parsed tokenizer.json; <paramref name="path"/> names it in errors.</summary>
+    public static Gpt2Tokenizer FromSpec(HfTokenizerSpec spec, string path)
+    {
+        int size = Math.Max(spec.Vocab.Values.Max(), spec.Added.Count == 0 ? 0 : spec.Added.Values.Max()) + 1;
+        var bytes = new byte[size][];
+        foreach (var (token, id) in spec.Vocab) bytes[id] = ByteLevel.Decode(token) ?? Encoding.UTF8.GetBytes(token);
+        foreach (var (content, id) in spec.Added) bytes[id] = Encoding.UTF8.GetBytes(content);
+        for (int i = 0; i < size; i++) bytes[i] ??= [];
+        int? eot = spec.Added.TryGetValue(EndOfTextToken, out int e) ? e : spec.Added.TryGetValue("<|end_of_text|>", out e) ? e : null;
+        var regex = new System.Text.RegularExpressions.Regex(spec.Pattern, System.Text.RegularExpressions.RegexOptions.None, TimeSpan.FromSeconds(2));
+        var special = spec.Added.Count == 0 ? null : spec.Added;
+        Tokenizer tokenizer;
+        try
+        {
+            tokenizer = BpeTokenizer.Create(new BpeOptions(spec.Vocab)
+            {
+                Merges = spec.Merges, ByteLevel = true, PreTokenizer = new RegexPreTokenizer(regex, special), SpecialTokens = special,
+            });
+        }
+        catch (Exception ex) when (ex is not InvalidInputException)
+        {
+            throw new InvalidInputException($"{path}: the tokenizer could not be built ({ex.Message.ReplaceLineEndings(" ")}).");
+        }
+        return new Gpt2Tokenizer(tokenizer, bytes, eot, spec.Identity, spec.IgnoreMerges ? spec.Vocab : null, regex, special, spec.Nfc);
     }
 
     public static Gpt2Tokenizer Load(string vocabPath, string mergesPath)
@@ -86,9 +126,45 @@ public sealed class Gpt2Tokenizer
         return vocab;
     }
 
-    public static Gpt2Tokenizer Load(ModelFolder folder) => Load(folder.VocabPath, folder.MergesPath);
+    public static Gpt2Tokenizer Load(ModelFolder folder) =>
+        folder.TokenizerJsonPath is string json ? LoadTokenizerJson(json) : Load(folder.VocabPath, folder.MergesPath);
 
-    public int[] Encode(string text) => [.. _tokenizer.EncodeToIds(text)];
+    public int[] Encode(string text)
+    {
+        if (_nfc) text = text.Normalize(NormalizationForm.FormC);
+        if (_wholePieces is null) return [.. _tokenizer.EncodeToIds(text)];
+        // ignore_merges: cut at added tokens, then at the pre-tokenizer's regex; a piece whose
+        // byte-level form is in the vocabulary is one token, the rest go through BPE.
+        var ids = new List<int>();
+        int start = 0;
+        while (start < text.Length)
+        {
+            var (at, token) = NextAdded(text, start);
+            foreach (System.Text.RegularExpressions.Match m in _split!.Matches(text[start..at]))
+            {
+                if (_wholePieces.TryGetValue(ByteLevel.Encode(Encoding.UTF8.GetBytes(m.Value)), out int id)) ids.Add(id);
+                else ids.AddRange(_tokenizer.EncodeToIds(m.Value));
+            }
+            if (token is null) break;
+            ids.Add(_added![token]);
+            start = at + token.Length;
+        }
+        return [.. ids];
+    }
+
+    /// <summary>The first added token at or after <paramref name="from"/> (longest at a tie), or the end of the text.</summary>
+    (int At, string? Token) NextAdded(string text, int from)
+    {
+        int best = text.Length;
+        string? found = null;
+        if (_added is not null)
+            foreach (var token in _added.Keys)
+            {
+                int i = text.IndexOf(token, from, StringComparison.Ordinal);
+                if (i >= 0 && (i < best || (i == best && token.Length > found!.Length))) (best, found) = (i, token);
+            }
+        return (best, found);
+    }
 
     public ReadOnlySpan<byte> TokenBytes(int id) => _bytes[id];
 

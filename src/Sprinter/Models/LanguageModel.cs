@@ -19,7 +19,7 @@ public sealed class LanguageModel : IDisposable
         var config = ModelConfig.Load(files.ConfigPath);
         var tokenizer = Gpt2Tokenizer.Load(files);
         if (tokenizer.VocabSize != config.VocabSize)
-            throw new InvalidInputException($"{files.VocabPath}: the tokenizer has {tokenizer.VocabSize} tokens but config.json says vocab_size {config.VocabSize}; the files belong to different models.");
+            throw new InvalidInputException($"{files.TokenizerFiles}: the tokenizer has {tokenizer.VocabSize} tokens but config.json says vocab_size {config.VocabSize}; the files belong to different models.");
         using var st = files.OpenWeights();
         return new LanguageModel { Folder = files, Model = TransformerModel.FromSafeTensors(config, st, type ?? NativeWeightType(st)), Tokenizer = tokenizer };
     }

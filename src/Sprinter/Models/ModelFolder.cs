@@ -6,18 +6,25 @@ namespace Sprinter.Models;
 /// The files of a Hugging Face style GPT-2 model folder. <see cref="WeightsPath"/> is
 /// model.safetensors, or model.safetensors.index.json for a sharded checkpoint.
 /// </summary>
-public sealed record ModelFolder(string Folder, string ConfigPath, string WeightsPath, string VocabPath, string MergesPath)
+/// <param name="TokenizerJsonPath">tokenizer.json when the folder has no vocab.json + merges.txt (null otherwise).</param>
+public sealed record ModelFolder(string Folder, string ConfigPath, string WeightsPath, string VocabPath, string MergesPath, string? TokenizerJsonPath = null)
 {
+    /// <summary>The tokenizer file(s), for messages.</summary>
+    public string TokenizerFiles => TokenizerJsonPath ?? $"{VocabPath} + merges.txt";
+
     public static ModelFolder Resolve(string folder)
     {
         if (!Directory.Exists(folder))
-            throw new InvalidInputException($"{folder}: model folder not found; pass a folder holding config.json, model.safetensors (or sharded with model.safetensors.index.json), vocab.json and merges.txt.");
+            throw new InvalidInputException($"{folder}: model folder not found; pass a folder holding config.json, model.safetensors (or sharded with model.safetensors.index.json), and vocab.json + merges.txt or tokenizer.json.");
         string single = System.IO.Path.Combine(folder, "model.safetensors"), index = System.IO.Path.Combine(folder, SafeTensorsSet.IndexFileName);
+        string vocab = System.IO.Path.Combine(folder, "vocab.json"), merges = System.IO.Path.Combine(folder, "merges.txt");
+        string tokenizerJson = System.IO.Path.Combine(folder, HfTokenizerJson.FileName);
+        bool useJson = !(File.Exists(vocab) && File.Exists(merges)) && File.Exists(tokenizerJson);
         var f = new ModelFolder(folder, System.IO.Path.Combine(folder, "config.json"), File.Exists(single) || !File.Exists(index) ? single : index,
-            System.IO.Path.Combine(folder, "vocab.json"), System.IO.Path.Combine(folder, "merges.txt"));
-        foreach (var path in new[] { f.ConfigPath, f.WeightsPath, f.VocabPath, f.MergesPath })
+            vocab, merges, useJson ? tokenizerJson : null);
+        foreach (var path in useJson ? new[] { f.ConfigPath, f.WeightsPath } : [f.ConfigPath, f.WeightsPath, f.VocabPath, f.MergesPath])
             if (!File.Exists(path))
-                throw new InvalidInputException($"{path}: file not found; a model folder needs config.json, model.safetensors (or model.safetensors.index.json and its shards), vocab.json and merges.txt.");
+                throw new InvalidInputException($"{path}: file not found; a model folder needs config.json, model.safetensors (or model.safetensors.index.json and its shards), and vocab.json + merges.txt or tokenizer.json.");
         return f;
     }
 

@@ -1,0 +1,133 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Sprinter.Models;
+
+/// <summary>
+/// What a byte-level BPE tokenizer needs from a Hugging Face <c>tokenizer.json</c> (GPT-2, Llama 3,
+/// Qwen2, SmolLM2): the vocabulary, the merges, the pre-tokenizer's regex and the added tokens.
+/// </summary>
+/// <param name="Added">Added tokens (content -> id); matched verbatim in text before BPE.</param>
+/// <param name="IgnoreMerges">A pre-token that is itself in the vocabulary is emitted whole (Llama 3).</param>
+/// <param name="Nfc">The normalizer is Unicode NFC (Qwen2).</param>
+public sealed record HfTokenizerSpec(Dictionary<string, int> Vocab, List<string> Merges, string Pattern,
+    Dictionary<string, int> Added, bool IgnoreMerges, bool Nfc, string Identity);
+
+/// <summary>
+/// Reads tokenizer.json. Written here because Microsoft.ML.Tokenizers builds a BPE tokenizer from
+/// a vocabulary, merges and a regex but does not read tokenizer.json itself; every shape outside
+/// byte-level BPE gets one clear error naming the field.
+/// </summary>
+public static class HfTokenizerJson
+{
+    public const string FileName = "tokenizer.json";
+
+    public static HfTokenizerSpec Load(string path)
+    {
+        if (!File.Exists(path)) throw new InvalidInputException($"{path}: file not found.");
+        return Parse(File.ReadAllBytes(path), path);
+    }
+
+    public static HfTokenizerSpec Parse(byte[] bytes, string source)
+    {
+        JsonObject root;
+        try
+        {
+            root = JsonNode.Parse(bytes) as JsonObject ?? throw new InvalidInputException($"{source}: expected a JSON object.");
+            return FromJson(root, source);
+        }
+        catch (JsonException e) { throw new InvalidInputException($"{source}: not valid JSON ({Flat(e.Message)})."); }
+        catch (InvalidOperationException e) { throw new InvalidInputException($"{source}: a field has the wrong JSON type ({Flat(e.Message)})."); }
+        catch (ArgumentException e) { throw new InvalidInputException($"{source}: not a valid tokenizer ({Flat(e.Message)})."); }
+    }
+
+    static string Flat(string message) => message.ReplaceLineEndings(" ");
+
+    static HfTokenizerSpec FromJson(JsonObject root, string source)
+    {
+        InvalidInputException Error(string field, string what) => new($"{source}: field '{field}' {what}.");
+        var model = root["model"] as JsonObject ?? throw Error("model", "is missing or not an object");
+        string type = (string?)model["type"] ?? "BPE";
+        if (type != "BPE") throw Error("model.type", $"is '{type}'; only byte-level BPE tokenizers are supported (SentencePiece tokenizer.model files are not yet)");
+        if ((bool?)model["byte_fallback"] == true) throw Error("model.byte_fallback", "is true (a SentencePiece-style BPE); only byte-level BPE is supported");
+        var vocabNode = model["vocab"] as JsonObject ?? throw Error("model.vocab", "is missing or not an object");
+        var vocab = new Dictionary<string, int>(vocabNode.Count);
+        foreach (var (token, id) in vocabNode)
+        {
+            if (id is not JsonValue v || !v.TryGetValue(out int n) || n < 0) throw Error("model.vocab", $"maps '{token}' to {id?.ToJsonString() ?? "null"}, not a non-negative integer id");
+            vocab[token] = n;
+        }
+        if (vocab.Count == 0) throw Error("model.vocab", "is empty");
+        var merges = new List<string>();
+        foreach (var merge in model["merges"] as JsonArray ?? throw Error("model.merges", "is missing or not an array"))
+        {
+            string? pair = merge switch
+            {
+                JsonValue s when s.TryGetValue(out string? text) && text.Split(' ').Length == 2 => text,
+                JsonArray { Count: 2 } a when a[0] is JsonValue l && l.TryGetValue(out string? left) && a[1] is JsonValue r && r.TryGetValue(out string? right) => $"{left} {right}",
+                _ => null,
+            };
+            merges.Add(pair ?? throw Error("model.merges", $"holds {merge?.ToJsonString() ?? "null"}, not a pair of tokens"));
+        }
+        var added = new Dictionary<string, int>();
+        if (root["added_tokens"] is JsonArray addedTokens)
+            foreach (var token in addedTokens)
+            {
+                string? content = (string?)token?["content"];
+                int? id = (int?)token?["id"];
+                if (string.IsNullOrEmpty(content) || id is not >= 0) throw Error("added_tokens", $"holds {token?.ToJsonString() ?? "null"}, not an object with content and id");
+                added[content] = id.Value;
+            }
+        bool nfc = root["normalizer"] switch
+        {
+            null => false,
+            JsonObject n when (string?)n["type"] == "NFC" => true,
+            var n => throw Error("normalizer", $"is {Short(n)}; only none or NFC is supported"),
+        };
+        string pattern = PreTokenizerPattern(root["pre_tokenizer"], Error);
+        int maxId = Math.Max(vocab.Values.Max(), added.Count == 0 ? 0 : added.Values.Max());
+        if (maxId >= 4 * (vocab.Count + added.Count) + 1024) throw Error("model.vocab", $"has ids up to {maxId} for {vocab.Count + added.Count} tokens; ids must be dense");
+        // Two models share a tokenizer iff vocabulary, merges, pre-tokenizer and added tokens agree.
+        string canonical = string.Join('\n', model.ToJsonString(), root["added_tokens"]?.ToJsonString(), root["pre_tokenizer"]?.ToJsonString(), root["normalizer"]?.ToJsonString());
+        string identity = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(canonical)));
+        return new HfTokenizerSpec(vocab, merges, pattern, added, (bool?)model["ignore_merges"] == true, nfc, identity);
+    }
+
+    static string Short(JsonNode? node)
+    {
+        string text = node?.ToJsonString() ?? "null";
+        return text.Length <= 80 ? text : text[..80] + "...";
+    }
+
+    /// <summary>
+    /// The regex that cuts text into pre-tokens: ByteLevel with use_regex (GPT-2's pattern), or a
+    /// Sequence of one Split (its Regex, Isolated) and a ByteLevel without its own regex.
+    /// </summary>
+    static string PreTokenizerPattern(JsonNode? node, Func<string, string, InvalidInputException> error)
+    {
+        if (node is not JsonObject pre) throw error("pre_tokenizer", "is missing; byte-level BPE needs a ByteLevel pre-tokenizer");
+        static bool IsByteLevel(JsonObject o) => (string?)o["type"] == "ByteLevel";
+        void CheckByteLevel(JsonObject o)
+        {
+            if ((bool?)o["add_prefix_space"] == true) throw error("pre_tokenizer.add_prefix_space", "is true; not supported");
+        }
+        if (IsByteLevel(pre))
+        {
+            CheckByteLevel(pre);
+            if ((bool?)pre["use_regex"] == false) throw error("pre_tokenizer.use_regex", "is false with no Split before it; the text would not be cut at all");
+            return Gpt2PreTokenizer.Pattern;
+        }
+        if ((string?)pre["type"] != "Sequence" || pre["pretokenizers"] is not JsonArray { Count: 2 } steps
+            || steps[0] is not JsonObject split || steps[1] is not JsonObject byteLevel || !IsByteLevel(byteLevel))
+            throw error("pre_tokenizer", $"is {Short(pre)}; supported: ByteLevel, or a Sequence of one Split and a ByteLevel");
+        CheckByteLevel(byteLevel);
+        if ((bool?)byteLevel["use_regex"] == true) throw error("pre_tokenizer.pretokenizers[1].use_regex", "is true after a Split; not supported");
+        if ((string?)split["type"] != "Split" || (string?)split["behavior"] != "Isolated" || (bool?)split["invert"] == true)
+            throw error("pre_tokenizer.pretokenizers[0]", $"is {Short(split)}; a Split with behavior Isolated is supported");
+        string pattern = (string?)split["pattern"]?["Regex"] ?? throw error("pre_tokenizer.pretokenizers[0].pattern.Regex", "is missing");
+        try { _ = new System.Text.RegularExpressions.Regex(pattern); }
+        catch (ArgumentException e) { throw error("pre_tokenizer.pretokenizers[0].pattern.Regex", $"is not a regex .NET accepts ({Flat(e.Message)})"); }
+        return pattern;
+    }
+}

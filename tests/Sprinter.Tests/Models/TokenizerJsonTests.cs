@@ -1,0 +1,170 @@
+using System.Text.Json.Nodes;
+using Sprinter.Models;
+
+namespace Sprinter.Tests.Models;
+
+/// <summary>
+/// Hugging Face tokenizer.json (byte-level BPE): the same vocabulary and merges written as
+/// tokenizer.json in each layout that Llama 3, Qwen2 and GPT-2 files use must give the ids that
+/// vocab.json + merges.txt give; folders with only tokenizer.json load; bad files get one line.
+/// </summary>
+public class TokenizerJsonTests
+{
+    static string RepoFile(params string[] parts)
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Sprinter.slnx"))) return Path.Combine([dir.FullName, .. parts]);
+        throw new InvalidOperationException("repository root not found");
+    }
+
+    static readonly string[] Texts =
+    [
+        "The President said that the Congress should act.",
+        "  multiple   spaces\n\nand newlines\t tabs",
+        "Ünïcödé — “quotes” Tōkyō 東京 🙂 naïve café",
+        "numbers 12345 and 3.14159, it's they'll we've",
+        "before<|endoftext|>after <|endoftext|>",
+        "",
+    ];
+
+    /// <summary>tokenizer.json built from a vocab.json + merges.txt pair, in one of the layouts of real files.</summary>
+    public static JsonObject Build(string vocabPath, string mergesPath, string layout)
+    {
+        var vocab = JsonNode.Parse(File.ReadAllText(vocabPath))!.AsObject();
+        var merges = File.ReadAllLines(mergesPath).Where(l => l.Length > 0 && !l.StartsWith("#version")).ToList();
+        var added = new JsonArray();
+        if (vocab["<|endoftext|>"] is JsonNode eot)
+        {
+            added.Add(new JsonObject { ["id"] = (int)eot, ["content"] = "<|endoftext|>", ["special"] = true });
+            vocab.Remove("<|endoftext|>");
+        }
+        JsonNode mergeList = layout == "array-merges"
+            ? new JsonArray(merges.Select(m => (JsonNode)new JsonArray(m.Split(' ')[0], m.Split(' ')[1])).ToArray())
+            : new JsonArray(merges.Select(m => (JsonNode)m).ToArray());
+        JsonNode pre = layout is "split" or "array-merges" or "ignore-merges"
+            ? new JsonObject
+            {
+                ["type"] = "Sequence",
+                ["pretokenizers"] = new JsonArray(
+                    new JsonObject { ["type"] = "Split", ["pattern"] = new JsonObject { ["Regex"] = Gpt2PreTokenizer.Pattern }, ["behavior"] = "Isolated", ["invert"] = false },
+                    new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = false, ["trim_offsets"] = true, ["use_regex"] = false }),
+            }
+            : new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = false, ["trim_offsets"] = true, ["use_regex"] = true };
+        return new JsonObject
+        {
+            ["version"] = "1.0",
+            ["added_tokens"] = added,
+            ["normalizer"] = layout == "nfc" ? new JsonObject { ["type"] = "NFC" } : null,
+            ["pre_tokenizer"] = pre,
+            ["decoder"] = new JsonObject { ["type"] = "ByteLevel" },
+            ["model"] = new JsonObject
+            {
+                ["type"] = "BPE", ["dropout"] = null, ["unk_token"] = null, ["byte_fallback"] = false,
+                ["ignore_merges"] = layout == "ignore-merges", ["vocab"] = vocab, ["merges"] = mergeList,
+            },
+        };
+    }
+
+    [Theory]
+    [InlineData("byte-level")]      // GPT-2: ByteLevel with its own regex
+    [InlineData("split")]           // Llama 3 / Qwen2: Split(regex) then ByteLevel
+    [InlineData("array-merges")]    // newer files write merges as [left, right]
+    [InlineData("ignore-merges")]   // Llama 3: a pre-token in the vocabulary is one token
+    [InlineData("nfc")]             // Qwen2: NFC normalizer
+    public void TokenizerJsonGivesTheIdsOfVocabAndMerges(string layout)
+    {
+        string vocab = RepoFile("models", "target", "vocab.json"), merges = RepoFile("models", "target", "merges.txt");
+        var reference = Gpt2Tokenizer.Load(vocab, merges);
+        string path = Path.Combine(TestModels.TempDir(), "tokenizer.json");
+        File.WriteAllText(path, Build(vocab, merges, layout).ToJsonString());
+        var tokenizer = Gpt2Tokenizer.LoadTokenizerJson(path);
+        Assert.Equal(reference.VocabSize, tokenizer.VocabSize);
+        Assert.Equal(reference.EndOfText, tokenizer.EndOfText);
+        foreach (string text in Texts)
+        {
+            string input = layout == "nfc" ? text.Normalize(System.Text.NormalizationForm.FormC) : text;
+            int[] ids = tokenizer.Encode(text);
+            Assert.Equal(reference.Encode(input), ids);
+            Assert.Equal(input, tokenizer.Decode(ids));
+        }
+    }
+
+    [Fact]
+    public void AFolderWithOnlyTokenizerJsonLoadsAndGenerates()
+    {
+        var c = TestModels.TinyConfig();
+        string dir = TestModels.Folder(c);
+        File.WriteAllText(Path.Combine(dir, "tokenizer.json"), Build(Path.Combine(dir, "vocab.json"), Path.Combine(dir, "merges.txt"), "split").ToJsonString());
+        var viaVocab = LanguageModel.Load(dir);
+        File.Delete(Path.Combine(dir, "vocab.json"));
+        File.Delete(Path.Combine(dir, "merges.txt"));
+        using var viaJson = LanguageModel.Load(dir);
+        Assert.NotNull(viaJson.Folder.TokenizerJsonPath);
+        Assert.Equal(viaVocab.Tokenizer.Encode(Texts[0]), viaJson.Tokenizer.Encode(Texts[0]));
+        viaVocab.Dispose();
+        var (code, output, error) = Cli.CliTests.Run("generate", "--target", dir, "--mode", "ar", "--prompt", "abc", "--max-tokens", "5", "--temperature", "0");
+        Assert.True(code == 0, error);
+        Assert.StartsWith("abc", output);
+    }
+
+    [Theory]
+    [InlineData("""{"model": {"type": "WordPiece", "vocab": {"a": 0}}}""", "model.type")]
+    [InlineData("""{"model": {"type": "BPE", "byte_fallback": true, "vocab": {"a": 0}, "merges": []}}""", "model.byte_fallback")]
+    [InlineData("""{"model": {"type": "BPE", "vocab": {"a": -3}, "merges": []}}""", "model.vocab")]
+    [InlineData("""{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a"]}, "pre_tokenizer": {"type": "ByteLevel"}}""", "model.merges")]
+    [InlineData("""{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "pre_tokenizer": {"type": "Metaspace"}}""", "pre_tokenizer")]
+    [InlineData("""{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "normalizer": {"type": "Lowercase"}, "pre_tokenizer": {"type": "ByteLevel"}}""", "normalizer")]
+    [InlineData("""{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "Split", "pattern": {"Regex": "(("}, "behavior": "Isolated"}, {"type": "ByteLevel", "use_regex": false}]}}""", "pattern.Regex")]
+    [InlineData("""{"model": """, "not valid JSON")]
+    public void BadTokenizerJsonGetsOneLineNamingTheField(string json, string field)
+    {
+        string dir = TestModels.Folder(TestModels.TinyConfig());
+        File.Delete(Path.Combine(dir, "vocab.json"));
+        File.WriteAllText(Path.Combine(dir, "tokenizer.json"), json);
+        var (code, _, error) = Cli.CliTests.Run("generate", "--target", dir, "--mode", "ar", "--prompt", "abc", "--max-tokens", "2");
+        Assert.Equal(2, code);
+        Assert.Contains("tokenizer.json", error);
+        Assert.Contains(field, error);
+        Assert.Single(error.Trim().Split('\n'));
+    }
+
+    [Fact]
+    public void TenThousandMutatedTokenizerFilesParseOrFailWithOneClearError()
+    {
+        // Byte edits, truncations and splices of a small valid tokenizer.json: every outcome is a
+        // tokenizer that encodes, or an InvalidInputException; never another exception.
+        string dir = TestModels.Folder(TestModels.TinyConfig());
+        var (vocab, merges) = RandomModel.ByteVocabulary([("t", "h"), ("th", "e"), ("Ġ", "a")]);
+        File.WriteAllText(Path.Combine(dir, "vocab.json"), vocab);
+        File.WriteAllText(Path.Combine(dir, "merges.txt"), merges);
+        var valid = System.Text.Encoding.UTF8.GetBytes(Build(Path.Combine(dir, "vocab.json"), Path.Combine(dir, "merges.txt"), "split").ToJsonString());
+        var rng = new Random(13);
+        int built = 0, refused = 0;
+        for (int trial = 0; trial < 10_000; trial++)
+        {
+            byte[] bytes = (byte[])valid.Clone();
+            switch (trial % 3)
+            {
+                case 0: for (int i = 0; i < 1 + rng.Next(3); i++) bytes[rng.Next(bytes.Length)] = (byte)rng.Next(32, 127); break;
+                case 1: bytes = bytes[..rng.Next(bytes.Length)]; break;
+                default:
+                    int at = rng.Next(bytes.Length), len = rng.Next(1, 40);
+                    bytes = [.. bytes[..at], .. valid.Skip(rng.Next(valid.Length)).Take(len), .. bytes[at..]];
+                    break;
+            }
+            try
+            {
+                var tokenizer = Gpt2Tokenizer.FromSpec(HfTokenizerJson.Parse(bytes, "tokenizer.json"), "tokenizer.json");
+                tokenizer.Decode(tokenizer.Encode("the cat <|endoftext|> sat"));
+                built++;
+            }
+            catch (InvalidInputException e)
+            {
+                Assert.StartsWith("tokenizer.json: ", e.Message);
+                Assert.DoesNotContain('\n', e.Message);
+                refused++;
+            }
+        }
+        Assert.True(built > 100 && refused > 3000, $"{built} built, {refused} refused");
+    }
+}
