@@ -11,6 +11,9 @@ public static class Program
     /// <summary>Runs the CLI; user mistakes print one line on <paramref name="error"/> and return 2.</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
+        // Output, reports and files are culture-independent: "1.5", never "1,5".
+        System.Globalization.CultureInfo.CurrentCulture = System.Globalization.CultureInfo.InvariantCulture;
+        System.Globalization.CultureInfo.DefaultThreadCurrentCulture = System.Globalization.CultureInfo.InvariantCulture;
         var root = new RootCommand("sprinter: fast GPT-2-family text generation with speculative decoding and SPRINTER approximate verification.")
         {
             InfoCommand.Create(output),

@@ -142,6 +142,20 @@ public class CliTests
     }
 
     [Fact]
+    public void OutputDoesNotDependOnTheMachinesCulture()
+    {
+        var saved = System.Globalization.CultureInfo.CurrentCulture;
+        try
+        {
+            System.Globalization.CultureInfo.CurrentCulture = new System.Globalization.CultureInfo("de-DE");
+            var (code, output, error) = Run("info", "--model", Model.Value);
+            Assert.True(code == 0, error);
+            Assert.Matches(@"\d\.\d MB as fp32", output);
+        }
+        finally { System.Globalization.CultureInfo.CurrentCulture = saved; }
+    }
+
+    [Fact]
     public void BenchEngineTimesPassesAfterACachedContextThatFitsTheModel()
     {
         var (code, _, error) = Run("bench-engine", "--model", Model.Value, "--dtypes", "fp32", "--positions", "2", "--runs", "2", "--context", "40", "--json");
