@@ -19,8 +19,8 @@ internal sealed class ModelPair : IDisposable
             if (needsDraft) draft = LanguageModel.Load(CliSupport.ResolveModel(draftFolder, "draft", "--draft"), type);
             if (target is not null && draft is not null)
             {
-                if (draft.Config.VocabSize != target.Config.VocabSize)
-                    throw new InvalidInputException($"the draft ({draft.Folder.Folder}) has vocab_size {draft.Config.VocabSize} but the target ({target.Folder.Folder}) has {target.Config.VocabSize}; pick a pair that shares one tokenizer.");
+                if (draft.Model.OutputVocabulary != target.Model.OutputVocabulary)
+                    throw new InvalidInputException($"the draft ({draft.Folder.Folder}) has {draft.Model.OutputVocabulary} tokens but the target ({target.Folder.Folder}) has {target.Model.OutputVocabulary}; pick a pair that shares one tokenizer.");
                 if (draft.Tokenizer.Identity != target.Tokenizer.Identity)
                     throw new InvalidInputException($"the draft ({draft.Folder.TokenizerFiles}) and the target ({target.Folder.TokenizerFiles}) have different tokenizers; pick a pair that shares one tokenizer.");
             }

@@ -96,7 +96,7 @@ public sealed class BenchRunner
 
     BenchRun RunOne(BenchExample example, int[] prompt, SamplingSetting setting, BenchMethod method, int seed)
     {
-        var audit = method.IsSprinter ? new VerifierAudit(_target.Config.VocabSize, _verifiers.GetValueOrDefault(setting.Name)?.Label ?? LabelRule.Paper) : null;
+        var audit = method.IsSprinter ? new VerifierAudit(_target.OutputVocabulary, _verifiers.GetValueOrDefault(setting.Name)?.Label ?? LabelRule.Paper) : null;
         var decoder = Decoder(method, setting, seed, audit);
         int[] output = Generate(decoder, prompt, _config.NewTokens);
         var stats = decoder.LastStats!;

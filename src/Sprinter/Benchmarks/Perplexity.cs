@@ -19,7 +19,7 @@ public readonly record struct LikelihoodTotal(long Tokens, double Nll)
 public sealed class LikelihoodScorer(TransformerModel model, int chunk = 64)
 {
     readonly TransformerSession _session = model.CreateSession();
-    readonly float[] _logProbs = new float[model.Config.VocabSize];
+    readonly float[] _logProbs = new float[model.OutputVocabulary];
 
     /// <summary>NLL of tokens[from..] given everything before them (from >= 1).</summary>
     public LikelihoodTotal Score(ReadOnlySpan<int> tokens, int from = 1)

@@ -22,7 +22,7 @@ public readonly record struct OneStepTheory(double DtvPQ, double EtaFp, double M
 public sealed class TheoryCheck(TransformerModel draft, TransformerModel target, IVerifier verifier)
 {
     readonly TransformerSession _draft = draft.CreateSession(), _target = target.CreateSession();
-    readonly float[] _p = new float[target.Config.VocabSize], _q = new float[target.Config.VocabSize], _scores = new float[target.Config.VocabSize];
+    readonly float[] _p = new float[target.OutputVocabulary], _q = new float[target.OutputVocabulary], _scores = new float[target.OutputVocabulary];
 
     /// <summary>The one-step comparison at the end of <paramref name="prompt"/> for each threshold.</summary>
     public OneStepTheory[] Evaluate(int[] prompt, IReadOnlyList<float> thresholds)

@@ -37,7 +37,7 @@ public sealed class AutoregressiveDecoder : IDecoder
     public AutoregressiveDecoder(TransformerSession session, SamplingOptions options, int seed, bool isTarget = true)
     {
         _model = new ModelRunner(session);
-        int vocab = session.Model.Config.VocabSize;
+        int vocab = session.Model.OutputVocabulary;
         _distribution = new DistributionBuilder(options, vocab);
         _sampler = new TokenSampler(seed);
         _probs = new float[vocab];

@@ -33,13 +33,13 @@ public sealed class SpeculativeDecoder : IDecoder
 
     public SpeculativeDecoder(TransformerSession draft, TransformerSession target, SpeculativeOptions options, SamplingOptions sampling, int seed)
     {
-        if (draft.Model.Config.VocabSize != target.Model.Config.VocabSize)
-            throw new InvalidInputException($"the draft has vocab_size {draft.Model.Config.VocabSize} but the target has {target.Model.Config.VocabSize}; both models must share one tokenizer.");
+        if (draft.Model.OutputVocabulary != target.Model.OutputVocabulary)
+            throw new InvalidInputException($"the draft emits {draft.Model.OutputVocabulary} tokens but the target {target.Model.OutputVocabulary}; both models must share one tokenizer.");
         options.Validate(draft.Model.Config.EmbeddingSize);
         _draft = new ModelRunner(draft);
         _target = new ModelRunner(target);
         _options = options;
-        _vocab = target.Model.Config.VocabSize;
+        _vocab = target.Model.OutputVocabulary;
         _distribution = new DistributionBuilder(sampling, _vocab);
         _sampler = new TokenSampler(seed);
         _q = new float[options.RoundCap][];

@@ -33,6 +33,20 @@ public sealed class TransformerModel : IDisposable
     public float[] FinalBeta { get; }
 
     public PackedMatrix OutputProjection => LmHead ?? TokenEmbedding;
+
+    /// <summary>
+    /// Tokens the model can emit: vocab_size, or the tokenizer's size when the embedding rows are
+    /// padded past it (Qwen pads to a multiple of 64). Sessions show only these logits, so padded
+    /// rows are never sampled, compared or scored.
+    /// </summary>
+    public int OutputVocabulary { get; private set; }
+
+    /// <summary>Hides the padded rows above <paramref name="size"/> (see <see cref="OutputVocabulary"/>).</summary>
+    public void LimitOutputVocabulary(int size)
+    {
+        if (size < 1 || size > Config.VocabSize) throw new ArgumentOutOfRangeException(nameof(size), $"must be in [1, {Config.VocabSize}]");
+        OutputVocabulary = size;
+    }
     public long ParameterCount => Config.ParameterCount(LmHead is not null);
     public long WeightBytes => TokenEmbedding.Bytes + (LmHead?.Bytes ?? 0) + Layers.Sum(l => l.Qkv.Bytes + l.AttnProj.Bytes + l.Fc.Bytes + l.FcProj.Bytes)
         + 4L * (PositionEmbedding.Length + FinalGamma.Length + FinalBeta.Length + Layers.Sum(l => l.Ln1Gamma.Length + l.Ln1Beta.Length + l.Ln2Gamma.Length + l.Ln2Beta.Length
@@ -40,7 +54,7 @@ public sealed class TransformerModel : IDisposable
 
     TransformerModel(ModelConfig config, WeightType type, PackedMatrix wte, PackedMatrix? lmHead, float[] wpe, LayerWeights[] layers, float[] lnfG, float[] lnfB)
     {
-        Config = config; WeightType = type; TokenEmbedding = wte; LmHead = lmHead; PositionEmbedding = wpe;
+        Config = config; WeightType = type; TokenEmbedding = wte; OutputVocabulary = config.VocabSize; LmHead = lmHead; PositionEmbedding = wpe;
         Layers = layers; FinalGamma = lnfG; FinalBeta = lnfB;
     }
 

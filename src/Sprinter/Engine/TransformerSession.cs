@@ -50,7 +50,7 @@ public sealed class TransformerSession
     }
 
     /// <summary>Logits of the given output row (0-based among <see cref="LogitRows"/>).</summary>
-    public ReadOnlySpan<float> Logits(int row) => _logits.AsSpan(row * _vocab, _vocab);
+    public ReadOnlySpan<float> Logits(int row) => _logits.AsSpan(row * _vocab, _model.OutputVocabulary);
 
     /// <summary>Final hidden state (after ln_f) of the given new position of the last call.</summary>
     public ReadOnlySpan<float> Hidden(int row) => _hidden.AsSpan(row * _d, _d);
@@ -83,7 +83,7 @@ public sealed class TransformerSession
         if (Length + k > Capacity)
             throw new InvalidInputException($"the sequence would be {Length + k} tokens but the model's context holds {Capacity} (n_positions); use a shorter prompt or fewer new tokens.");
         foreach (int t in tokens)
-            if ((uint)t >= (uint)_vocab) throw new InvalidInputException($"token id {t} is outside the vocabulary [0, {_vocab}).");
+            if ((uint)t >= (uint)_model.OutputVocabulary) throw new InvalidInputException($"token id {t} is outside the vocabulary [0, {_model.OutputVocabulary}).");
         EnsureRows(k);
         _rows = k;
         int start = Length, d = _d;

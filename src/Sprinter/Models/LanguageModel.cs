@@ -18,11 +18,19 @@ public sealed class LanguageModel : IDisposable
         var files = ModelFolder.Resolve(folder);
         var config = ModelConfig.Load(files.ConfigPath);
         var tokenizer = Gpt2Tokenizer.Load(files);
-        if (tokenizer.VocabSize != config.VocabSize)
+        if (tokenizer.VocabSize != config.VocabSize && !IsPadding(tokenizer.VocabSize, config.VocabSize))
             throw new InvalidInputException($"{files.TokenizerFiles}: the tokenizer has {tokenizer.VocabSize} tokens but config.json says vocab_size {config.VocabSize}; the files belong to different models.");
         using var st = files.OpenWeights();
-        return new LanguageModel { Folder = files, Model = TransformerModel.FromSafeTensors(config, st, type ?? NativeWeightType(st)), Tokenizer = tokenizer };
+        var model = TransformerModel.FromSafeTensors(config, st, type ?? NativeWeightType(st));
+        model.LimitOutputVocabulary(tokenizer.VocabSize);
+        return new LanguageModel { Folder = files, Model = model, Tokenizer = tokenizer };
     }
+
+    /// <summary>
+    /// Embedding rows padded past the tokenizer to a multiple of 64 (Qwen: 151,665 tokens in 151,936
+    /// or 152,064 rows) are accepted and hidden; any other size difference means mismatched files.
+    /// </summary>
+    static bool IsPadding(int tokens, int rows) => tokens < rows && rows % 64 == 0 && rows - tokens < 1024;
 
     /// <summary>
     /// BF16 when every tensor of the file is stored as bf16 (running them as bf16 is then exact and

@@ -71,10 +71,10 @@ public static class LabelCollector
         CollectOptions options, IProgress<JobProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         options.Validate();
-        if (draft.Tokenizer.Identity != target.Tokenizer.Identity || draft.Config.VocabSize != target.Config.VocabSize)
+        if (draft.Tokenizer.Identity != target.Tokenizer.Identity || draft.Model.OutputVocabulary != target.Model.OutputVocabulary)
             throw new InvalidInputException($"the draft ({draft.Folder.Folder}) and target ({target.Folder.Folder}) do not share one tokenizer; pick a matching pair.");
         var texts = PromptSource.Sample(sourceTexts, options.Prompts, options.Seed);
-        int d = draft.Config.EmbeddingSize, vocab = draft.Config.VocabSize;
+        int d = draft.Config.EmbeddingSize, vocab = draft.Model.OutputVocabulary;
         int context = Math.Min(draft.Config.MaxPositions, target.Config.MaxPositions);
         int maxPrompt = context - options.TokensPerPrompt - 1;
         if (maxPrompt < 1) throw new InvalidInputException($"--tokens {options.TokensPerPrompt} leaves no room for a prompt in a context of {context}.");

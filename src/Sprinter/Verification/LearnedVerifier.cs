@@ -19,7 +19,7 @@ public sealed class LearnedVerifier : IVerifier
         _model = model; _draft = draft; Name = name;
         _features = new float[model.InputCount];
         _scratch = new float[model.InputCount + model.HiddenUnits];
-        _probs = new float[draft.Config.VocabSize];
+        _probs = new float[draft.Model.OutputVocabulary];
         _embedding = new float[draft.Config.EmbeddingSize];
     }
 

@@ -148,7 +148,7 @@ public class SpeculativeDecoderTests
     public void BadPairsAndOptionsAreRefusedBeforeGenerating()
     {
         var otherVocab = DecoderTestPair.Create(vocab: 300);
-        Assert.Contains("vocab_size", Assert.Throws<InvalidInputException>(() =>
+        Assert.Contains("share one tokenizer", Assert.Throws<InvalidInputException>(() =>
             new SpeculativeDecoder(otherVocab.Draft.CreateSession(), Close.Target.CreateSession(), new SpeculativeOptions(), SamplingOptions.Greedy, 0)).Message);
         Assert.Contains("--gamma", Assert.Throws<InvalidInputException>(() => Close.Speculative(new SpeculativeOptions { Gamma = 0 }, SamplingOptions.Greedy)).Message);
         var sprinter = new SpeculativeOptions { Method = SpeculativeMethod.Sprinter, Verifier = ConstantVerifier.AlwaysAccept };

@@ -95,6 +95,39 @@ public class ArchitectureTests
         Assert.Equal(FirstLine(ar.Out), FirstLine(sd.Out));
     }
 
+    [Fact]
+    public void EmbeddingRowsPaddedPastTheTokenizerAreHiddenAndThePairStillMatches()
+    {
+        // Qwen pads its embedding rows past the tokenizer to a multiple of 64: a target with 320 rows
+        // and a draft with 257, both over the 257-token byte tokenizer, form a pair; no padded id is
+        // ever produced, and greedy SD still equals the target alone.
+        var (vocab, merges) = RandomModel.ByteVocabulary();
+        string Folder(ModelConfig c, int seed)
+        {
+            string dir = TestModels.TempDir();
+            RandomModel.WriteFolder(dir, c, RandomModel.CreateTensors(c, seed, lnNoise: 0.1f), vocab, merges);
+            return dir;
+        }
+        string targetDir = Folder(TinyLlama("qwen2", kvHeads: 2, vocab: 320), 21), draftDir = Folder(TinyLlama("qwen2", kvHeads: 1, vocab: 257) with { LayerCount = 1 }, 22);
+        using (var target = LanguageModel.Load(targetDir))
+        {
+            Assert.Equal(320, target.Config.VocabSize);
+            Assert.Equal(257, target.Model.OutputVocabulary);
+            var s = target.Model.CreateSession();
+            s.Forward([1, 2, 3]);
+            Assert.Equal(257, s.Logits(0).Length);
+        }
+        var ar = Cli.CliTests.Run("generate", "--target", targetDir, "--mode", "ar", "--prompt", "xyz", "--max-tokens", "12", "--temperature", "0");
+        var sd = Cli.CliTests.Run("generate", "--target", targetDir, "--draft", draftDir, "--mode", "sd", "--prompt", "xyz", "--max-tokens", "12", "--temperature", "0");
+        Assert.True(ar.Code == 0, ar.Err);
+        Assert.True(sd.Code == 0, sd.Err);
+        Assert.Equal(FirstLine(ar.Out), FirstLine(sd.Out));
+        // Rows that are not padding to a multiple of 64 still mean mismatched files.
+        string odd = Folder(TinyLlama(vocab: 300), 23);
+        var e = Assert.Throws<InvalidInputException>(() => LanguageModel.Load(odd));
+        Assert.Contains("vocab_size 300", e.Message);
+    }
+
     static string FirstLine(string text) => text.Split('\n')[0];
 }
 
