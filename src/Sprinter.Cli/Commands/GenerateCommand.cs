@@ -84,7 +84,7 @@ internal static class GenerateCommand
             bool asJson = r.GetValue(json);
             var emitted = new List<EmittedToken>();
             var produced = new StringBuilder();
-            var tokens = decoder.GenerateAsync(ids, max, tokenizer.EndOfText, ct); // checks the prompt length before anything is printed
+            var tokens = decoder.GenerateAsync(ids, max, pair.StopTokens, ct); // checks the prompt length before anything is printed
             if (!asJson) output.Write(text);
             await foreach (var token in tokens)
             {

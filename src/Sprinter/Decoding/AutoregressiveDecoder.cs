@@ -8,7 +8,7 @@ namespace Sprinter.Decoding;
 public interface IDecoder
 {
     DecodingStats? LastStats { get; }
-    IAsyncEnumerable<EmittedToken> GenerateAsync(int[] prompt, int maxTokens, int? stopToken = null, CancellationToken cancellationToken = default);
+    IAsyncEnumerable<EmittedToken> GenerateAsync(int[] prompt, int maxTokens, IReadOnlySet<int>? stopTokens = null, CancellationToken cancellationToken = default);
 }
 
 internal static class DecoderChecks
@@ -45,13 +45,13 @@ public sealed class AutoregressiveDecoder : IDecoder
     }
 
     /// <summary>Checks the arguments now (not at the first token), then streams the tokens.</summary>
-    public IAsyncEnumerable<EmittedToken> GenerateAsync(int[] prompt, int maxTokens, int? stopToken = null, CancellationToken cancellationToken = default)
+    public IAsyncEnumerable<EmittedToken> GenerateAsync(int[] prompt, int maxTokens, IReadOnlySet<int>? stopTokens = null, CancellationToken cancellationToken = default)
     {
         DecoderChecks.Arguments(prompt, maxTokens, _model.Session.Capacity, 0);
-        return Generate(prompt, maxTokens, stopToken, cancellationToken);
+        return Generate(prompt, maxTokens, stopTokens, cancellationToken);
     }
 
-    async IAsyncEnumerable<EmittedToken> Generate(int[] prompt, int maxTokens, int? stopToken,
+    async IAsyncEnumerable<EmittedToken> Generate(int[] prompt, int maxTokens, IReadOnlySet<int>? stopTokens,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var stats = new DecodingStats { Mode = _isTarget ? "ar" : "ar-draft", Lossless = _isTarget, PromptTokens = prompt.Length };
@@ -76,7 +76,7 @@ public sealed class AutoregressiveDecoder : IDecoder
             stats.TokensPerRound.Add(1);
             Record(stats, decodeStart);
             yield return new EmittedToken(token, i, TokenOrigin.Sampled);
-            if (token == stopToken) break;
+            if (stopTokens?.Contains(token) == true) break;
             decodeStart = Stopwatch.GetTimestamp();
             await Task.CompletedTask;
         }

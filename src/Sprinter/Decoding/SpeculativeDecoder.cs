@@ -51,14 +51,14 @@ public sealed class SpeculativeDecoder : IDecoder
     }
 
     /// <summary>Checks the arguments now (not at the first token), then streams the tokens.</summary>
-    public IAsyncEnumerable<EmittedToken> GenerateAsync(int[] prompt, int maxTokens, int? stopToken = null, CancellationToken cancellationToken = default)
+    public IAsyncEnumerable<EmittedToken> GenerateAsync(int[] prompt, int maxTokens, IReadOnlySet<int>? stopTokens = null, CancellationToken cancellationToken = default)
     {
         // The target may hold up to one round of drafted tokens past the committed budget.
         DecoderChecks.Arguments(prompt, maxTokens, Math.Min(_draft.Session.Capacity, _target.Session.Capacity), 1);
-        return Generate(prompt, maxTokens, stopToken, cancellationToken);
+        return Generate(prompt, maxTokens, stopTokens, cancellationToken);
     }
 
-    async IAsyncEnumerable<EmittedToken> Generate(int[] prompt, int maxTokens, int? stopToken,
+    async IAsyncEnumerable<EmittedToken> Generate(int[] prompt, int maxTokens, IReadOnlySet<int>? stopTokens,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var stats = new DecodingStats { Mode = _options.ModeName, Lossless = _options.Lossless, PromptTokens = prompt.Length };
@@ -86,7 +86,7 @@ public sealed class SpeculativeDecoder : IDecoder
                 stats.CountOrigin(token.Origin);
                 emittedThisRound++;
                 yield return token with { Index = produced++ };
-                if (token.Id == stopToken) { stop = true; break; }
+                if (stopTokens?.Contains(token.Id) == true) { stop = true; break; }
             }
             stats.TokensPerRound.Add(emittedThisRound);
             if (stop) break;

@@ -8,6 +8,11 @@ public sealed class LanguageModel : IDisposable
     public required ModelFolder Folder { get; init; }
     public required TransformerModel Model { get; init; }
     public required Gpt2Tokenizer Tokenizer { get; init; }
+    /// <summary>
+    /// End-of-sequence ids: <c>eos_token_id</c> (one id or a list) of generation_config.json, else
+    /// of config.json, else the tokenizer's end-of-text token. Generation stops at any of them.
+    /// </summary>
+    public IReadOnlySet<int> StopTokens { get; init; } = new HashSet<int>();
     public ModelConfig Config => Model.Config;
     public string Name => System.IO.Path.GetFileName(System.IO.Path.TrimEndingDirectorySeparator(System.IO.Path.GetFullPath(Folder.Folder)));
 
@@ -23,7 +28,29 @@ public sealed class LanguageModel : IDisposable
         using var st = files.OpenWeights();
         var model = TransformerModel.FromSafeTensors(config, st, type ?? NativeWeightType(st));
         model.LimitOutputVocabulary(tokenizer.VocabSize);
-        return new LanguageModel { Folder = files, Model = model, Tokenizer = tokenizer };
+        return new LanguageModel { Folder = files, Model = model, Tokenizer = tokenizer, StopTokens = ReadStopTokens(files, tokenizer) };
+    }
+
+    static HashSet<int> ReadStopTokens(ModelFolder files, Gpt2Tokenizer tokenizer)
+    {
+        foreach (string path in new[] { System.IO.Path.Combine(files.Folder, "generation_config.json"), files.ConfigPath })
+        {
+            if (!File.Exists(path)) continue;
+            System.Text.Json.Nodes.JsonNode? node;
+            try { node = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))?["eos_token_id"]; }
+            catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or ArgumentException)
+            {
+                throw new InvalidInputException($"{path}: not valid JSON ({e.Message.ReplaceLineEndings(" ")}).");
+            }
+            if (node is null) continue;
+            var ids = node is System.Text.Json.Nodes.JsonArray list ? list.ToList() : [node];
+            var set = new HashSet<int>();
+            foreach (var id in ids)
+                if (id is System.Text.Json.Nodes.JsonValue v && v.TryGetValue(out int n) && n >= 0 && n < tokenizer.VocabSize) set.Add(n);
+                else throw new InvalidInputException($"{path}: field 'eos_token_id' holds {id?.ToJsonString() ?? "null"}, not a token id below {tokenizer.VocabSize}.");
+            return set;
+        }
+        return tokenizer.EndOfText is int eot ? [eot] : [];
     }
 
     /// <summary>

@@ -128,6 +128,32 @@ public class ArchitectureTests
         Assert.Contains("vocab_size 300", e.Message);
     }
 
+    [Fact]
+    public void GenerationStopsAtTheEndOfSequenceIdsOfGenerationConfig()
+    {
+        var (vocab, merges) = RandomModel.ByteVocabulary();
+        var c = TinyLlama();
+        string dir = TestModels.TempDir();
+        RandomModel.WriteFolder(dir, c, RandomModel.CreateTensors(c, 31, lnNoise: 0.1f), vocab, merges);
+        int[] prompt = [10, 20, 30];
+        List<int> Generate()
+        {
+            using var lm = LanguageModel.Load(dir);
+            var decoder = new Sprinter.Decoding.AutoregressiveDecoder(lm.Model.CreateSession(), Sprinter.Decoding.SamplingOptions.Greedy, 0);
+            var ids = new List<int>();
+            var e = decoder.GenerateAsync(prompt, 10, lm.StopTokens).GetAsyncEnumerator();
+            while (e.MoveNextAsync().AsTask().GetAwaiter().GetResult()) ids.Add(e.Current.Id);
+            return ids;
+        }
+        var free = Generate();   // no eos_token_id anywhere: the byte vocabulary has no end-of-text token
+        Assert.Equal(10, free.Count);
+        File.WriteAllText(Path.Combine(dir, "generation_config.json"), $$"""{"eos_token_id": [{{(free[2] + 1) % 257}}, {{free[2]}}]}""");
+        Assert.Equal(free.Take(free.IndexOf(free[2]) + 1), Generate());   // stops at (and emits) the first end-of-sequence id
+        File.WriteAllText(Path.Combine(dir, "generation_config.json"), """{"eos_token_id": 999}""");
+        var error = Assert.Throws<InvalidInputException>(Generate);
+        Assert.Contains("generation_config.json: field 'eos_token_id' holds 999", error.Message);
+    }
+
     static string FirstLine(string text) => text.Split('\n')[0];
 }
 
