@@ -79,7 +79,7 @@ internal static class GenerateCommand
                     : $"draft {pair.Draft.Name} -> target {pair.Target.Name}, verifier {options.Verifier!.Name}, threshold {options.Threshold}, max-draft {options.MaxDraft}";
             }
 
-            int[] ids = tokenizer.Encode(text);
+            int[] ids = tokenizer.EncodePrompt(text);
             var stream = tokenizer.CreateStreamingDecoder();
             bool asJson = r.GetValue(json);
             var emitted = new List<EmittedToken>();

@@ -81,10 +81,9 @@ public sealed class BenchRunner
 
     (BenchExample Example, int[] Ids, bool Truncated) Prepare(BenchExample example)
     {
-        int[] ids = _tokenizer.Encode(example.Prompt);
+        int[] ids = _tokenizer.EncodePrompt(example.Prompt, PromptBudget, out bool truncated);
         if (ids.Length == 0) throw new InvalidInputException($"{example.Dataset} #{example.Id}: the prompt encodes to no tokens.");
-        bool truncated = ids.Length > PromptBudget;
-        return (example, truncated ? ids[^PromptBudget..] : ids, truncated);
+        return (example, ids, truncated);
     }
 
     void WarmUp((BenchExample Example, int[] Ids, bool Truncated) prompt)

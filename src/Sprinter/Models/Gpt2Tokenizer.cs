@@ -22,6 +22,8 @@ public sealed class Gpt2Tokenizer
 
     public int VocabSize => _bytes.Length;
     public int? EndOfText { get; }
+    /// <summary>The token every prompt starts with (Llama 3's &lt;|begin_of_text|&gt;), or null; see <see cref="EncodePrompt"/>.</summary>
+    public int? BeginningOfSequence { get; private init; }
     /// <summary>sha256 of vocab.json and merges.txt: two models share a tokenizer iff these match.</summary>
     public string Identity { get; }
 
@@ -61,7 +63,10 @@ public sealed class Gpt2Tokenizer
         {
             throw new InvalidInputException($"{path}: the tokenizer could not be built ({ex.Message.ReplaceLineEndings(" ")}).");
         }
-        return new Gpt2Tokenizer(tokenizer, bytes, eot, spec.Identity, spec.IgnoreMerges ? spec.Vocab : null, regex, special, spec.Nfc);
+        return new Gpt2Tokenizer(tokenizer, bytes, eot, spec.Identity, spec.IgnoreMerges ? spec.Vocab : null, regex, special, spec.Nfc)
+        {
+            BeginningOfSequence = spec.BeginningOfSequence,
+        };
     }
 
     public static Gpt2Tokenizer Load(string vocabPath, string mergesPath)
@@ -128,6 +133,21 @@ public sealed class Gpt2Tokenizer
 
     public static Gpt2Tokenizer Load(ModelFolder folder) =>
         folder.TokenizerJsonPath is string json ? LoadTokenizerJson(json) : Load(folder.VocabPath, folder.MergesPath);
+
+    /// <summary>A prompt's ids: <see cref="BeginningOfSequence"/> first when the tokenizer has one, then the text.</summary>
+    public int[] EncodePrompt(string text) => BeginningOfSequence is int bos ? [bos, .. Encode(text)] : Encode(text);
+
+    /// <summary>
+    /// A prompt cut to at most <paramref name="maxTokens"/> ids: the words nearest the continuation
+    /// are kept, and so is the beginning-of-sequence token.
+    /// </summary>
+    public int[] EncodePrompt(string text, int maxTokens, out bool truncated)
+    {
+        int[] ids = EncodePrompt(text);
+        truncated = ids.Length > maxTokens;
+        if (!truncated) return ids;
+        return BeginningOfSequence is int bos && maxTokens > 1 ? [bos, .. ids[^(maxTokens - 1)..]] : ids[^maxTokens..];
+    }
 
     public int[] Encode(string text)
     {

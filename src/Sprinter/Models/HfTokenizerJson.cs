@@ -11,8 +11,10 @@ namespace Sprinter.Models;
 /// <param name="Added">Added tokens (content -> id); matched verbatim in text before BPE.</param>
 /// <param name="IgnoreMerges">A pre-token that is itself in the vocabulary is emitted whole (Llama 3).</param>
 /// <param name="Nfc">The normalizer is Unicode NFC (Qwen2).</param>
+/// <param name="BeginningOfSequence">The token the post-processor puts before every text (Llama 3's
+/// TemplateProcessing), or that tokenizer_config.json asks for with add_bos_token; null for none.</param>
 public sealed record HfTokenizerSpec(Dictionary<string, int> Vocab, List<string> Merges, string Pattern,
-    Dictionary<string, int> Added, bool IgnoreMerges, bool Nfc, string Identity);
+    Dictionary<string, int> Added, bool IgnoreMerges, bool Nfc, string Identity, int? BeginningOfSequence = null);
 
 /// <summary>
 /// Reads tokenizer.json. Written here because Microsoft.ML.Tokenizers builds a BPE tokenizer from
@@ -26,7 +28,23 @@ public static class HfTokenizerJson
     public static HfTokenizerSpec Load(string path)
     {
         if (!File.Exists(path)) throw new InvalidInputException($"{path}: file not found.");
-        return Parse(File.ReadAllBytes(path), path);
+        var spec = Parse(File.ReadAllBytes(path), path);
+        // tokenizer_config.json beside it may ask for a BOS token the post-processor does not add.
+        string config = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "tokenizer_config.json");
+        if (spec.BeginningOfSequence is null && File.Exists(config))
+        {
+            JsonNode? node;
+            try { node = JsonNode.Parse(File.ReadAllBytes(config)); }
+            catch (JsonException e) { throw new InvalidInputException($"{config}: not valid JSON ({Flat(e.Message)})."); }
+            if (node is JsonObject o && o["add_bos_token"] is JsonValue add && add.TryGetValue(out bool yes) && yes)
+            {
+                string? bos = o["bos_token"] switch { JsonValue v when v.TryGetValue(out string? s) => s, JsonObject t => (string?)t["content"], _ => null };
+                if (bos is null || !(spec.Added.TryGetValue(bos, out int id) || spec.Vocab.TryGetValue(bos, out id)))
+                    throw new InvalidInputException($"{config}: field 'bos_token' is {o["bos_token"]?.ToJsonString() ?? "missing"}, not a token of {path}, while add_bos_token is true.");
+                spec = spec with { BeginningOfSequence = id };
+            }
+        }
+        return spec;
     }
 
     public static HfTokenizerSpec Parse(byte[] bytes, string source)
@@ -91,7 +109,24 @@ public static class HfTokenizerJson
         // Two models share a tokenizer iff vocabulary, merges, pre-tokenizer and added tokens agree.
         string canonical = string.Join('\n', model.ToJsonString(), root["added_tokens"]?.ToJsonString(), root["pre_tokenizer"]?.ToJsonString(), root["normalizer"]?.ToJsonString());
         string identity = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(canonical)));
-        return new HfTokenizerSpec(vocab, merges, pattern, added, (bool?)model["ignore_merges"] == true, nfc, identity);
+        return new HfTokenizerSpec(vocab, merges, pattern, added, (bool?)model["ignore_merges"] == true, nfc, identity,
+            TemplateBos(root["post_processor"], vocab, added, Error));
+    }
+
+    /// <summary>The special token a TemplateProcessing post-processor (alone or in a Sequence) puts first.</summary>
+    static int? TemplateBos(JsonNode? node, Dictionary<string, int> vocab, Dictionary<string, int> added, Func<string, string, InvalidInputException> error)
+    {
+        var template = node switch
+        {
+            JsonObject o when (string?)o["type"] == "TemplateProcessing" => o,
+            JsonObject o when (string?)o["type"] == "Sequence" && o["processors"] is JsonArray list =>
+                list.OfType<JsonObject>().FirstOrDefault(p => (string?)p["type"] == "TemplateProcessing"),
+            _ => null,
+        };
+        if (template?["single"] is not JsonArray { Count: > 0 } single || single[0]?["SpecialToken"] is not JsonObject first) return null;
+        string? content = (string?)first["id"];
+        if (content is not null && (added.TryGetValue(content, out int id) || vocab.TryGetValue(content, out id))) return id;
+        throw error("post_processor.single[0].SpecialToken.id", $"is {first["id"]?.ToJsonString() ?? "missing"}, not a token of the vocabulary");
     }
 
     static string Short(JsonNode? node)

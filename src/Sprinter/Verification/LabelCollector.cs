@@ -93,8 +93,8 @@ public static class LabelCollector
         for (int t = 0; t < texts.Count; t++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            int[] ids = draft.Tokenizer.Encode(PromptSource.PromptOf(texts[t].Text));
-            if (ids.Length > maxPrompt) { ids = ids[^maxPrompt..]; truncated++; } // keep the words nearest the continuation
+            int[] ids = draft.Tokenizer.EncodePrompt(PromptSource.PromptOf(texts[t].Text), maxPrompt, out bool cut);
+            if (cut) truncated++;
             ds.Reset(); ts.Reset();
             ds.Forward(ids, logitRows: 1);
             ts.Forward(ids, logitRows: 1);

@@ -89,6 +89,28 @@ public class TokenizerJsonTests
         }
     }
 
+    [Theory]
+    [InlineData("template")]      // the post-processor puts the special token first (Llama 3)
+    [InlineData("config")]        // tokenizer_config.json: add_bos_token with bos_token
+    public void PromptsStartWithTheBeginningOfSequenceTokenAndKeepItWhenCut(string source)
+    {
+        string vocab = RepoFile("models", "target", "vocab.json"), merges = RepoFile("models", "target", "merges.txt");
+        var json = Build(vocab, merges, "split");
+        string dir = TestModels.TempDir();
+        if (source == "template")
+            json["post_processor"] = JsonNode.Parse("""{"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}]}""");
+        else
+            File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), """{"add_bos_token": true, "bos_token": {"content": "<|endoftext|>"}}""");
+        File.WriteAllText(Path.Combine(dir, "tokenizer.json"), json.ToJsonString());
+        var tokenizer = Gpt2Tokenizer.LoadTokenizerJson(Path.Combine(dir, "tokenizer.json"));
+        int bos = tokenizer.EndOfText!.Value;
+        Assert.Equal(bos, tokenizer.BeginningOfSequence);
+        int[] text = tokenizer.Encode(Texts[0]);
+        Assert.Equal([bos, .. text], tokenizer.EncodePrompt(Texts[0]));
+        Assert.Equal([bos, .. text[^3..]], tokenizer.EncodePrompt(Texts[0], 4, out bool cut));
+        Assert.True(cut);
+    }
+
     [Fact]
     public void AFolderWithOnlyTokenizerJsonLoadsAndGenerates()
     {
