@@ -73,7 +73,8 @@ public static class EngineBenchmark
     {
         ModelType = "llama", EmbeddingSize = 2048, LayerCount = 16, HeadCount = 32, KeyValueHeadCount = 8, MaxPositions = 1024,
         VocabSize = 128256, InnerSize = 8192, LayerNormEpsilon = 1e-5f, TieWordEmbeddings = true, Norm = NormKind.RmsNorm,
-        Positions = PositionKind.Rope, RopeTheta = 500000f, Mlp = MlpKind.SwiGlu, QkvBias = false, LinearBias = false,
+        Positions = PositionKind.Rope, RopeTheta = 500000f, RopeScaling = new RopeScaling("llama3", 32, 1, 4, 8192),
+        Mlp = MlpKind.SwiGlu, QkvBias = false, LinearBias = false,
     };
 
     /// <summary>Random-weight shapes that bench-engine builds in memory, by name.</summary>

@@ -43,7 +43,7 @@ public sealed class TransformerSession
         (_layerNorm, _rope, _swiGlu) = (c.Norm == NormKind.LayerNorm, c.Positions == PositionKind.Rope, c.Mlp == MlpKind.SwiGlu);
         _keys = new float[(long)_layers * capacity * _kv];
         _values = new float[(long)_layers * capacity * _kv];
-        if (_rope) (_cos, _sin) = RotaryTables(capacity, _headSize, c.RopeTheta);
+        if (_rope) (_cos, _sin) = RotaryTables(capacity, _headSize, c.RopeTheta, c.RopeScaling);
         _scores = new float[_pool.ThreadCount][];
         for (int i = 0; i < _scores.Length; i++) _scores[i] = new float[capacity];
         EnsureRows(1);
@@ -183,7 +183,7 @@ public sealed class TransformerSession
     /// cos and sin of position x theta^(-2i / head size) for i below half the head size: Hugging
     /// Face's rotary embedding (inverse frequencies in fp32, as its models compute them).
     /// </summary>
-    static (float[] Cos, float[] Sin) RotaryTables(int positions, int headSize, float theta)
+    static (float[] Cos, float[] Sin) RotaryTables(int positions, int headSize, float theta, RopeScaling? scaling)
     {
         int half = headSize / 2;
         var cos = new float[positions * half];
@@ -191,6 +191,7 @@ public sealed class TransformerSession
         for (int i = 0; i < half; i++)
         {
             float inverse = 1f / MathF.Pow(theta, 2f * i / headSize);
+            if (scaling is not null) inverse = (float)scaling.Scale(inverse);
             for (int pos = 0; pos < positions; pos++)
             {
                 float angle = pos * inverse;

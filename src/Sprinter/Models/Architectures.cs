@@ -3,6 +3,26 @@ using System.Text.Json.Nodes;
 namespace Sprinter.Models;
 
 public enum NormKind { LayerNorm, RmsNorm }
+
+/// <summary>
+/// Hugging Face rope_scaling: <c>linear</c> divides every rotary frequency by Factor; <c>llama3</c>
+/// (Llama 3.1 / 3.2) divides the low frequencies by Factor, keeps the high ones and blends between,
+/// by wavelength against OriginalMaxPositions / LowFrequencyFactor and / HighFrequencyFactor.
+/// </summary>
+public sealed record RopeScaling(string Type, float Factor, float LowFrequencyFactor = 1, float HighFrequencyFactor = 4, int OriginalMaxPositions = 8192)
+{
+    /// <summary>The scaled inverse frequency of one rotary pair, from the unscaled one.</summary>
+    public double Scale(double inverseFrequency)
+    {
+        if (Type == "linear") return inverseFrequency / Factor;
+        double wavelength = 2 * Math.PI / inverseFrequency;
+        double lowWavelength = OriginalMaxPositions / LowFrequencyFactor, highWavelength = OriginalMaxPositions / HighFrequencyFactor;
+        if (wavelength < highWavelength) return inverseFrequency;
+        if (wavelength > lowWavelength) return inverseFrequency / Factor;
+        double smooth = (OriginalMaxPositions / wavelength - LowFrequencyFactor) / (HighFrequencyFactor - LowFrequencyFactor);
+        return (1 - smooth) * inverseFrequency / Factor + smooth * inverseFrequency;
+    }
+}
 public enum PositionKind { Learned, Rope }
 public enum MlpKind { GeluTanh, SwiGlu }
 
@@ -23,8 +43,7 @@ public static class Architectures
         string act = ModelConfig.GetString(json, "hidden_act", source) ?? "silu";
         if (act != "silu")
             throw new InvalidInputException($"{source}: field 'hidden_act' is '{act}'; {modelType} models here use 'silu' (SwiGLU).");
-        if (json["rope_scaling"] is JsonObject)
-            throw new InvalidInputException($"{source}: field 'rope_scaling' is set; scaled rotary positions are not supported yet (remove it only if the model was trained without it).");
+        var ropeScaling = ParseRopeScaling(json["rope_scaling"], source);
         int Required(string key) => ModelConfig.GetInt(json, key, source, required: true)!.Value;
         int d = Required("hidden_size"), heads = Required("num_attention_heads");
         int? headDim = ModelConfig.GetInt(json, "head_dim", source, required: false);
@@ -48,12 +67,33 @@ public static class Architectures
             Norm = NormKind.RmsNorm,
             Positions = PositionKind.Rope,
             RopeTheta = ModelConfig.GetFloat(json, "rope_theta", source) ?? 10000f,
+            RopeScaling = ropeScaling,
             Mlp = MlpKind.SwiGlu,
             QkvBias = modelType == "qwen2" || (ModelConfig.GetBool(json, "attention_bias", source) ?? false),
             LinearBias = false,
         };
         config.Validate(source);
         return config;
+    }
+
+    static RopeScaling? ParseRopeScaling(JsonNode? node, string source)
+    {
+        if (node is null) return null;
+        InvalidInputException Error(string field, string what) => new($"{source}: field 'rope_scaling.{field}' {what}.");
+        if (node is not JsonObject o) throw new InvalidInputException($"{source}: field 'rope_scaling' must be an object or null, got {node.ToJsonString()}.");
+        string type = ModelConfig.GetString(o, "rope_type", source) ?? ModelConfig.GetString(o, "type", source) ?? throw Error("rope_type", "is missing");
+        if (type == "default") return null;
+        float factor = ModelConfig.GetFloat(o, "factor", source) ?? throw Error("factor", "is missing");
+        if (!(factor >= 1) || !float.IsFinite(factor)) throw Error("factor", $"must be a number >= 1, got {factor}");
+        if (type == "linear") return new RopeScaling(type, factor);
+        if (type != "llama3") throw Error("rope_type", $"is '{type}'; supported: linear, llama3 (dynamic and yarn are not yet)");
+        var scaling = new RopeScaling(type, factor,
+            ModelConfig.GetFloat(o, "low_freq_factor", source) ?? throw Error("low_freq_factor", "is missing"),
+            ModelConfig.GetFloat(o, "high_freq_factor", source) ?? throw Error("high_freq_factor", "is missing"),
+            ModelConfig.GetInt(o, "original_max_position_embeddings", source, required: true)!.Value);
+        if (!(scaling.HighFrequencyFactor > scaling.LowFrequencyFactor) || !(scaling.LowFrequencyFactor > 0) || !float.IsFinite(scaling.HighFrequencyFactor))
+            throw Error("high_freq_factor", "must be a finite number above low_freq_factor, which must be positive");
+        return scaling;
     }
 
     public static JsonObject ToJson(ModelConfig c) => new()
@@ -69,6 +109,16 @@ public static class Architectures
         ["vocab_size"] = c.VocabSize,
         ["rms_norm_eps"] = c.LayerNormEpsilon,
         ["rope_theta"] = c.RopeTheta,
+        ["rope_scaling"] = c.RopeScaling switch
+        {
+            null => null,
+            { Type: "linear" } r => new JsonObject { ["rope_type"] = "linear", ["factor"] = r.Factor },
+            var r => new JsonObject
+            {
+                ["rope_type"] = r.Type, ["factor"] = r.Factor, ["low_freq_factor"] = r.LowFrequencyFactor,
+                ["high_freq_factor"] = r.HighFrequencyFactor, ["original_max_position_embeddings"] = r.OriginalMaxPositions,
+            },
+        },
         ["hidden_act"] = "silu",
         ["attention_bias"] = c.QkvBias,
         ["tie_word_embeddings"] = c.TieWordEmbeddings,

@@ -16,6 +16,8 @@ public sealed record ModelConfig
     public PositionKind Positions { get; init; } = PositionKind.Learned;
     /// <summary>RoPE base (rope_theta) when <see cref="Positions"/> is RoPE.</summary>
     public float RopeTheta { get; init; } = 10000f;
+    /// <summary>Scaled rotary frequencies (rope_scaling), or null.</summary>
+    public RopeScaling? RopeScaling { get; init; }
     public MlpKind Mlp { get; init; } = MlpKind.GeluTanh;
     /// <summary>Key/value heads (grouped-query attention); 0 means one per query head.</summary>
     public int KeyValueHeadCount { get; init; }

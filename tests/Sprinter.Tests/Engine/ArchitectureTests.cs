@@ -47,6 +47,28 @@ public class ArchitectureTests
     }
 
     [Theory]
+    [InlineData("llama3")]   // Llama 3.1 / 3.2: the head's 4 frequencies fall in all three regimes
+    [InlineData("linear")]
+    public void ScaledRotaryPositionsMatchTheReference(string type)
+    {
+        var scaling = type == "linear" ? new RopeScaling("linear", 4) : new RopeScaling("llama3", 8, 1, 4, 512);
+        var c = TinyLlama() with { RopeScaling = scaling };
+        var tensors = RandomModel.CreateTensors(c, seed: 17, lnNoise: 0.1f);
+        using var model = TestModels.Model(c, tensors);
+        var tokens = TestModels.RandomTokens(30, c.VocabSize, seed: 18);
+        var (logits, _) = ReferenceLlama.Run(c, tensors, tokens);
+        var unscaled = ReferenceLlama.Run(c with { RopeScaling = null }, tensors, tokens).Logits;
+        var s = model.CreateSession();
+        s.Forward(tokens);
+        for (int p = 0; p < tokens.Length; p++) AssertClose(s.Logits(p), logits[p], 1e-4, $"{type} logits[{p}]");
+        Assert.True(Math.Abs(logits[^1][0] - unscaled[^1][0]) > 1e-6, "the scaling changed nothing: the test would not see a missing scaling");
+        // config.json round trip
+        string path = Path.Combine(TestModels.TempDir(), "config.json");
+        c.Save(path);
+        Assert.Equal(c, ModelConfig.Load(path));
+    }
+
+    [Theory]
     [InlineData(WeightType.F32)]
     [InlineData(WeightType.BF16)]
     public void CachedStepsAndRollbackMatchOneFullPass(WeightType type)

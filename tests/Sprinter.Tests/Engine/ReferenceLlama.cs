@@ -22,7 +22,7 @@ public static class ReferenceLlama
             var q = a.Select(r => Linear(r, T(h + "self_attn.q_proj.weight"), Maybe(h + "self_attn.q_proj.bias"), d)).ToArray();
             var k = a.Select(r => Linear(r, T(h + "self_attn.k_proj.weight"), Maybe(h + "self_attn.k_proj.bias"), kv)).ToArray();
             var v = a.Select(r => Linear(r, T(h + "self_attn.v_proj.weight"), Maybe(h + "self_attn.v_proj.bias"), kv)).ToArray();
-            for (int t = 0; t < n; t++) { Rope(q[t], t, hs, c.RopeTheta); Rope(k[t], t, hs, c.RopeTheta); }
+            for (int t = 0; t < n; t++) { Rope(q[t], t, hs, c); Rope(k[t], t, hs, c); }
             var att = new double[n][];
             for (int t = 0; t < n; t++)
             {
@@ -79,13 +79,27 @@ public static class ReferenceLlama
         return y;
     }
 
-    /// <summary>Rotates every head: element i pairs with i + hs/2 at angle position x theta^(-2i/hs).</summary>
-    static void Rope(double[] heads, int position, int hs, double theta)
+    /// <summary>
+    /// Rotates every head: element i pairs with i + hs/2 at angle position x frequency(i), the
+    /// frequency theta^(-2i/hs), scaled as Llama 3.1's rope_scaling prescribes when set.
+    /// </summary>
+    static void Rope(double[] heads, int position, int hs, Sprinter.Models.ModelConfig c)
     {
+        double Frequency(int i)
+        {
+            double f = Math.Pow(c.RopeTheta, -2.0 * i / hs);
+            if (c.RopeScaling is not { } r) return f;
+            if (r.Type == "linear") return f / r.Factor;
+            double wavelength = 2 * Math.PI / f;
+            if (wavelength < r.OriginalMaxPositions / r.HighFrequencyFactor) return f;
+            if (wavelength > r.OriginalMaxPositions / r.LowFrequencyFactor) return f / r.Factor;
+            double smooth = (r.OriginalMaxPositions / wavelength - r.LowFrequencyFactor) / (r.HighFrequencyFactor - r.LowFrequencyFactor);
+            return (1 - smooth) * f / r.Factor + smooth * f;
+        }
         for (int h = 0; h < heads.Length; h += hs)
             for (int i = 0; i < hs / 2; i++)
             {
-                double angle = position * Math.Pow(theta, -2.0 * i / hs);
+                double angle = position * Frequency(i);
                 double a = heads[h + i], b = heads[h + i + hs / 2];
                 heads[h + i] = a * Math.Cos(angle) - b * Math.Sin(angle);
                 heads[h + i + hs / 2] = b * Math.Cos(angle) + a * Math.Sin(angle);
