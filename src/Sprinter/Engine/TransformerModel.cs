@@ -7,10 +7,13 @@ public sealed class LayerWeights : IDisposable
 {
     /// <summary>Norm scales and shifts (the shifts are empty for RMSNorm).</summary>
     public required float[] Ln1Gamma, Ln1Beta, Ln2Gamma, Ln2Beta;
-    /// <summary>[d, d + 2 kv] (q, k, v), [d, d], [d, f] or [d, 2f] (SwiGLU's gate then up), [f, d].</summary>
+    /// <summary>[d, q + 2 kv] (queries, keys, values), [q, d], [d, f] or [d, 2f] (SwiGLU's gate then up), [f, d].</summary>
     public required PackedMatrix Qkv, AttnProj, Fc, FcProj;
     /// <summary>Biases; empty where the family has none.</summary>
     public required float[] QkvBias, AttnProjBias, FcBias, FcProjBias;
+    /// <summary>Per-head RMSNorm scales of queries and keys [head size] (Qwen3); empty otherwise.</summary>
+    public float[] QueryNorm { get; init; } = [];
+    public float[] KeyNorm { get; init; } = [];
 
     public void Dispose() { Qkv.Dispose(); AttnProj.Dispose(); Fc.Dispose(); FcProj.Dispose(); }
 }
@@ -50,7 +53,7 @@ public sealed class TransformerModel : IDisposable
     public long ParameterCount => Config.ParameterCount(LmHead is not null);
     public long WeightBytes => TokenEmbedding.Bytes + (LmHead?.Bytes ?? 0) + Layers.Sum(l => l.Qkv.Bytes + l.AttnProj.Bytes + l.Fc.Bytes + l.FcProj.Bytes)
         + 4L * (PositionEmbedding.Length + FinalGamma.Length + FinalBeta.Length + Layers.Sum(l => l.Ln1Gamma.Length + l.Ln1Beta.Length + l.Ln2Gamma.Length + l.Ln2Beta.Length
-            + l.QkvBias.Length + l.AttnProjBias.Length + l.FcBias.Length + l.FcProjBias.Length));
+            + l.QkvBias.Length + l.AttnProjBias.Length + l.FcBias.Length + l.FcProjBias.Length + l.QueryNorm.Length + l.KeyNorm.Length));
 
     TransformerModel(ModelConfig config, WeightType type, PackedMatrix wte, PackedMatrix? lmHead, float[] wpe, LayerWeights[] layers, float[] lnfG, float[] lnfB)
     {
@@ -66,7 +69,7 @@ public sealed class TransformerModel : IDisposable
     /// </summary>
     public static TransformerModel FromTensors(ModelConfig config, Func<string, (float[] Data, long[] Shape)?> tensor, WeightType type, string source)
     {
-        int d = config.EmbeddingSize, f = config.InnerSize, v = config.VocabSize, p = config.MaxPositions, kv = config.KeyValueSize;
+        int d = config.EmbeddingSize, f = config.InnerSize, v = config.VocabSize, p = config.MaxPositions, kv = config.KeyValueSize, q = config.QuerySize;
         var names = Architectures.Names(config);
         float[] Get(string name, params long[] shape)
         {
@@ -93,7 +96,7 @@ public sealed class TransformerModel : IDisposable
         for (int l = 0; l < layers.Length; l++)
         {
             string h = names.LayerPrefix(l);
-            int[] qkvOut = names.Qkv.Length == 1 ? [d + 2 * kv] : [d, kv, kv];
+            int[] qkvOut = names.Qkv.Length == 1 ? [q + 2 * kv] : [q, kv, kv];
             int[] mlpOut = config.Mlp == MlpKind.SwiGlu ? [f, f] : [f];
             var qkv = Fused(h, names.Qkv, qkvOut, out var qkvBias, config.QkvBias);
             var fc = Fused(h, names.MlpIn, mlpOut, out var fcBias, config.LinearBias);
@@ -101,12 +104,14 @@ public sealed class TransformerModel : IDisposable
             {
                 Ln1Gamma = Get(h + names.Norm1 + ".weight", d), Ln1Beta = NormBeta(h + names.Norm1),
                 Qkv = qkv, QkvBias = qkvBias,
-                AttnProj = Pack(Weight(h + names.AttentionOutput, d, d), d, d),
+                AttnProj = Pack(Weight(h + names.AttentionOutput, q, d), q, d),
                 AttnProjBias = config.LinearBias ? Get(h + names.AttentionOutput + ".bias", d) : [],
                 Ln2Gamma = Get(h + names.Norm2 + ".weight", d), Ln2Beta = NormBeta(h + names.Norm2),
                 Fc = fc, FcBias = fcBias,
                 FcProj = Pack(Weight(h + names.MlpOut, f, d), f, d),
                 FcProjBias = config.LinearBias ? Get(h + names.MlpOut + ".bias", d) : [],
+                QueryNorm = config.QueryKeyNorm ? Get(h + names.QueryNorm + ".weight", config.HeadSize) : [],
+                KeyNorm = config.QueryKeyNorm ? Get(h + names.KeyNorm + ".weight", config.HeadSize) : [],
             };
         }
         var wte = PackedMatrix.FromOutIn(Get(names.TokenEmbedding, v, d), d, v, type);

@@ -14,7 +14,7 @@ namespace Sprinter.Engine;
 public sealed class TransformerSession
 {
     readonly TransformerModel _model;
-    readonly int _d, _heads, _headSize, _layers, _vocab, _inner, _kv, _kvGroup;
+    readonly int _d, _heads, _headSize, _layers, _vocab, _inner, _q, _kv, _kvGroup;
     readonly bool _layerNorm, _rope, _swiGlu;
     readonly float[] _keys, _values;   // [layer, position, key/value heads x head size]
     readonly float[] _cos = [], _sin = [];   // rotary tables [position, head size / 2]
@@ -39,7 +39,7 @@ public sealed class TransformerSession
             throw new ArgumentOutOfRangeException(nameof(capacity), $"context must be in [1, {c.MaxPositions}]");
         Capacity = capacity;
         (_d, _heads, _headSize, _layers, _vocab, _inner) = (c.EmbeddingSize, c.HeadCount, c.HeadSize, c.LayerCount, c.VocabSize, c.InnerSize);
-        (_kv, _kvGroup) = (c.KeyValueSize, c.HeadCount / c.KeyValueHeads);
+        (_q, _kv, _kvGroup) = (c.QuerySize, c.KeyValueSize, c.HeadCount / c.KeyValueHeads);
         (_layerNorm, _rope, _swiGlu) = (c.Norm == NormKind.LayerNorm, c.Positions == PositionKind.Rope, c.Mlp == MlpKind.SwiGlu);
         _keys = new float[(long)_layers * capacity * _kv];
         _values = new float[(long)_layers * capacity * _kv];
@@ -102,17 +102,16 @@ public sealed class TransformerSession
             var w = m.Layers[l];
             LayerNorm(_x, _norm, k, w.Ln1Gamma, w.Ln1Beta);
             w.Qkv.Multiply(_norm, _qkv, k, w.QkvBias, _pool);
-            int kv = _kv, width = d + 2 * kv;
+            int q = _q, kv = _kv, width = q + 2 * kv;
             long cacheBase = (long)l * Capacity * kv;
             for (int p = 0; p < k; p++)
             {
-                if (_rope)
-                {
-                    Rotate(_qkv.AsSpan(p * width, d), start + p);        // queries
-                    Rotate(_qkv.AsSpan(p * width + d, kv), start + p);   // keys
-                }
-                _qkv.AsSpan(p * width + d, kv).CopyTo(_keys.AsSpan((int)(cacheBase + (long)(start + p) * kv), kv));
-                _qkv.AsSpan(p * width + d + kv, kv).CopyTo(_values.AsSpan((int)(cacheBase + (long)(start + p) * kv), kv));
+                var queries = _qkv.AsSpan(p * width, q);
+                var keys = _qkv.AsSpan(p * width + q, kv);
+                if (w.QueryNorm.Length > 0) { HeadNorm(queries, w.QueryNorm); HeadNorm(keys, w.KeyNorm); }
+                if (_rope) { Rotate(queries, start + p); Rotate(keys, start + p); }
+                keys.CopyTo(_keys.AsSpan((int)(cacheBase + (long)(start + p) * kv), kv));
+                _qkv.AsSpan(p * width + q + kv, kv).CopyTo(_values.AsSpan((int)(cacheBase + (long)(start + p) * kv), kv));
             }
             Attention(l, start, k);
             w.AttnProj.Multiply(_attn, _norm, k, w.AttnProjBias, _pool);
@@ -138,7 +137,7 @@ public sealed class TransformerSession
         if (k <= _rowCapacity) return;
         _rowCapacity = Math.Max(k, 4);
         int d = _d, r = _rowCapacity;
-        _x = new float[r * d]; _norm = new float[r * d]; _qkv = new float[r * (d + 2 * _kv)]; _attn = new float[r * d];
+        _x = new float[r * d]; _norm = new float[r * d]; _qkv = new float[r * (_q + 2 * _kv)]; _attn = new float[r * _q];
         _ff = new float[r * (_swiGlu ? 2 : 1) * _inner]; _act = _swiGlu ? new float[r * _inner] : []; _hidden = new float[r * d]; _logits = new float[(long)r * _vocab <= int.MaxValue ? r * _vocab : throw new InvalidInputException("too many positions in one call for this vocabulary")];
     }
 
@@ -202,6 +201,19 @@ public sealed class TransformerSession
         return (cos, sin);
     }
 
+    /// <summary>RMSNorm of each head of <paramref name="heads"/> in place (Qwen3's q_norm and k_norm).</summary>
+    void HeadNorm(Span<float> heads, float[] gamma)
+    {
+        int hs = _headSize;
+        float eps = _model.Config.LayerNormEpsilon;
+        for (int h = 0; h < heads.Length; h += hs)
+        {
+            var x = heads.Slice(h, hs);
+            TensorPrimitives.Multiply(x, 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(x) / hs + eps), x);
+            TensorPrimitives.Multiply(x, gamma, x);
+        }
+    }
+
     /// <summary>Rotates each head of <paramref name="heads"/> in place to its position (the rotate-halves layout of HF Llama).</summary>
     void Rotate(Span<float> heads, int position)
     {
@@ -243,7 +255,7 @@ public sealed class TransformerSession
         int d = _d, hs = _headSize;
         int h0 = _heads * part / _attnParts, h1 = _heads * (part + 1) / _attnParts;
         float scale = 1f / MathF.Sqrt(hs);
-        int kv = _kv, width = d + 2 * kv;
+        int kv = _kv, width = _q + 2 * kv;
         long cacheBase = (long)_attnLayer * Capacity * kv;
         var scoresAll = _scores[part];
         fixed (float* keys = _keys, values = _values, qkv = _qkv, attn = _attn, scores = scoresAll)
@@ -258,7 +270,7 @@ public sealed class TransformerSession
                     float* k = keys + cacheBase + kvHead * hs;
                     for (int j = 0; j < visible; j++, k += kv) scores[j] = HeadDot(q, k, hs) * scale;
                     TensorPrimitives.SoftMax(new ReadOnlySpan<float>(scores, visible), new Span<float>(scores, visible));
-                    float* output = attn + p * d + h * hs;
+                    float* output = attn + p * _q + h * hs;
                     new Span<float>(output, hs).Clear();
                     float* v = values + cacheBase + kvHead * hs;
                     for (int j = 0; j < visible; j++, v += kv) HeadAxpy(output, v, scores[j], hs);

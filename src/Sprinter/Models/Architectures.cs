@@ -30,11 +30,12 @@ public enum MlpKind { GeluTanh, SwiGlu }
 /// The table of known families beside GPT-2: each is a configuration of the one transformer
 /// (<see cref="ModelConfig"/>) plus the tensor names its Hugging Face checkpoints use
 /// (<see cref="TensorNames"/>). Llama, Mistral and Qwen2 share one layout: RMSNorm, rotary
-/// positions in the rotate-halves layout, SwiGLU, grouped-query attention; Qwen2 adds q/k/v biases.
+/// positions in the rotate-halves layout, SwiGLU, grouped-query attention; Qwen2 adds q/k/v biases;
+/// Qwen3 has its own head size (head_dim) and RMSNorms each query and key head (q_norm, k_norm).
 /// </summary>
 public static class Architectures
 {
-    static readonly string[] LlamaLike = ["llama", "mistral", "qwen2"];
+    static readonly string[] LlamaLike = ["llama", "mistral", "qwen2", "qwen3"];
 
     public static ModelConfig FromJson(string modelType, JsonObject json, string source)
     {
@@ -46,9 +47,8 @@ public static class Architectures
         var ropeScaling = ParseRopeScaling(json["rope_scaling"], source);
         int Required(string key) => ModelConfig.GetInt(json, key, source, required: true)!.Value;
         int d = Required("hidden_size"), heads = Required("num_attention_heads");
-        int? headDim = ModelConfig.GetInt(json, "head_dim", source, required: false);
-        if (headDim is int hd && hd * heads != d)
-            throw new InvalidInputException($"{source}: field 'head_dim' is {hd} but hidden_size / num_attention_heads is {d / heads}; a separate head size is not supported yet.");
+        int headDim = ModelConfig.GetInt(json, "head_dim", source, required: false) ?? 0;
+        if (headDim * heads == d) headDim = 0;   // the default size, stated
         int positions = Required("max_position_embeddings");
         // Mistral's sliding window only changes attention beyond the window: cap the context there.
         if (ModelConfig.GetInt(json, "sliding_window", source, required: false) is int window && window < positions) positions = window;
@@ -70,6 +70,8 @@ public static class Architectures
             RopeScaling = ropeScaling,
             Mlp = MlpKind.SwiGlu,
             QkvBias = modelType == "qwen2" || (ModelConfig.GetBool(json, "attention_bias", source) ?? false),
+            HeadDimension = headDim,
+            QueryKeyNorm = modelType == "qwen3",
             LinearBias = false,
         };
         config.Validate(source);
@@ -99,7 +101,8 @@ public static class Architectures
     public static JsonObject ToJson(ModelConfig c) => new()
     {
         ["model_type"] = c.ModelType,
-        ["architectures"] = new JsonArray(c.ModelType switch { "qwen2" => "Qwen2ForCausalLM", "mistral" => "MistralForCausalLM", _ => "LlamaForCausalLM" }),
+        ["architectures"] = new JsonArray(c.ModelType switch { "qwen2" => "Qwen2ForCausalLM", "qwen3" => "Qwen3ForCausalLM", "mistral" => "MistralForCausalLM", _ => "LlamaForCausalLM" }),
+        ["head_dim"] = c.HeadSize,
         ["hidden_size"] = c.EmbeddingSize,
         ["num_hidden_layers"] = c.LayerCount,
         ["num_attention_heads"] = c.HeadCount,
@@ -134,7 +137,8 @@ public static class Architectures
 /// </summary>
 public sealed record TensorNames(
     string TokenEmbedding, string? PositionEmbedding, string FinalNorm, string LmHead,
-    string Layer, string Norm1, string Norm2, string[] Qkv, string AttentionOutput, string[] MlpIn, string MlpOut, bool InOut)
+    string Layer, string Norm1, string Norm2, string[] Qkv, string AttentionOutput, string[] MlpIn, string MlpOut, bool InOut,
+    string? QueryNorm = null, string? KeyNorm = null)
 {
     public static TensorNames Gpt2 { get; } = new("wte.weight", "wpe.weight", "ln_f", "lm_head.weight",
         "h.{0}.", "ln_1", "ln_2", ["attn.c_attn"], "attn.c_proj", ["mlp.c_fc"], "mlp.c_proj", InOut: true);
@@ -142,7 +146,7 @@ public sealed record TensorNames(
     /// <summary>MlpIn is gate then up: SwiGLU computes silu(gate) x up.</summary>
     public static TensorNames Llama { get; } = new("model.embed_tokens.weight", null, "model.norm", "lm_head.weight",
         "model.layers.{0}.", "input_layernorm", "post_attention_layernorm", ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"],
-        "self_attn.o_proj", ["mlp.gate_proj", "mlp.up_proj"], "mlp.down_proj", InOut: false);
+        "self_attn.o_proj", ["mlp.gate_proj", "mlp.up_proj"], "mlp.down_proj", InOut: false, "self_attn.q_norm", "self_attn.k_norm");
 
     public string LayerPrefix(int layer) => string.Format(System.Globalization.CultureInfo.InvariantCulture, Layer, layer);
 }

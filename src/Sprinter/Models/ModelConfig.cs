@@ -38,13 +38,21 @@ public sealed record ModelConfig
     public float LayerNormEpsilon { get; init; } = 1e-5f;
     public bool TieWordEmbeddings { get; init; } = true;
 
-    public int HeadSize => EmbeddingSize / HeadCount;
+    /// <summary>head_dim when the family sets its own (Qwen3), else 0: n_embd / n_head.</summary>
+    public int HeadDimension { get; init; }
+    /// <summary>RMSNorm of each query and key head before the rotation (Qwen3).</summary>
+    public bool QueryKeyNorm { get; init; }
+
+    public int HeadSize => HeadDimension != 0 ? HeadDimension : EmbeddingSize / HeadCount;
+    /// <summary>Width of one position's queries (and of the attention output): heads x head size.</summary>
+    public int QuerySize => HeadCount * HeadSize;
 
     /// <summary>Parameters of the model, counting tied embeddings once and a separate lm_head when present.</summary>
     public long ParameterCount(bool separateLmHead = false)
     {
         long d = EmbeddingSize, f = InnerSize, kv = KeyValueSize, norm = Norm == NormKind.LayerNorm ? 2 * d : d;
-        long attention = d * (d + 2 * kv) + (QkvBias ? d + 2 * kv : 0) + d * d + (LinearBias ? d : 0);
+        long q = QuerySize;
+        long attention = d * (q + 2 * kv) + (QkvBias ? q + 2 * kv : 0) + q * d + (LinearBias ? d : 0) + (QueryKeyNorm ? 2L * HeadSize : 0);
         long mlp = Mlp == MlpKind.SwiGlu ? 3 * d * f + (LinearBias ? 2 * f + d : 0) : 2 * d * f + (LinearBias ? f + d : 0);
         long perLayer = 2 * norm + attention + mlp;
         long positions = Positions == PositionKind.Learned ? (long)MaxPositions * d : 0;
@@ -62,7 +70,8 @@ public sealed record ModelConfig
         Require(EmbeddingSize > 0, "n_embd", "must be a positive integer");
         Require(LayerCount > 0, "n_layer", "must be a positive integer");
         Require(HeadCount > 0, "n_head", "must be a positive integer");
-        Require(EmbeddingSize % HeadCount == 0, "n_head", $"must divide n_embd ({EmbeddingSize})");
+        Require(HeadDimension != 0 || EmbeddingSize % HeadCount == 0, "n_head", $"must divide n_embd ({EmbeddingSize})");
+        Require(HeadDimension >= 0, "head_dim", "must be a positive integer");
         Require(MaxPositions > 0, "n_positions", "must be a positive integer");
         Require(VocabSize > 0, "vocab_size", "must be a positive integer");
         Require(InnerSize > 0, "n_inner", "must be a positive integer or null");

@@ -36,22 +36,27 @@ public static class RandomModel
         if (c.ModelType != "gpt2")
         {
             // The Llama layout: nn.Linear weights [out, in], RMSNorm scales only, no position table.
-            int kv = c.KeyValueSize;
+            int kv = c.KeyValueSize, q = c.QuerySize, hs = c.HeadSize;
             Add("model.embed_tokens.weight", Normal((long)c.VocabSize * d, 0.02), c.VocabSize, d);
             for (int l = 0; l < c.LayerCount; l++)
             {
                 string h = $"model.layers.{l}.";
                 Add(h + "input_layernorm.weight", Constant(d, 1, lnNoise), d);
-                Add(h + "self_attn.q_proj.weight", Normal((long)d * d, 0.02), d, d);
+                Add(h + "self_attn.q_proj.weight", Normal((long)q * d, 0.02), q, d);
                 Add(h + "self_attn.k_proj.weight", Normal((long)kv * d, 0.02), kv, d);
                 Add(h + "self_attn.v_proj.weight", Normal((long)kv * d, 0.02), kv, d);
                 if (c.QkvBias)
                 {
-                    Add(h + "self_attn.q_proj.bias", Constant(d, 0, lnNoise), d);
+                    Add(h + "self_attn.q_proj.bias", Constant(q, 0, lnNoise), q);
                     Add(h + "self_attn.k_proj.bias", Constant(kv, 0, lnNoise), kv);
                     Add(h + "self_attn.v_proj.bias", Constant(kv, 0, lnNoise), kv);
                 }
-                Add(h + "self_attn.o_proj.weight", Normal((long)d * d, residualStd), d, d);
+                Add(h + "self_attn.o_proj.weight", Normal((long)d * q, residualStd), d, q);
+                if (c.QueryKeyNorm)
+                {
+                    Add(h + "self_attn.q_norm.weight", Constant(hs, 1, lnNoise), hs);
+                    Add(h + "self_attn.k_norm.weight", Constant(hs, 1, lnNoise), hs);
+                }
                 Add(h + "post_attention_layernorm.weight", Constant(d, 1, lnNoise), d);
                 Add(h + "mlp.gate_proj.weight", Normal((long)f * d, 0.02), f, d);
                 Add(h + "mlp.up_proj.weight", Normal((long)f * d, 0.02), f, d);

@@ -29,9 +29,11 @@ public class ArchitectureTests
     [InlineData("llama", 4, true)]    // multi-head, tied embeddings
     [InlineData("qwen2", 1, false)]   // q/k/v biases, one key/value head
     [InlineData("mistral", 2, false)]
+    [InlineData("qwen3", 2, true)]    // its own head size (12 x 4 heads = 48 > d = 32) and q/k norms
     public void LogitsMatchTheIndependentReference(string type, int kvHeads, bool tied)
     {
         var c = TinyLlama(type, kvHeads, tied);
+        if (type == "qwen3") c = c with { HeadDimension = 12, QueryKeyNorm = true };
         var tensors = RandomModel.CreateTensors(c, seed: 7, lnNoise: 0.1f);
         using var model = TestModels.Model(c, tensors);
         var tokens = TestModels.RandomTokens(14, c.VocabSize, seed: 8);

@@ -10,7 +10,7 @@ public static class ReferenceLlama
 {
     public static (double[][] Logits, double[][] Hidden) Run(Sprinter.Models.ModelConfig c, IReadOnlyDictionary<string, (float[] Data, long[] Shape)> w, int[] tokens)
     {
-        int n = tokens.Length, d = c.EmbeddingSize, hs = c.HeadSize, f = c.InnerSize, kvHeads = c.KeyValueHeads, kv = kvHeads * hs;
+        int n = tokens.Length, d = c.EmbeddingSize, hs = c.HeadSize, f = c.InnerSize, kvHeads = c.KeyValueHeads, kv = kvHeads * hs, qs = c.HeadCount * hs;
         float[] T(string name) => w[name].Data;
         float[]? Maybe(string name) => w.TryGetValue(name, out var t) ? t.Data : null;
         var x = new double[n][];
@@ -19,14 +19,20 @@ public static class ReferenceLlama
         {
             string h = $"model.layers.{l}.";
             var a = x.Select(r => RmsNorm(r, T(h + "input_layernorm.weight"), c.LayerNormEpsilon)).ToArray();
-            var q = a.Select(r => Linear(r, T(h + "self_attn.q_proj.weight"), Maybe(h + "self_attn.q_proj.bias"), d)).ToArray();
+            var q = a.Select(r => Linear(r, T(h + "self_attn.q_proj.weight"), Maybe(h + "self_attn.q_proj.bias"), qs)).ToArray();
             var k = a.Select(r => Linear(r, T(h + "self_attn.k_proj.weight"), Maybe(h + "self_attn.k_proj.bias"), kv)).ToArray();
             var v = a.Select(r => Linear(r, T(h + "self_attn.v_proj.weight"), Maybe(h + "self_attn.v_proj.bias"), kv)).ToArray();
+            if (Maybe(h + "self_attn.q_norm.weight") is { } qNorm)   // Qwen3: RMSNorm of every query and key head
+                for (int t = 0; t < n; t++)
+                {
+                    q[t] = Enumerable.Range(0, c.HeadCount).SelectMany(i => RmsNorm(q[t][(i * hs)..((i + 1) * hs)], qNorm, c.LayerNormEpsilon)).ToArray();
+                    k[t] = Enumerable.Range(0, kvHeads).SelectMany(i => RmsNorm(k[t][(i * hs)..((i + 1) * hs)], T(h + "self_attn.k_norm.weight"), c.LayerNormEpsilon)).ToArray();
+                }
             for (int t = 0; t < n; t++) { Rope(q[t], t, hs, c); Rope(k[t], t, hs, c); }
             var att = new double[n][];
             for (int t = 0; t < n; t++)
             {
-                att[t] = new double[d];
+                att[t] = new double[qs];
                 for (int head = 0; head < c.HeadCount; head++)
                 {
                     int g = head / (c.HeadCount / kvHeads);
