@@ -118,7 +118,7 @@ public sealed class TransformerModel : IDisposable
         PackedMatrix? lmHead = null;
         if (tensor(names.LmHead) is not null && !config.TieWordEmbeddings)
             lmHead = PackedMatrix.FromOutIn(Get(names.LmHead, v, d), d, v, type);
-        else if (!config.TieWordEmbeddings && !names.InOut)
+        else if (!config.TieWordEmbeddings && names != TensorNames.Gpt2)
             throw new InvalidInputException($"{source}: missing tensor '{names.LmHead}' while config.json says tie_word_embeddings is false.");
         float[] wpe = config.Positions == PositionKind.Learned ? Get(names.PositionEmbedding!, p, d) : [];
         return new TransformerModel(config, type, wte, lmHead, wpe, layers, Get(names.FinalNorm + ".weight", d), NormBeta(names.FinalNorm));

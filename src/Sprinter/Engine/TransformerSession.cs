@@ -16,6 +16,7 @@ public sealed class TransformerSession
     readonly TransformerModel _model;
     readonly int _d, _heads, _headSize, _layers, _vocab, _inner, _q, _kv, _kvGroup;
     readonly bool _layerNorm, _rope, _swiGlu;
+    readonly bool[] _localLayer;
     readonly float[] _keys, _values;   // [layer, position, key/value heads x head size]
     readonly float[] _cos = [], _sin = [];   // rotary tables [position, head size / 2]
     readonly float[][] _scores;        // per worker: attention weights over positions
@@ -41,6 +42,7 @@ public sealed class TransformerSession
         (_d, _heads, _headSize, _layers, _vocab, _inner) = (c.EmbeddingSize, c.HeadCount, c.HeadSize, c.LayerCount, c.VocabSize, c.InnerSize);
         (_q, _kv, _kvGroup) = (c.QuerySize, c.KeyValueSize, c.HeadCount / c.KeyValueHeads);
         (_layerNorm, _rope, _swiGlu) = (c.Norm == NormKind.LayerNorm, c.Positions == PositionKind.Rope, c.Mlp == MlpKind.SwiGlu);
+        _localLayer = Enumerable.Range(0, c.LayerCount).Select(l => c.LocalLayers.Contains(l)).ToArray();
         _keys = new float[(long)_layers * capacity * _kv];
         _values = new float[(long)_layers * capacity * _kv];
         if (_rope) (_cos, _sin) = RotaryTables(capacity, _headSize, c.RopeTheta, c.RopeScaling);
@@ -254,7 +256,9 @@ public sealed class TransformerSession
     {
         int d = _d, hs = _headSize;
         int h0 = _heads * part / _attnParts, h1 = _heads * (part + 1) / _attnParts;
-        float scale = 1f / MathF.Sqrt(hs);
+        float scale = _model.Config.ScaledAttention ? 1f / MathF.Sqrt(hs) : 1f;
+        // GPT-Neo's local layers see only the last LocalWindow positions.
+        int window = _localLayer[_attnLayer] ? _model.Config.LocalWindow : int.MaxValue;
         int kv = _kv, width = _q + 2 * kv;
         long cacheBase = (long)_attnLayer * Capacity * kv;
         var scoresAll = _scores[part];
@@ -262,17 +266,17 @@ public sealed class TransformerSession
         {
             for (int p = 0; p < _attnRows; p++)
             {
-                int visible = _attnStart + p + 1;
+                int end = _attnStart + p + 1, first = Math.Max(0, end - window), visible = end - first;
                 for (int h = h0; h < h1; h++)
                 {
                     float* q = qkv + p * width + h * hs;
                     int kvHead = h / _kvGroup;   // grouped-query attention: heads share key/value heads
-                    float* k = keys + cacheBase + kvHead * hs;
+                    float* k = keys + cacheBase + (long)first * kv + kvHead * hs;
                     for (int j = 0; j < visible; j++, k += kv) scores[j] = HeadDot(q, k, hs) * scale;
                     TensorPrimitives.SoftMax(new ReadOnlySpan<float>(scores, visible), new Span<float>(scores, visible));
                     float* output = attn + p * _q + h * hs;
                     new Span<float>(output, hs).Clear();
-                    float* v = values + cacheBase + kvHead * hs;
+                    float* v = values + cacheBase + (long)first * kv + kvHead * hs;
                     for (int j = 0; j < visible; j++, v += kv) HeadAxpy(output, v, scores[j], hs);
                 }
             }

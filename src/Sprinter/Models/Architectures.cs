@@ -40,7 +40,7 @@ public static class Architectures
     public static ModelConfig FromJson(string modelType, JsonObject json, string source)
     {
         if (!LlamaLike.Contains(modelType))
-            throw new InvalidInputException($"{source}: field 'model_type' is '{modelType}'; supported: gpt2, {string.Join(", ", LlamaLike)}.");
+            throw new InvalidInputException($"{source}: field 'model_type' is '{modelType}'; supported: gpt2, gpt_neo, {string.Join(", ", LlamaLike)}.");
         string act = ModelConfig.GetString(json, "hidden_act", source) ?? "silu";
         if (act != "silu")
             throw new InvalidInputException($"{source}: field 'hidden_act' is '{act}'; {modelType} models here use 'silu' (SwiGLU).");
@@ -98,7 +98,70 @@ public static class Architectures
         return scaling;
     }
 
-    public static JsonObject ToJson(ModelConfig c) => new()
+    /// <summary>
+    /// GPT-Neo: GPT-2's layout (LayerNorm, learned positions, tanh GELU) with separate bias-free
+    /// q/k/v projections, unscaled attention scores, and layers alternating between global attention
+    /// and local attention over the last window_size positions (attention_types).
+    /// </summary>
+    public static ModelConfig GptNeoFromJson(JsonObject json, string source)
+    {
+        int Required(string key) => ModelConfig.GetInt(json, key, source, required: true)!.Value;
+        string act = ModelConfig.GetString(json, "activation_function", source) ?? "gelu_new";
+        if (act != "gelu_new") throw new InvalidInputException($"{source}: field 'activation_function' is '{act}'; GPT-Neo models here use 'gelu_new'.");
+        int d = Required("hidden_size"), layers = Required("num_layers");
+        // attention_types: [[["global", "local"], 12]] repeats the pattern 12 times.
+        var kinds = new List<string>();
+        if (json["attention_types"] is not JsonArray types) throw new InvalidInputException($"{source}: field 'attention_types' is missing or not a list.");
+        foreach (var entry in types)
+        {
+            if (entry is not JsonArray { Count: 2 } pair || pair[0] is not JsonArray pattern || pair[1] is not JsonValue times || !times.TryGetValue(out int repeat) || repeat < 1 || repeat > 10_000)
+                throw new InvalidInputException($"{source}: field 'attention_types' holds {entry?.ToJsonString() ?? "null"}, not [[kinds...], count].");
+            for (int r = 0; r < repeat && kinds.Count <= layers; r++)
+                foreach (var kind in pattern)
+                    kinds.Add(kind is JsonValue k && k.TryGetValue(out string? s) && s is "global" or "local" ? s
+                        : throw new InvalidInputException($"{source}: field 'attention_types' names {kind?.ToJsonString() ?? "null"}; layers are 'global' or 'local'."));
+        }
+        if (kinds.Count != layers) throw new InvalidInputException($"{source}: field 'attention_types' describes {kinds.Count} layers but num_layers is {layers}.");
+        var local = kinds.Select((k, i) => (k, i)).Where(x => x.k == "local").Select(x => x.i).ToList();
+        var config = new ModelConfig
+        {
+            ModelType = "gpt_neo",
+            EmbeddingSize = d,
+            LayerCount = layers,
+            HeadCount = Required("num_heads"),
+            MaxPositions = Required("max_position_embeddings"),
+            VocabSize = Required("vocab_size"),
+            InnerSize = ModelConfig.GetInt(json, "intermediate_size", source, required: false) ?? 4 * d,
+            LayerNormEpsilon = ModelConfig.GetFloat(json, "layer_norm_epsilon", source) ?? 1e-5f,
+            TieWordEmbeddings = ModelConfig.GetBool(json, "tie_word_embeddings", source) ?? true,
+            QkvBias = false,
+            ScaledAttention = false,
+            LocalLayers = local,
+            LocalWindow = local.Count == 0 ? 0 : ModelConfig.GetInt(json, "window_size", source, required: true)!.Value,
+        };
+        config.Validate(source);
+        return config;
+    }
+
+    static JsonObject GptNeoToJson(ModelConfig c) => new()
+    {
+        ["model_type"] = "gpt_neo",
+        ["architectures"] = new JsonArray("GPTNeoForCausalLM"),
+        ["hidden_size"] = c.EmbeddingSize,
+        ["num_layers"] = c.LayerCount,
+        ["num_heads"] = c.HeadCount,
+        ["intermediate_size"] = c.InnerSize,
+        ["max_position_embeddings"] = c.MaxPositions,
+        ["vocab_size"] = c.VocabSize,
+        ["layer_norm_epsilon"] = c.LayerNormEpsilon,
+        ["activation_function"] = "gelu_new",
+        ["window_size"] = c.LocalWindow == 0 ? 256 : c.LocalWindow,
+        ["attention_types"] = new JsonArray(Enumerable.Range(0, c.LayerCount)
+            .Select(i => (JsonNode)new JsonArray(new JsonArray(c.LocalLayers.Contains(i) ? "local" : "global"), 1)).ToArray()),
+        ["tie_word_embeddings"] = c.TieWordEmbeddings,
+    };
+
+    public static JsonObject ToJson(ModelConfig c) => c.ModelType == "gpt_neo" ? GptNeoToJson(c) : new()
     {
         ["model_type"] = c.ModelType,
         ["architectures"] = new JsonArray(c.ModelType switch { "qwen2" => "Qwen2ForCausalLM", "qwen3" => "Qwen3ForCausalLM", "mistral" => "MistralForCausalLM", _ => "LlamaForCausalLM" }),
@@ -128,7 +191,12 @@ public static class Architectures
     };
 
     /// <summary>The Hugging Face tensor names of one family; the engine reads every family through them.</summary>
-    public static TensorNames Names(ModelConfig c) => c.ModelType == "gpt2" ? TensorNames.Gpt2 : TensorNames.Llama;
+    public static TensorNames Names(ModelConfig c) => c.ModelType switch
+    {
+        "gpt2" => TensorNames.Gpt2,
+        "gpt_neo" => TensorNames.GptNeo,
+        _ => TensorNames.Llama,
+    };
 }
 
 /// <summary>
@@ -142,6 +210,11 @@ public sealed record TensorNames(
 {
     public static TensorNames Gpt2 { get; } = new("wte.weight", "wpe.weight", "ln_f", "lm_head.weight",
         "h.{0}.", "ln_1", "ln_2", ["attn.c_attn"], "attn.c_proj", ["mlp.c_fc"], "mlp.c_proj", InOut: true);
+
+    /// <summary>GPT-Neo: GPT-2's norms and MLP names over nn.Linear weights, separate q/k/v (loaded without the transformer. prefix).</summary>
+    public static TensorNames GptNeo { get; } = new("wte.weight", "wpe.weight", "ln_f", "lm_head.weight",
+        "h.{0}.", "ln_1", "ln_2", ["attn.attention.q_proj", "attn.attention.k_proj", "attn.attention.v_proj"],
+        "attn.attention.out_proj", ["mlp.c_fc"], "mlp.c_proj", InOut: false);
 
     /// <summary>MlpIn is gate then up: SwiGLU computes silu(gate) x up.</summary>
     public static TensorNames Llama { get; } = new("model.embed_tokens.weight", null, "model.norm", "lm_head.weight",

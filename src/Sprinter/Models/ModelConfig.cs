@@ -42,6 +42,11 @@ public sealed record ModelConfig
     public int HeadDimension { get; init; }
     /// <summary>RMSNorm of each query and key head before the rotation (Qwen3).</summary>
     public bool QueryKeyNorm { get; init; }
+    /// <summary>Attention scores divided by sqrt(head size); GPT-Neo leaves them unscaled.</summary>
+    public bool ScaledAttention { get; init; } = true;
+    /// <summary>Layers that attend only to the last <see cref="LocalWindow"/> positions (GPT-Neo's "local" layers); empty: none.</summary>
+    public IReadOnlyList<int> LocalLayers { get; init; } = [];
+    public int LocalWindow { get; init; }
 
     public int HeadSize => HeadDimension != 0 ? HeadDimension : EmbeddingSize / HeadCount;
     /// <summary>Width of one position's queries (and of the attention output): heads x head size.</summary>
@@ -72,6 +77,8 @@ public sealed record ModelConfig
         Require(HeadCount > 0, "n_head", "must be a positive integer");
         Require(HeadDimension != 0 || EmbeddingSize % HeadCount == 0, "n_head", $"must divide n_embd ({EmbeddingSize})");
         Require(HeadDimension >= 0, "head_dim", "must be a positive integer");
+        Require(LocalLayers.Count == 0 || LocalWindow > 0, "window_size", "must be a positive integer when layers attend locally");
+        Require(LocalLayers.All(l => l >= 0 && l < LayerCount), "attention_types", "names a layer outside num_layers");
         Require(MaxPositions > 0, "n_positions", "must be a positive integer");
         Require(VocabSize > 0, "vocab_size", "must be a positive integer");
         Require(InnerSize > 0, "n_inner", "must be a positive integer or null");
@@ -109,6 +116,7 @@ public sealed record ModelConfig
     public static ModelConfig FromJson(JsonObject json, string source)
     {
         string? modelType = GetString(json, "model_type", source);
+        if (modelType == "gpt_neo") return Architectures.GptNeoFromJson(json, source);
         if (modelType is not null && modelType != "gpt2") return Architectures.FromJson(modelType, json, source);
         string activation = GetString(json, "activation_function", source) ?? "gelu_new";
         if (activation is not ("gelu_new" or "gelu_pytorch_tanh" or "gelu_fast"))

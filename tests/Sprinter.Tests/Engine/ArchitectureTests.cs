@@ -70,6 +70,38 @@ public class ArchitectureTests
         Assert.Equal(c, ModelConfig.Load(path));
     }
 
+    [Fact]
+    public void GptNeoMatchesItsReferenceWithLocalLayersAndUnscaledScores()
+    {
+        // attention_types [[["global", "local"], 1]] and a window of 5 over 16 tokens: the local
+        // layer's mask matters; the config round-trips through config.json.
+        string path = Path.Combine(TestModels.TempDir(), "config.json");
+        File.WriteAllText(path, """
+            {"model_type": "gpt_neo", "hidden_size": 32, "num_layers": 2, "num_heads": 4, "max_position_embeddings": 64,
+             "vocab_size": 257, "window_size": 5, "attention_types": [[["global", "local"], 1]], "activation_function": "gelu_new"}
+            """);
+        var c = ModelConfig.Load(path);
+        Assert.Equal([1], c.LocalLayers);
+        var tensors = RandomModel.CreateTensors(c, seed: 19, lnNoise: 0.1f);
+        Assert.Equal(tensors.Values.Sum(t => (long)t.Data.Length), c.ParameterCount());
+        using var model = TestModels.Model(c, tensors);
+        var tokens = TestModels.RandomTokens(16, c.VocabSize, seed: 20);
+        var expected = ReferenceGptNeo.Logits(c, tensors, tokens);
+        var whole = model.CreateSession();
+        whole.Forward(tokens);
+        var stepwise = model.CreateSession();
+        for (int p = 0; p < tokens.Length; p++)
+        {
+            AssertClose(whole.Logits(p), expected[p], 1e-4, $"gpt_neo logits[{p}]");
+            stepwise.Forward(tokens.AsSpan(p, 1));
+            AssertClose(stepwise.Logits(0), expected[p], 1e-4, $"gpt_neo step {p}");
+        }
+        var global = ReferenceGptNeo.Logits(c with { LocalLayers = [] }, tensors, tokens);
+        Assert.True(Math.Abs(global[^1][0] - expected[^1][0]) > 1e-6, "the window changed nothing: the test would not see a missing mask");
+        c.Save(path);
+        Assert.Equal(c.LocalLayers, ModelConfig.Load(path).LocalLayers);
+    }
+
     [Theory]
     [InlineData(WeightType.F32)]
     [InlineData(WeightType.BF16)]
@@ -186,13 +218,14 @@ public class ConfigFuzzTests
     [Fact]
     public void TenThousandMutatedConfigsParseOrFailWithOneClearError()
     {
-        // Byte edits, truncations, splices and value swaps of valid GPT-2, Llama and Qwen2 configs:
+        // Byte edits, truncations, splices and value swaps of valid GPT-2, Llama, Qwen2 and GPT-Neo configs:
         // each outcome is a config that validates or an InvalidInputException, never another exception.
         string[] valid =
         [
             TestModels.TinyConfig().ToJson().ToJsonString(),
             ArchitectureTests.TinyLlama().ToJson().ToJsonString(),
             ArchitectureTests.TinyLlama("qwen2", kvHeads: 1).ToJson().ToJsonString(),
+            """{"model_type": "gpt_neo", "hidden_size": 32, "num_layers": 2, "num_heads": 4, "max_position_embeddings": 64, "vocab_size": 257, "window_size": 5, "attention_types": [[["global", "local"], 1]]}""",
         ];
         string[] values = ["0", "-1", "1e40", "null", "\"x\"", "[]", "{}", "true", "2147483648", "3.5", "{\"rope_type\": \"llama3\"}"];
         var rng = new Random(11);
