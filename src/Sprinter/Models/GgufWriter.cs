@@ -52,8 +52,10 @@ public static class GgufWriter
         var config = ModelConfig.Load(files.ConfigPath);
         if (files.TokenizerJsonPath is not null)
             throw new InvalidInputException($"{files.TokenizerJsonPath}: GGUF output reads vocab.json + merges.txt; this folder has only tokenizer.json.");
-        if (config.ModelType != "gpt2")
-            throw new InvalidInputException($"{files.ConfigPath}: model_type '{config.ModelType}'; GGUF output is written for GPT-2 models only so far.");
+        if (config.ModelType is not ("gpt2" or "llama" or "qwen2" or "qwen3"))
+            throw new InvalidInputException($"{files.ConfigPath}: model_type '{config.ModelType}'; GGUF output is written for gpt2, llama, qwen2 and qwen3 (llama.cpp has no {config.ModelType}).");
+        if (config.RopeScaling is not null)
+            throw new InvalidInputException($"{files.ConfigPath}: rope_scaling is set; GGUF output does not write it yet.");
         string? outDir = Path.GetDirectoryName(Path.GetFullPath(outFile));
         if (outDir is not null && !Directory.Exists(outDir))
             throw new InvalidInputException($"{outFile}: the output folder {outDir} does not exist; create it or choose another path.");
@@ -83,17 +85,16 @@ public static class GgufWriter
 
         var meta = new List<(string, MetadataType, object)>
         {
-            ("general.architecture", MetadataType.String, "gpt2"),
+            ("general.architecture", MetadataType.String, c.ModelType),
             ("general.name", MetadataType.String, Path.GetFileName(Path.GetFullPath(files.Folder).TrimEnd(Path.DirectorySeparatorChar))),
             ("general.alignment", MetadataType.UInt32, (uint)Alignment),
             // llama_ftype: 0 = all F32, 1 = mostly F16.
             ("general.file_type", MetadataType.UInt32, type == GgufType.F32 ? 0u : 1u),
-            ("gpt2.context_length", MetadataType.UInt32, (uint)c.MaxPositions),
-            ("gpt2.embedding_length", MetadataType.UInt32, (uint)c.EmbeddingSize),
-            ("gpt2.feed_forward_length", MetadataType.UInt32, (uint)c.InnerSize),
-            ("gpt2.block_count", MetadataType.UInt32, (uint)c.LayerCount),
-            ("gpt2.attention.head_count", MetadataType.UInt32, (uint)c.HeadCount),
-            ("gpt2.attention.layer_norm_epsilon", MetadataType.Float32, c.LayerNormEpsilon),
+            ($"{c.ModelType}.context_length", MetadataType.UInt32, (uint)c.MaxPositions),
+            ($"{c.ModelType}.embedding_length", MetadataType.UInt32, (uint)c.EmbeddingSize),
+            ($"{c.ModelType}.feed_forward_length", MetadataType.UInt32, (uint)c.InnerSize),
+            ($"{c.ModelType}.block_count", MetadataType.UInt32, (uint)c.LayerCount),
+            ($"{c.ModelType}.attention.head_count", MetadataType.UInt32, (uint)c.HeadCount),
             ("tokenizer.ggml.model", MetadataType.String, "gpt2"),
             // "gpt-2" selects llama.cpp's GPT-2 pre-tokenizer regex.
             ("tokenizer.ggml.pre", MetadataType.String, "gpt-2"),
@@ -101,6 +102,16 @@ public static class GgufWriter
             ("tokenizer.ggml.token_type", MetadataType.Array, tokenTypes),
             ("tokenizer.ggml.merges", MetadataType.Array, ReadMerges(files.MergesPath)),
         };
+        if (c.ModelType == "gpt2") meta.Add(("gpt2.attention.layer_norm_epsilon", MetadataType.Float32, c.LayerNormEpsilon));
+        else
+        {
+            meta.Add(($"{c.ModelType}.attention.head_count_kv", MetadataType.UInt32, (uint)c.KeyValueHeads));
+            meta.Add(($"{c.ModelType}.attention.layer_norm_rms_epsilon", MetadataType.Float32, c.LayerNormEpsilon));
+            meta.Add(($"{c.ModelType}.rope.freq_base", MetadataType.Float32, c.RopeTheta));
+            meta.Add(($"{c.ModelType}.rope.dimension_count", MetadataType.UInt32, (uint)c.HeadSize));
+            meta.Add(($"{c.ModelType}.attention.key_length", MetadataType.UInt32, (uint)c.HeadSize));
+            meta.Add(($"{c.ModelType}.attention.value_length", MetadataType.UInt32, (uint)c.HeadSize));
+        }
         if (vocab.TryGetValue(EndOfText, out int endOfText))
         {
             meta.Add(("tokenizer.ggml.bos_token_id", MetadataType.UInt32, (uint)endOfText));
@@ -126,7 +137,82 @@ public static class GgufWriter
         return [.. merges];
     }
 
-    static List<Tensor> BuildTensors(ModelConfig c, SafeTensorsSet st, GgufType type)
+    static List<Tensor> BuildTensors(ModelConfig c, SafeTensorsSet st, GgufType type) =>
+        c.ModelType == "gpt2" ? BuildGpt2Tensors(c, st, type) : BuildLlamaTensors(c, st, type);
+
+    /// <summary>
+    /// The Llama layout (llama, qwen2, qwen3). nn.Linear weights are [out, in] row-major, as llama.cpp
+    /// reads them. Arch llama rotates adjacent pairs, so its q and k rows are reordered within each
+    /// head from HF's halves (i, i + hs/2) to pairs (2i, 2i + 1); qwen2 and qwen3 rotate halves as HF does.
+    /// </summary>
+    static List<Tensor> BuildLlamaTensors(ModelConfig c, SafeTensorsSet st, GgufType type)
+    {
+        int d = c.EmbeddingSize, f = c.InnerSize, v = c.VocabSize, q = c.QuerySize, kv = c.KeyValueSize, hs = c.HeadSize;
+        var tensors = new List<Tensor>();
+        TensorInfo Find(string name, params long[] shape)
+        {
+            if (!st.Tensors.TryGetValue(name, out var t))
+                throw new InvalidInputException($"{st.Path}: missing tensor '{name}' (expected shape [{string.Join(", ", shape)}]); the checkpoint is incomplete or not {c.ModelType}.");
+            if (!t.Shape.SequenceEqual(shape))
+                throw new InvalidInputException($"{st.Path}: tensor '{name}' has shape {t.ShapeText}, expected [{string.Join(", ", shape)}] from config.json.");
+            return t;
+        }
+        void Vector(string ggufName, string hfName, int length)
+        {
+            var info = Find(hfName, length);
+            tensors.Add(new Tensor(ggufName, [length], GgufType.F32, () => st.ReadFloats(info)));
+        }
+        void Matrix(string ggufName, string hfName, int rows, int cols, bool pairRows = false)
+        {
+            var info = Find(hfName, rows, cols);
+            tensors.Add(new Tensor(ggufName, [cols, rows], type, () => pairRows ? HalvesToPairs(st.ReadFloats(info), rows, cols, hs) : st.ReadFloats(info)));
+        }
+        bool pairs = c.ModelType == "llama";
+        Matrix("token_embd.weight", "model.embed_tokens.weight", v, d);
+        for (int l = 0; l < c.LayerCount; l++)
+        {
+            string h = $"model.layers.{l}.", b = $"blk.{l}.";
+            Vector(b + "attn_norm.weight", h + "input_layernorm.weight", d);
+            Matrix(b + "attn_q.weight", h + "self_attn.q_proj.weight", q, d, pairs);
+            Matrix(b + "attn_k.weight", h + "self_attn.k_proj.weight", kv, d, pairs);
+            Matrix(b + "attn_v.weight", h + "self_attn.v_proj.weight", kv, d);
+            if (c.QkvBias)
+            {
+                Vector(b + "attn_q.bias", h + "self_attn.q_proj.bias", q);
+                Vector(b + "attn_k.bias", h + "self_attn.k_proj.bias", kv);
+                Vector(b + "attn_v.bias", h + "self_attn.v_proj.bias", kv);
+            }
+            if (c.QueryKeyNorm)
+            {
+                Vector(b + "attn_q_norm.weight", h + "self_attn.q_norm.weight", hs);
+                Vector(b + "attn_k_norm.weight", h + "self_attn.k_norm.weight", hs);
+            }
+            Matrix(b + "attn_output.weight", h + "self_attn.o_proj.weight", d, q);
+            Vector(b + "ffn_norm.weight", h + "post_attention_layernorm.weight", d);
+            Matrix(b + "ffn_gate.weight", h + "mlp.gate_proj.weight", f, d);
+            Matrix(b + "ffn_up.weight", h + "mlp.up_proj.weight", f, d);
+            Matrix(b + "ffn_down.weight", h + "mlp.down_proj.weight", d, f);
+        }
+        Vector("output_norm.weight", "model.norm.weight", d);
+        if (!c.TieWordEmbeddings) Matrix("output.weight", "lm_head.weight", v, d);
+        return tensors;
+    }
+
+    /// <summary>Within each head of <paramref name="headSize"/> rows, row i and i + hs/2 become rows 2i and 2i + 1.</summary>
+    static float[] HalvesToPairs(float[] w, int rows, int cols, int headSize)
+    {
+        var result = new float[w.Length];
+        int half = headSize / 2;
+        for (int head = 0; head < rows; head += headSize)
+            for (int i = 0; i < half; i++)
+            {
+                Array.Copy(w, (long)(head + i) * cols, result, (long)(head + 2 * i) * cols, cols);
+                Array.Copy(w, (long)(head + half + i) * cols, result, (long)(head + 2 * i + 1) * cols, cols);
+            }
+        return result;
+    }
+
+    static List<Tensor> BuildGpt2Tensors(ModelConfig c, SafeTensorsSet st, GgufType type)
     {
         int d = c.EmbeddingSize, f = c.InnerSize, v = c.VocabSize, p = c.MaxPositions;
         TensorInfo Find(string name, params long[] shape)

@@ -130,6 +130,48 @@ public class LlamaParityTests(ITestOutputHelper output)
         }
     }
 
+    // The Llama layout on llama.cpp's own architectures: arch llama (whose q/k rows GgufWriter reorders
+    // for its adjacent-pair rotation), qwen2 (q/k/v biases) and qwen3 (head_dim 32 > d / heads, q/k
+    // norms), each with grouped-query attention (4 heads, 2 key/value heads). Attention runs in fp32
+    // on llama.cpp's side (no flash attention, F32 KV cache) and SwiGLU has no fp16 table, so the
+    // remaining difference is float32 summation order: measured 3.0e-7 to 3.6e-7 on logits of
+    // magnitude ~0.1 (a few fp32 ulps after two layers). The bound allows ~30x that; a wrong row
+    // order, a missing bias or norm moves logits by 1e-3 or more.
+    [Theory]
+    [InlineData("llama")]
+    [InlineData("qwen2")]
+    [InlineData("qwen3")]
+    public void LlamaCppAgreesWithTheEngineOnEachFamily(string family)
+    {
+        var c = new ModelConfig
+        {
+            ModelType = family, EmbeddingSize = 64, LayerCount = 2, HeadCount = 4, KeyValueHeadCount = 2, MaxPositions = 64,
+            VocabSize = Gpt2Vocabulary.Size, InnerSize = 128, LayerNormEpsilon = 1e-6f, TieWordEmbeddings = family != "llama",
+            Norm = NormKind.RmsNorm, Positions = PositionKind.Rope, RopeTheta = 10000f, Mlp = MlpKind.SwiGlu,
+            QkvBias = family == "qwen2", LinearBias = false, HeadDimension = family == "qwen3" ? 32 : 0, QueryKeyNorm = family == "qwen3",
+        };
+        var tensors = RandomModel.CreateTensors(c, seed: 23, lnNoise: 0.1f);
+        string folder = TestModels.TempDir();
+        RandomModel.WriteFolder(folder, c, tensors, Gpt2Vocabulary.VocabJson, Gpt2Vocabulary.MergesTxt);
+        string gguf = Path.Combine(folder, "model.gguf");
+        GgufWriter.Convert(folder, gguf, GgufType.F32);
+
+        using var model = TestModels.Model(c, tensors);
+        var session = model.CreateSession();
+        int[] prompt = Prompt();
+        session.Forward(prompt);
+        using var llama = new LlamaRun(gguf, exactAttention: true);
+        var (llamaLogits, _) = llama.Forward(prompt);
+        double worst = 0;
+        for (int i = 0; i < prompt.Length; i++)
+        {
+            worst = Math.Max(worst, MaxAbsDifference(session.Logits(i), llamaLogits[i]));
+            Assert.Equal(TensorPrimitives.IndexOfMax(llamaLogits[i]), TensorPrimitives.IndexOfMax(session.Logits(i)));
+        }
+        output.WriteLine($"{family}: max logit difference {worst:E3} over {prompt.Length} positions ({llama.Library})");
+        Assert.True(worst <= 1e-5, $"{family}: llama.cpp's logits differ by up to {worst:E3}");
+    }
+
     /// <summary>The first 32 ids of the prompt text, after checking that llama.cpp tokenizes it as we do.</summary>
     int[] Prompt()
     {
