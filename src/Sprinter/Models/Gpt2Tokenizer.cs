@@ -12,7 +12,8 @@ namespace Sprinter.Models;
 /// </summary>
 public sealed class Gpt2Tokenizer
 {
-    readonly Tokenizer _tokenizer;
+    readonly Tokenizer? _tokenizer;                   // byte-level BPE (Microsoft.ML.Tokenizers)
+    readonly SentencePieceBpe? _sentencePiece;        // or Llama 2's SentencePiece-style BPE
     readonly byte[][] _bytes;
     // tokenizer.json options that Microsoft.ML.Tokenizers' BpeTokenizer has no switch for.
     readonly Dictionary<string, int>? _wholePieces;   // ignore_merges: a pre-token in the vocabulary is one token
@@ -27,10 +28,10 @@ public sealed class Gpt2Tokenizer
     /// <summary>sha256 of vocab.json and merges.txt: two models share a tokenizer iff these match.</summary>
     public string Identity { get; }
 
-    Gpt2Tokenizer(Tokenizer tokenizer, byte[][] bytes, int? endOfText, string identity, Dictionary<string, int>? wholePieces = null,
-        System.Text.RegularExpressions.Regex? split = null, Dictionary<string, int>? added = null, bool nfc = false)
+    Gpt2Tokenizer(Tokenizer? tokenizer, byte[][] bytes, int? endOfText, string identity, Dictionary<string, int>? wholePieces = null,
+        System.Text.RegularExpressions.Regex? split = null, Dictionary<string, int>? added = null, bool nfc = false, SentencePieceBpe? sentencePiece = null)
     {
-        _tokenizer = tokenizer; _bytes = bytes; EndOfText = endOfText; Identity = identity;
+        _tokenizer = tokenizer; _sentencePiece = sentencePiece; _bytes = bytes; EndOfText = endOfText; Identity = identity;
         _wholePieces = wholePieces; _split = split; _added = added; _nfc = nfc;
     }
 
@@ -45,10 +46,18 @@ public sealed class Gpt2Tokenizer
     {
         int size = Math.Max(spec.Vocab.Values.Max(), spec.Added.Count == 0 ? 0 : spec.Added.Values.Max()) + 1;
         var bytes = new byte[size][];
-        foreach (var (token, id) in spec.Vocab) bytes[id] = ByteLevel.Decode(token) ?? Encoding.UTF8.GetBytes(token);
+        foreach (var (token, id) in spec.Vocab)
+            bytes[id] = spec.SentencePiece
+                ? SentencePieceBpe.IsByteToken(token, out byte b) ? [b] : Encoding.UTF8.GetBytes(token.Replace('\u2581', ' '))
+                : ByteLevel.Decode(token) ?? Encoding.UTF8.GetBytes(token);
         foreach (var (content, id) in spec.Added) bytes[id] = Encoding.UTF8.GetBytes(content);
         for (int i = 0; i < size; i++) bytes[i] ??= [];
-        int? eot = spec.Added.TryGetValue(EndOfTextToken, out int e) ? e : spec.Added.TryGetValue("<|end_of_text|>", out e) ? e : null;
+        int? eot = new[] { EndOfTextToken, "<|end_of_text|>", "</s>" }.Select(t => spec.Added.TryGetValue(t, out int e) ? e : (int?)null).FirstOrDefault(e => e is not null);
+        if (spec.SentencePiece)
+            return new Gpt2Tokenizer(null, bytes, eot, spec.Identity, sentencePiece: new SentencePieceBpe(spec.Vocab, spec.Merges, spec.Added, path))
+            {
+                BeginningOfSequence = spec.BeginningOfSequence,
+            };
         var regex = new System.Text.RegularExpressions.Regex(spec.Pattern, System.Text.RegularExpressions.RegexOptions.None, TimeSpan.FromSeconds(2));
         var special = spec.Added.Count == 0 ? null : spec.Added;
         Tokenizer tokenizer;
@@ -151,8 +160,9 @@ public sealed class Gpt2Tokenizer
 
     public int[] Encode(string text)
     {
+        if (_sentencePiece is not null) return _sentencePiece.Encode(text);
         if (_nfc) text = text.Normalize(NormalizationForm.FormC);
-        if (_wholePieces is null) return [.. _tokenizer.EncodeToIds(text)];
+        if (_wholePieces is null) return [.. _tokenizer!.EncodeToIds(text)];
         // ignore_merges: cut at added tokens, then at the pre-tokenizer's regex; a piece whose
         // byte-level form is in the vocabulary is one token, the rest go through BPE.
         var ids = new List<int>();
@@ -163,7 +173,7 @@ public sealed class Gpt2Tokenizer
             foreach (System.Text.RegularExpressions.Match m in _split!.Matches(text[start..at]))
             {
                 if (_wholePieces.TryGetValue(ByteLevel.Encode(Encoding.UTF8.GetBytes(m.Value)), out int id)) ids.Add(id);
-                else ids.AddRange(_tokenizer.EncodeToIds(m.Value));
+                else ids.AddRange(_tokenizer!.EncodeToIds(m.Value));
             }
             if (token is null) break;
             ids.Add(_added![token]);
@@ -192,7 +202,9 @@ public sealed class Gpt2Tokenizer
     {
         var buffer = new List<byte>();
         foreach (int id in ids) buffer.AddRange(_bytes[id]);
-        return Encoding.UTF8.GetString(buffer.ToArray());
+        string text = Encoding.UTF8.GetString(buffer.ToArray());
+        // SentencePiece decoding drops the space its normalizer put before the text.
+        return _sentencePiece is not null && text.StartsWith(' ') ? text[1..] : text;
     }
 
     public StreamingDecoder CreateStreamingDecoder() => new(this);

@@ -13,8 +13,11 @@ namespace Sprinter.Models;
 /// <param name="Nfc">The normalizer is Unicode NFC (Qwen2).</param>
 /// <param name="BeginningOfSequence">The token the post-processor puts before every text (Llama 3's
 /// TemplateProcessing), or that tokenizer_config.json asks for with add_bos_token; null for none.</param>
+/// <param name="SentencePiece">Llama 2's SentencePiece-style BPE: spaces become U+2581 and a U+2581 is
+/// prepended, the text is not pre-tokenized, and characters outside the vocabulary fall back to
+/// &lt;0xXX&gt; byte tokens (Pattern is then unused).</param>
 public sealed record HfTokenizerSpec(Dictionary<string, int> Vocab, List<string> Merges, string Pattern,
-    Dictionary<string, int> Added, bool IgnoreMerges, bool Nfc, string Identity, int? BeginningOfSequence = null);
+    Dictionary<string, int> Added, bool IgnoreMerges, bool Nfc, string Identity, int? BeginningOfSequence = null, bool SentencePiece = false);
 
 /// <summary>
 /// Reads tokenizer.json. Written here because Microsoft.ML.Tokenizers builds a BPE tokenizer from
@@ -68,7 +71,7 @@ public static class HfTokenizerJson
         var model = root["model"] as JsonObject ?? throw Error("model", "is missing or not an object");
         string type = (string?)model["type"] ?? "BPE";
         if (type != "BPE") throw Error("model.type", $"is '{type}'; only byte-level BPE tokenizers are supported (SentencePiece tokenizer.model files are not yet)");
-        if ((bool?)model["byte_fallback"] == true) throw Error("model.byte_fallback", "is true (a SentencePiece-style BPE); only byte-level BPE is supported");
+        bool sentencePiece = (bool?)model["byte_fallback"] == true;
         var vocabNode = model["vocab"] as JsonObject ?? throw Error("model.vocab", "is missing or not an object");
         var vocab = new Dictionary<string, int>(vocabNode.Count);
         foreach (var (token, id) in vocabNode)
@@ -97,20 +100,34 @@ public static class HfTokenizerJson
                 if (string.IsNullOrEmpty(content) || id is not >= 0) throw Error("added_tokens", $"holds {token?.ToJsonString() ?? "null"}, not an object with content and id");
                 added[content] = id.Value;
             }
-        bool nfc = root["normalizer"] switch
+        bool nfc = false;
+        string pattern = "";
+        if (sentencePiece)
         {
-            null => false,
-            JsonObject n when (string?)n["type"] == "NFC" => true,
-            var n => throw Error("normalizer", $"is {Short(n)}; only none or NFC is supported"),
-        };
-        string pattern = PreTokenizerPattern(root["pre_tokenizer"], Error);
+            // Llama 2's layout: normalizer Prepend(U+2581) + Replace(" " -> U+2581), no pre-tokenizer.
+            if (root["normalizer"] is not JsonObject { } n || (string?)n["type"] != "Sequence" || n["normalizers"] is not JsonArray { Count: 2 } steps
+                || (string?)steps[0]?["type"] != "Prepend" || (string?)steps[0]?["prepend"] != "\u2581"
+                || (string?)steps[1]?["type"] != "Replace" || (string?)steps[1]?["pattern"]?["String"] != " " || (string?)steps[1]?["content"] != "\u2581")
+                throw Error("normalizer", $"is {Short(root["normalizer"])}; with byte_fallback only Llama 2's Prepend + Replace normalizer is supported");
+            if (root["pre_tokenizer"] is not null) throw Error("pre_tokenizer", $"is {Short(root["pre_tokenizer"])}; with byte_fallback only none is supported");
+        }
+        else
+        {
+            nfc = root["normalizer"] switch
+            {
+                null => false,
+                JsonObject n when (string?)n["type"] == "NFC" => true,
+                var n => throw Error("normalizer", $"is {Short(n)}; only none or NFC is supported"),
+            };
+            pattern = PreTokenizerPattern(root["pre_tokenizer"], Error);
+        }
         int maxId = Math.Max(vocab.Values.Max(), added.Count == 0 ? 0 : added.Values.Max());
         if (maxId >= 4 * (vocab.Count + added.Count) + 1024) throw Error("model.vocab", $"has ids up to {maxId} for {vocab.Count + added.Count} tokens; ids must be dense");
         // Two models share a tokenizer iff vocabulary, merges, pre-tokenizer and added tokens agree.
         string canonical = string.Join('\n', model.ToJsonString(), root["added_tokens"]?.ToJsonString(), root["pre_tokenizer"]?.ToJsonString(), root["normalizer"]?.ToJsonString());
         string identity = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(canonical)));
         return new HfTokenizerSpec(vocab, merges, pattern, added, (bool?)model["ignore_merges"] == true, nfc, identity,
-            TemplateBos(root["post_processor"], vocab, added, Error));
+            TemplateBos(root["post_processor"], vocab, added, Error), sentencePiece);
     }
 
     /// <summary>The special token a TemplateProcessing post-processor (alone or in a Sequence) puts first.</summary>

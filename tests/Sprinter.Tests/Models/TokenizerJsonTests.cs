@@ -131,7 +131,7 @@ public class TokenizerJsonTests
 
     [Theory]
     [InlineData("""{"model": {"type": "WordPiece", "vocab": {"a": 0}}}""", "model.type")]
-    [InlineData("""{"model": {"type": "BPE", "byte_fallback": true, "vocab": {"a": 0}, "merges": []}}""", "model.byte_fallback")]
+    [InlineData("""{"model": {"type": "BPE", "byte_fallback": true, "vocab": {"a": 0}, "merges": []}}""", "normalizer")]
     [InlineData("""{"model": {"type": "BPE", "vocab": {"a": -3}, "merges": []}}""", "model.vocab")]
     [InlineData("""{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a"]}, "pre_tokenizer": {"type": "ByteLevel"}}""", "model.merges")]
     [InlineData("""{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "pre_tokenizer": {"type": "Metaspace"}}""", "pre_tokenizer")]
@@ -150,20 +150,55 @@ public class TokenizerJsonTests
         Assert.Single(error.Trim().Split('\n'));
     }
 
+    /// <summary>A small tokenizer.json in Llama 2's SentencePiece-style layout (byte fallback).</summary>
+    static JsonObject SentencePieceJson()
+    {
+        var vocab = new JsonObject { ["<unk>"] = 0, ["<s>"] = 1, ["</s>"] = 2 };
+        for (int b = 0; b < 256; b++) vocab[$"<0x{b:X2}>"] = 3 + b;
+        vocab["\u2581"] = 259; vocab["t"] = 260; vocab["h"] = 261; vocab["\u2581t"] = 262; vocab["\u2581th"] = 263;
+        return JsonNode.Parse($$$"""
+            {"added_tokens": [{"id": 0, "content": "<unk>", "special": true}, {"id": 1, "content": "<s>", "special": true}, {"id": 2, "content": "</s>", "special": true}],
+             "normalizer": {"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "▁"}, {"type": "Replace", "pattern": {"String": " "}, "content": "▁"}]},
+             "pre_tokenizer": null,
+             "post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}]},
+             "model": {"type": "BPE", "byte_fallback": true, "fuse_unk": true, "unk_token": "<unk>", "vocab": {{{vocab.ToJsonString()}}}, "merges": ["▁ t", "▁t h"]}}
+            """)!.AsObject();
+    }
+
+    [Fact]
+    public void SentencePieceStyleBpeMergesByRankAndFallsBackToBytes()
+    {
+        string path = Path.Combine(TestModels.TempDir(), "tokenizer.json");
+        File.WriteAllText(path, SentencePieceJson().ToJsonString());
+        var tokenizer = Gpt2Tokenizer.LoadTokenizerJson(path);
+        // "th th" -> U+2581 t h U+2581 t h -> merges "U+2581 t" then "U+2581t h": two tokens; "é" is
+        // not in the vocabulary: its two UTF-8 bytes become <0xC3> <0xA9>.
+        Assert.Equal([263, 263, 259, 3 + 0xC3, 3 + 0xA9], tokenizer.Encode("th th é"));
+        Assert.Equal("th th é", tokenizer.Decode(tokenizer.Encode("th th é")));
+        Assert.Equal(1, tokenizer.BeginningOfSequence);
+        Assert.Equal(2, tokenizer.EndOfText);
+    }
+
     [Fact]
     public void TenThousandMutatedTokenizerFilesParseOrFailWithOneClearError()
     {
-        // Byte edits, truncations and splices of a small valid tokenizer.json: every outcome is a
+        // Byte edits, truncations and splices of two small valid tokenizer.json files (byte-level
+        // and SentencePiece-style): every outcome is a
         // tokenizer that encodes, or an InvalidInputException; never another exception.
         string dir = TestModels.Folder(TestModels.TinyConfig());
         var (vocab, merges) = RandomModel.ByteVocabulary([("t", "h"), ("th", "e"), ("Ġ", "a")]);
         File.WriteAllText(Path.Combine(dir, "vocab.json"), vocab);
         File.WriteAllText(Path.Combine(dir, "merges.txt"), merges);
-        var valid = System.Text.Encoding.UTF8.GetBytes(Build(Path.Combine(dir, "vocab.json"), Path.Combine(dir, "merges.txt"), "split").ToJsonString());
+        byte[][] files =
+        [
+            System.Text.Encoding.UTF8.GetBytes(Build(Path.Combine(dir, "vocab.json"), Path.Combine(dir, "merges.txt"), "split").ToJsonString()),
+            System.Text.Encoding.UTF8.GetBytes(SentencePieceJson().ToJsonString()),
+        ];
         var rng = new Random(13);
         int built = 0, refused = 0;
         for (int trial = 0; trial < 10_000; trial++)
         {
+            byte[] valid = files[trial % 2];
             byte[] bytes = (byte[])valid.Clone();
             switch (trial % 3)
             {
