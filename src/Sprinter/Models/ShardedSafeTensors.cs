@@ -82,6 +82,15 @@ public sealed class SafeTensorsSet : IDisposable
         {
             throw new InvalidInputException($"{path}: not valid JSON ({e.Message}); the index is corrupt.");
         }
+        try { return Shards(path, root); }
+        catch (ArgumentException e)   // System.Text.Json reports a repeated key when the object is first read
+        {
+            throw new InvalidInputException($"{path}: a key appears twice ({e.Message.ReplaceLineEndings(" ")}); each tensor belongs to one shard.");
+        }
+    }
+
+    static List<(string Shard, HashSet<string> Names)> Shards(string path, JsonNode? root)
+    {
         if (root is not JsonObject obj || obj["weight_map"] is not JsonObject map)
             throw new InvalidInputException($"{path}: no \"weight_map\" object; a sharded model's index maps each tensor name to its shard file.");
         if (map.Count == 0) throw new InvalidInputException($"{path}: \"weight_map\" is empty; the index names no tensor.");

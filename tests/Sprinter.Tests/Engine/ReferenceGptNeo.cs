@@ -19,9 +19,9 @@ public static class ReferenceGptNeo
             string h = $"h.{l}.", a = h + "attn.attention.";
             bool local = c.LocalLayers.Contains(l);
             var y = x.Select(r => Norm(r, T(h + "ln_1.weight"), T(h + "ln_1.bias"), c.LayerNormEpsilon)).ToArray();
-            var q = y.Select(r => Linear(r, T(a + "q_proj.weight"), null, d)).ToArray();
-            var k = y.Select(r => Linear(r, T(a + "k_proj.weight"), null, d)).ToArray();
-            var v = y.Select(r => Linear(r, T(a + "v_proj.weight"), null, d)).ToArray();
+            var q = y.Select(r => ReferenceMath.Linear(r, T(a + "q_proj.weight"), null, d)).ToArray();
+            var k = y.Select(r => ReferenceMath.Linear(r, T(a + "k_proj.weight"), null, d)).ToArray();
+            var v = y.Select(r => ReferenceMath.Linear(r, T(a + "v_proj.weight"), null, d)).ToArray();
             for (int t = 0; t < n; t++)
             {
                 var att = new double[d];
@@ -35,36 +35,23 @@ public static class ReferenceGptNeo
                     for (int j = first; j <= t; j++)
                         for (int i = 0; i < hs; i++) att[head * hs + i] += Math.Exp(s[j - first] - max) / sum * v[j][head * hs + i];
                 }
-                var o = Linear(att, T(a + "out_proj.weight"), T(a + "out_proj.bias"), d);
+                var o = ReferenceMath.Linear(att, T(a + "out_proj.weight"), T(a + "out_proj.bias"), d);
                 for (int i = 0; i < d; i++) x[t][i] += o[i];
             }
             for (int t = 0; t < n; t++)
             {
                 var b = Norm(x[t], T(h + "ln_2.weight"), T(h + "ln_2.bias"), c.LayerNormEpsilon);
-                var up = Linear(b, T(h + "mlp.c_fc.weight"), T(h + "mlp.c_fc.bias"), f).Select(ReferenceGpt2.GeluTanh).ToArray();
-                var down = Linear(up, T(h + "mlp.c_proj.weight"), T(h + "mlp.c_proj.bias"), d);
+                var up = ReferenceMath.Linear(b, T(h + "mlp.c_fc.weight"), T(h + "mlp.c_fc.bias"), f).Select(ReferenceGpt2.GeluTanh).ToArray();
+                var down = ReferenceMath.Linear(up, T(h + "mlp.c_proj.weight"), T(h + "mlp.c_proj.bias"), d);
                 for (int i = 0; i < d; i++) x[t][i] += down[i];
             }
         }
-        return x.Select(r => Linear(Norm(r, T("ln_f.weight"), T("ln_f.bias"), c.LayerNormEpsilon), T("wte.weight"), null, c.VocabSize)).ToArray();
+        return x.Select(r => ReferenceMath.Linear(Norm(r, T("ln_f.weight"), T("ln_f.bias"), c.LayerNormEpsilon), T("wte.weight"), null, c.VocabSize)).ToArray();
     }
 
     static double[] Norm(double[] x, float[] g, float[] b, double eps)
     {
         double mean = x.Average(), variance = x.Sum(z => (z - mean) * (z - mean)) / x.Length;
         return x.Select((z, i) => (z - mean) / Math.Sqrt(variance + eps) * g[i] + b[i]).ToArray();
-    }
-
-    /// <summary>y = W x + b with W stored [out, in] (nn.Linear).</summary>
-    static double[] Linear(double[] x, float[] weight, float[]? bias, int outputs)
-    {
-        var y = new double[outputs];
-        for (int o = 0; o < outputs; o++)
-        {
-            double sum = bias?[o] ?? 0;
-            for (int i = 0; i < x.Length; i++) sum += weight[o * x.Length + i] * x[i];
-            y[o] = sum;
-        }
-        return y;
     }
 }

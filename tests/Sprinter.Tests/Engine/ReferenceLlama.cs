@@ -19,9 +19,9 @@ public static class ReferenceLlama
         {
             string h = $"model.layers.{l}.";
             var a = x.Select(r => RmsNorm(r, T(h + "input_layernorm.weight"), c.LayerNormEpsilon)).ToArray();
-            var q = a.Select(r => Linear(r, T(h + "self_attn.q_proj.weight"), Maybe(h + "self_attn.q_proj.bias"), qs)).ToArray();
-            var k = a.Select(r => Linear(r, T(h + "self_attn.k_proj.weight"), Maybe(h + "self_attn.k_proj.bias"), kv)).ToArray();
-            var v = a.Select(r => Linear(r, T(h + "self_attn.v_proj.weight"), Maybe(h + "self_attn.v_proj.bias"), kv)).ToArray();
+            var q = a.Select(r => ReferenceMath.Linear(r, T(h + "self_attn.q_proj.weight"), Maybe(h + "self_attn.q_proj.bias"), qs)).ToArray();
+            var k = a.Select(r => ReferenceMath.Linear(r, T(h + "self_attn.k_proj.weight"), Maybe(h + "self_attn.k_proj.bias"), kv)).ToArray();
+            var v = a.Select(r => ReferenceMath.Linear(r, T(h + "self_attn.v_proj.weight"), Maybe(h + "self_attn.v_proj.bias"), kv)).ToArray();
             if (Maybe(h + "self_attn.q_norm.weight") is { } qNorm)   // Qwen3: RMSNorm of every query and key head
                 for (int t = 0; t < n; t++)
                 {
@@ -50,19 +50,19 @@ public static class ReferenceLlama
             }
             for (int t = 0; t < n; t++)
             {
-                var o = Linear(att[t], T(h + "self_attn.o_proj.weight"), null, d);
+                var o = ReferenceMath.Linear(att[t], T(h + "self_attn.o_proj.weight"), null, d);
                 for (int i = 0; i < d; i++) x[t][i] += o[i];
                 var b = RmsNorm(x[t], T(h + "post_attention_layernorm.weight"), c.LayerNormEpsilon);
-                var gate = Linear(b, T(h + "mlp.gate_proj.weight"), null, f);
-                var up = Linear(b, T(h + "mlp.up_proj.weight"), null, f);
+                var gate = ReferenceMath.Linear(b, T(h + "mlp.gate_proj.weight"), null, f);
+                var up = ReferenceMath.Linear(b, T(h + "mlp.up_proj.weight"), null, f);
                 var act = gate.Select((z, i) => z / (1 + Math.Exp(-z)) * up[i]).ToArray();
-                var down = Linear(act, T(h + "mlp.down_proj.weight"), null, d);
+                var down = ReferenceMath.Linear(act, T(h + "mlp.down_proj.weight"), null, d);
                 for (int i = 0; i < d; i++) x[t][i] += down[i];
             }
         }
         var hidden = x.Select(r => RmsNorm(r, T("model.norm.weight"), c.LayerNormEpsilon)).ToArray();
         var output = Maybe("lm_head.weight") is { } lm && !c.TieWordEmbeddings ? lm : T("model.embed_tokens.weight");
-        var logits = hidden.Select(r => Linear(r, output, null, c.VocabSize)).ToArray();
+        var logits = hidden.Select(r => ReferenceMath.Linear(r, output, null, c.VocabSize)).ToArray();
         return (logits, hidden);
     }
 
@@ -70,19 +70,6 @@ public static class ReferenceLlama
     {
         double rms = Math.Sqrt(x.Sum(z => z * z) / x.Length + eps);
         return x.Select((z, i) => z / rms * g[i]).ToArray();
-    }
-
-    /// <summary>y = W x + b with W stored [out, in] (nn.Linear).</summary>
-    static double[] Linear(double[] x, float[] weight, float[]? bias, int outputs)
-    {
-        var y = new double[outputs];
-        for (int o = 0; o < outputs; o++)
-        {
-            double sum = bias?[o] ?? 0;
-            for (int i = 0; i < x.Length; i++) sum += weight[o * x.Length + i] * x[i];
-            y[o] = sum;
-        }
-        return y;
     }
 
     /// <summary>

@@ -131,16 +131,7 @@ public class ShardedSafeTensorsTests
         int loaded = 0, refused = 0;
         for (int trial = 0; trial < 300; trial++)
         {
-            byte[] bytes = (byte[])valid.Clone();
-            switch (trial % 3)
-            {
-                case 0: for (int i = 0; i < 1 + rng.Next(4); i++) bytes[rng.Next(bytes.Length)] = (byte)rng.Next(256); break;
-                case 1: bytes = bytes[..rng.Next(bytes.Length)]; break;
-                default:
-                    int at = rng.Next(bytes.Length), len = rng.Next(1, 40);
-                    bytes = [.. bytes[..at], .. valid.Skip(rng.Next(valid.Length)).Take(len), .. bytes[at..]];
-                    break;
-            }
+            byte[] bytes = Mutations.Mutate(valid, rng, trial, printable: false);
             File.WriteAllBytes(index, bytes);
             try { using var set = SafeTensorsSet.Open(index); loaded++; }
             catch (InvalidInputException) { refused++; }

@@ -198,17 +198,7 @@ public class TokenizerJsonTests
         int built = 0, refused = 0;
         for (int trial = 0; trial < 10_000; trial++)
         {
-            byte[] valid = files[trial % 2];
-            byte[] bytes = (byte[])valid.Clone();
-            switch (trial % 3)
-            {
-                case 0: for (int i = 0; i < 1 + rng.Next(3); i++) bytes[rng.Next(bytes.Length)] = (byte)rng.Next(32, 127); break;
-                case 1: bytes = bytes[..rng.Next(bytes.Length)]; break;
-                default:
-                    int at = rng.Next(bytes.Length), len = rng.Next(1, 40);
-                    bytes = [.. bytes[..at], .. valid.Skip(rng.Next(valid.Length)).Take(len), .. bytes[at..]];
-                    break;
-            }
+            byte[] bytes = Mutations.Mutate(files[trial % 2], rng, trial / 2);
             try
             {
                 var tokenizer = Gpt2Tokenizer.FromSpec(HfTokenizerJson.Parse(bytes, "tokenizer.json"), "tokenizer.json");
