@@ -60,7 +60,9 @@ public static class VerifierTrainer
             }
             var valMetrics = Evaluate(model, x, n, y, val, 0.5f);
             double score = recipe.SelectByAccuracy ? valMetrics.Accuracy : valMetrics.Auroc;
-            if (score > bestScore) { bestScore = score; best = optimizer.Snapshot(); bestEpoch = epoch; }
+            // AUROC is undefined (NaN) when the validation labels are all one class: keep the first epoch then.
+            if (double.IsNaN(score)) score = double.NegativeInfinity;
+            if (best is null || score > bestScore) { bestScore = score; best = optimizer.Snapshot(); bestEpoch = epoch; }
             progress?.Report(new JobProgress(epoch, recipe.Epochs, $"epoch {epoch}: validation accuracy {valMetrics.Accuracy:F3}, AUROC {valMetrics.Auroc:F3}"));
         }
         best!.Threshold = 0.5f;

@@ -185,6 +185,34 @@ public class ArchitectureTests
     }
 
     [Fact]
+    public void TheWholePipelineRunsOnALlamaPair()
+    {
+        // Verifier labels, a trained verifier, SPRINTER generation and the engine benchmark on a
+        // random Llama pair written as Hugging Face folders: nothing on the way assumes GPT-2.
+        var (vocab, merges) = RandomModel.ByteVocabulary();
+        string Folder(ModelConfig c, int seed)
+        {
+            string dir = TestModels.TempDir();
+            RandomModel.WriteFolder(dir, c, RandomModel.CreateTensors(c, seed, lnNoise: 0.1f), vocab, merges);
+            return dir;
+        }
+        string target = Folder(TinyLlama("llama", kvHeads: 2), 41), draft = Folder(TinyLlama("llama", kvHeads: 1, tied: true) with { LayerCount = 1 }, 42);
+        string data = Path.Combine(TestModels.TempDir(), "texts.txt");
+        File.WriteAllLines(data, Enumerable.Range(0, 30).Select(i => $"line {i} of plain text about the river and the town number {i * 7}"));
+        string labels = TestModels.TempDir(), verifier = Path.Combine(TestModels.TempDir(), "verifier.safetensors");
+        var run = Cli.CliTests.Run("verifier", "collect", "--draft", draft, "--target", target, "--data", data, "--prompts", "30", "--tokens", "6", "--label", "greedy", "--out", labels);
+        Assert.True(run.Code == 0, run.Err);
+        run = Cli.CliTests.Run("verifier", "train", "--data", labels, "--out", verifier, "--recipe", "mlp", "--seed", "0", "--draft", draft);
+        Assert.True(run.Code == 0, run.Err);
+        run = Cli.CliTests.Run("generate", "--draft", draft, "--target", target, "--mode", "sprinter", "--verifier", verifier, "--prompt", "line 3", "--max-tokens", "8", "--temperature", "0");
+        Assert.True(run.Code == 0, run.Err);
+        Assert.StartsWith("line 3", run.Out);
+        run = Cli.CliTests.Run("bench-engine", "--model", target, "--dtypes", "bf16", "q8_0", "--positions", "1", "3", "--runs", "2", "--json");
+        Assert.True(run.Code == 0, run.Err);
+        Assert.Equal(4, System.Text.Json.Nodes.JsonNode.Parse(run.Out)!["results"]!.AsArray().Count);
+    }
+
+    [Fact]
     public void GenerationStopsAtTheEndOfSequenceIdsOfGenerationConfig()
     {
         var (vocab, merges) = RandomModel.ByteVocabulary();
