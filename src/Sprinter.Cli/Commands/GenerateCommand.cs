@@ -20,12 +20,13 @@ internal static class GenerateCommand
         var maxDraft = new Option<int>("--max-draft") { Description = "SPRINTER: cap on drafted tokens per round.", DefaultValueFactory = _ => 20 };
         var sprinterMode = new Option<string>("--sprinter-mode") { Description = "paper (target tests only the round's last token; lossy) or strict-on-call (tests every drafted token when called; lossless).", DefaultValueFactory = _ => "paper" };
         var prompt = new Option<string>("--prompt") { Description = "Text to continue.", Required = true };
+        var chat = new Option<bool>("--chat") { Description = "Treat --prompt as a user message and format it with the target's chat template (tokenizer_config.json); only the reply is printed." };
         var maxTokens = new Option<int>("--max-tokens") { Description = "Number of new tokens.", DefaultValueFactory = _ => 50 };
         var dtype = CliSupport.DtypeOption();
         var json = CliSupport.JsonOption();
         var sampling = new CliSupport.SamplingOptionSet();
         var command = new Command("generate", "Generate text after a prompt, streaming it as tokens are committed.")
-            { mode, model, draft, verifier, gamma, threshold, maxDraft, sprinterMode, prompt, maxTokens, dtype, json };
+            { mode, model, draft, verifier, gamma, threshold, maxDraft, sprinterMode, prompt, chat, maxTokens, dtype, json };
         sampling.AddTo(command);
         command.SetAction(async (r, ct) =>
         {
@@ -79,13 +80,22 @@ internal static class GenerateCommand
                     : $"draft {pair.Draft.Name} -> target {pair.Target.Name}, verifier {options.Verifier!.Name}, threshold {options.Threshold}, max-draft {options.MaxDraft}";
             }
 
-            int[] ids = tokenizer.EncodePrompt(text);
+            bool asChat = r.GetValue(chat);
+            int[] ids;
+            if (asChat)
+            {
+                var owner = (pair.Target ?? pair.Draft)!;
+                var template = ChatTemplate.Load(owner.Folder.Folder)
+                    ?? throw new InvalidInputException($"{owner.Folder.Folder}: the model has no chat template (no 'chat_template' in tokenizer_config.json); drop --chat to continue plain text.");
+                ids = tokenizer.Encode(template.Render([new ChatMessage("user", text)]));   // the template writes the BOS token itself
+            }
+            else ids = tokenizer.EncodePrompt(text);
             var stream = tokenizer.CreateStreamingDecoder();
             bool asJson = r.GetValue(json);
             var emitted = new List<EmittedToken>();
             var produced = new StringBuilder();
             var tokens = decoder.GenerateAsync(ids, max, pair.StopTokens, ct); // checks the prompt length before anything is printed
-            if (!asJson) output.Write(text);
+            if (!asJson && !asChat) output.Write(text);
             await foreach (var token in tokens)
             {
                 emitted.Add(token);
