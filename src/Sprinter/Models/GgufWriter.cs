@@ -52,8 +52,8 @@ public static class GgufWriter
         var config = ModelConfig.Load(files.ConfigPath);
         if (files.TokenizerJsonPath is not null)
             throw new InvalidInputException($"{files.TokenizerJsonPath}: GGUF output reads vocab.json + merges.txt; this folder has only tokenizer.json.");
-        if (config.ModelType is not ("gpt2" or "llama" or "qwen2" or "qwen3"))
-            throw new InvalidInputException($"{files.ConfigPath}: model_type '{config.ModelType}'; GGUF output is written for gpt2, llama, qwen2 and qwen3 (llama.cpp has no {config.ModelType}).");
+        if (config.ModelType is not ("gpt2" or "llama" or "mistral" or "qwen2" or "qwen3"))
+            throw new InvalidInputException($"{files.ConfigPath}: model_type '{config.ModelType}'; GGUF output is written for gpt2, llama, mistral, qwen2 and qwen3 (llama.cpp has no {config.ModelType}).");
         if (config.RopeScaling is not null)
             throw new InvalidInputException($"{files.ConfigPath}: rope_scaling is set; GGUF output does not write it yet.");
         string? outDir = Path.GetDirectoryName(Path.GetFullPath(outFile));
@@ -85,16 +85,16 @@ public static class GgufWriter
 
         var meta = new List<(string, MetadataType, object)>
         {
-            ("general.architecture", MetadataType.String, c.ModelType),
+            ("general.architecture", MetadataType.String, GgufArchitecture(c)),
             ("general.name", MetadataType.String, Path.GetFileName(Path.GetFullPath(files.Folder).TrimEnd(Path.DirectorySeparatorChar))),
             ("general.alignment", MetadataType.UInt32, (uint)Alignment),
             // llama_ftype: 0 = all F32, 1 = mostly F16.
             ("general.file_type", MetadataType.UInt32, type == GgufType.F32 ? 0u : 1u),
-            ($"{c.ModelType}.context_length", MetadataType.UInt32, (uint)c.MaxPositions),
-            ($"{c.ModelType}.embedding_length", MetadataType.UInt32, (uint)c.EmbeddingSize),
-            ($"{c.ModelType}.feed_forward_length", MetadataType.UInt32, (uint)c.InnerSize),
-            ($"{c.ModelType}.block_count", MetadataType.UInt32, (uint)c.LayerCount),
-            ($"{c.ModelType}.attention.head_count", MetadataType.UInt32, (uint)c.HeadCount),
+            ($"{GgufArchitecture(c)}.context_length", MetadataType.UInt32, (uint)c.MaxPositions),
+            ($"{GgufArchitecture(c)}.embedding_length", MetadataType.UInt32, (uint)c.EmbeddingSize),
+            ($"{GgufArchitecture(c)}.feed_forward_length", MetadataType.UInt32, (uint)c.InnerSize),
+            ($"{GgufArchitecture(c)}.block_count", MetadataType.UInt32, (uint)c.LayerCount),
+            ($"{GgufArchitecture(c)}.attention.head_count", MetadataType.UInt32, (uint)c.HeadCount),
             ("tokenizer.ggml.model", MetadataType.String, "gpt2"),
             // "gpt-2" selects llama.cpp's GPT-2 pre-tokenizer regex.
             ("tokenizer.ggml.pre", MetadataType.String, "gpt-2"),
@@ -105,12 +105,12 @@ public static class GgufWriter
         if (c.ModelType == "gpt2") meta.Add(("gpt2.attention.layer_norm_epsilon", MetadataType.Float32, c.LayerNormEpsilon));
         else
         {
-            meta.Add(($"{c.ModelType}.attention.head_count_kv", MetadataType.UInt32, (uint)c.KeyValueHeads));
-            meta.Add(($"{c.ModelType}.attention.layer_norm_rms_epsilon", MetadataType.Float32, c.LayerNormEpsilon));
-            meta.Add(($"{c.ModelType}.rope.freq_base", MetadataType.Float32, c.RopeTheta));
-            meta.Add(($"{c.ModelType}.rope.dimension_count", MetadataType.UInt32, (uint)c.HeadSize));
-            meta.Add(($"{c.ModelType}.attention.key_length", MetadataType.UInt32, (uint)c.HeadSize));
-            meta.Add(($"{c.ModelType}.attention.value_length", MetadataType.UInt32, (uint)c.HeadSize));
+            meta.Add(($"{GgufArchitecture(c)}.attention.head_count_kv", MetadataType.UInt32, (uint)c.KeyValueHeads));
+            meta.Add(($"{GgufArchitecture(c)}.attention.layer_norm_rms_epsilon", MetadataType.Float32, c.LayerNormEpsilon));
+            meta.Add(($"{GgufArchitecture(c)}.rope.freq_base", MetadataType.Float32, c.RopeTheta));
+            meta.Add(($"{GgufArchitecture(c)}.rope.dimension_count", MetadataType.UInt32, (uint)c.HeadSize));
+            meta.Add(($"{GgufArchitecture(c)}.attention.key_length", MetadataType.UInt32, (uint)c.HeadSize));
+            meta.Add(($"{GgufArchitecture(c)}.attention.value_length", MetadataType.UInt32, (uint)c.HeadSize));
         }
         if (vocab.TryGetValue(EndOfText, out int endOfText))
         {
@@ -136,6 +136,9 @@ public static class GgufWriter
         }
         return [.. merges];
     }
+
+    /// <summary>llama.cpp's architecture name: Mistral's checkpoints run as arch llama.</summary>
+    static string GgufArchitecture(ModelConfig c) => c.ModelType == "mistral" ? "llama" : c.ModelType;
 
     static List<Tensor> BuildTensors(ModelConfig c, SafeTensorsSet st, GgufType type) =>
         c.ModelType == "gpt2" ? BuildGpt2Tensors(c, st, type) : BuildLlamaTensors(c, st, type);
@@ -167,7 +170,7 @@ public static class GgufWriter
             var info = Find(hfName, rows, cols);
             tensors.Add(new Tensor(ggufName, [cols, rows], type, () => pairRows ? HalvesToPairs(st.ReadFloats(info), rows, cols, hs) : st.ReadFloats(info)));
         }
-        bool pairs = c.ModelType == "llama";
+        bool pairs = GgufArchitecture(c) == "llama";
         Matrix("token_embd.weight", "model.embed_tokens.weight", v, d);
         for (int l = 0; l < c.LayerCount; l++)
         {

@@ -139,6 +139,7 @@ public class LlamaParityTests(ITestOutputHelper output)
     // order, a missing bias or norm moves logits by 1e-3 or more.
     [Theory]
     [InlineData("llama")]
+    [InlineData("mistral")]   // written as arch llama
     [InlineData("qwen2")]
     [InlineData("qwen3")]
     public void LlamaCppAgreesWithTheEngineOnEachFamily(string family)
