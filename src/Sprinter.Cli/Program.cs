@@ -26,6 +26,7 @@ public static class Program
             VerifierCommands.Create(output, error),
             PerplexityCommand.Create(output, error),
             AgreementCommand.Create(output, error),
+            FuzzCommand.Create(output, error),
             TrainLmCommand.Create(output, error),
             BenchCommand.Create(output, error),
             PlotLossCommand.Create(output),

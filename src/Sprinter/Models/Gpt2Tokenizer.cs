@@ -58,7 +58,7 @@ public sealed class Gpt2Tokenizer
             {
                 BeginningOfSequence = spec.BeginningOfSequence,
             };
-        var regex = new System.Text.RegularExpressions.Regex(spec.Pattern, System.Text.RegularExpressions.RegexOptions.None, TimeSpan.FromSeconds(2));
+        var regex = new System.Text.RegularExpressions.Regex(spec.Pattern, System.Text.RegularExpressions.RegexOptions.None, TimeSpan.FromMilliseconds(250));
         var special = spec.Added.Count == 0 ? null : spec.Added;
         Tokenizer tokenizer;
         try
@@ -159,6 +159,16 @@ public sealed class Gpt2Tokenizer
     }
 
     public int[] Encode(string text)
+    {
+        try { return EncodeText(text); }
+        catch (System.Text.RegularExpressions.RegexMatchTimeoutException)
+        {
+            // A tokenizer.json regex that backtracks without end is a broken file, not a crash.
+            throw new InvalidInputException($"tokenizer: the pre-tokenizer regex took over 250 ms on one piece of text; the tokenizer.json pattern is not usable.");
+        }
+    }
+
+    int[] EncodeText(string text)
     {
         if (_sentencePiece is not null) return _sentencePiece.Encode(text);
         if (_nfc) text = text.Normalize(NormalizationForm.FormC);

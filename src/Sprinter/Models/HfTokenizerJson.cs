@@ -67,7 +67,7 @@ public static class HfTokenizerJson
 
     static HfTokenizerSpec FromJson(JsonObject root, string source)
     {
-        InvalidInputException Error(string field, string what) => new($"{source}: field '{field}' {what}.");
+        InvalidInputException Error(string field, string what) => new($"{source}: field '{field}' {Flat(what)}.");
         var model = root["model"] as JsonObject ?? throw Error("model", "is missing or not an object");
         string type = (string?)model["type"] ?? "BPE";
         if (type != "BPE") throw Error("model.type", $"is '{type}'; only byte-level BPE tokenizers are supported (SentencePiece tokenizer.model files are not yet)");

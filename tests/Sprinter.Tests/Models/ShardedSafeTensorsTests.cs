@@ -93,6 +93,7 @@ public class ShardedSafeTensorsTests
         { """{"weight_map": {"wte.weight": 3}}""", "not a file name" },
         { """{"weight_map": {"wte.weight": "../model-00001-of-00003.safetensors"}}""", "beside the index" },
         { """{"weight_map": {"wte.weight": "missing.safetensors"}}""", "missing.safetensors" },
+        { """{"weight_map": {"wte.weight": "model-00001-of-00003.safetensors", "wte.weight": "model-00002-of-00003.safetensors"}}""", "appears twice" },
     };
 
     [Theory]
@@ -119,25 +120,6 @@ public class ShardedSafeTensorsTests
         Assert.Contains("does not match", Assert.Throws<InvalidInputException>(() => LanguageModel.Load(sharded)).Message);
     }
 
-    [Fact]
-    public void FuzzedIndexesLoadOrFailWithOneClearError()
-    {
-        // Random byte edits, truncations and splices of a valid index: every outcome is a load or an
-        // InvalidInputException, never another exception.
-        var (_, sharded) = Folders(shardBytes: 100_000);
-        string index = Path.Combine(sharded, SafeTensorsSet.IndexFileName);
-        byte[] valid = File.ReadAllBytes(index);
-        var rng = new Random(7);
-        int loaded = 0, refused = 0;
-        for (int trial = 0; trial < 300; trial++)
-        {
-            byte[] bytes = Mutations.Mutate(valid, rng, trial, printable: false);
-            File.WriteAllBytes(index, bytes);
-            try { using var set = SafeTensorsSet.Open(index); loaded++; }
-            catch (InvalidInputException) { refused++; }
-        }
-        Assert.True(refused > 100, $"{refused} refused, {loaded} loaded");
-    }
 }
 
 public class SafeTensorsHeaderEncodingTests

@@ -7,7 +7,7 @@ namespace Sprinter.Models.Jinja;
 /// <summary>The filters, tests and string / mapping methods that chat templates call.</summary>
 public static class JinjaFilters
 {
-    static InvalidInputException Error(string what) => new($"chat template: {what}.");
+    static InvalidInputException Error(string what) => new($"chat template: {what.ReplaceLineEndings(@"\n")}.");   // one line, even when it quotes the template
     static string Str(object? v) => JinjaRuntime.Str(v);
 
     public static object? Apply(string name, object? v, List<object?> args, Dictionary<string, object?> kwargs)

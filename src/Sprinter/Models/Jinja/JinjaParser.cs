@@ -47,7 +47,7 @@ public sealed class JinjaParser
         return nodes;
     }
 
-    static InvalidInputException Error(string what) => new($"chat template: {what}.");
+    static InvalidInputException Error(string what) => new($"chat template: {what.ReplaceLineEndings(@"\n")}.");   // one line, even when it quotes the template
 
     /// <summary>
     /// Whitespace as Hugging Face renders chat templates: one trailing newline of the template
@@ -184,7 +184,7 @@ public sealed class ExprParser
 
     public ExprParser(string text) => _tokens = Tokenize(text);
 
-    static InvalidInputException Error(string what) => new($"chat template: {what}.");
+    static InvalidInputException Error(string what) => new($"chat template: {what.ReplaceLineEndings(@"\n")}.");   // one line, even when it quotes the template
 
     static List<string> Tokenize(string s)
     {

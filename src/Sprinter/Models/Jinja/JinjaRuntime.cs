@@ -19,7 +19,7 @@ public sealed class JinjaRuntime
 
     sealed class LoopSignal(bool isBreak) : Exception { public bool IsBreak { get; } = isBreak; }
 
-    static InvalidInputException Error(string what) => new($"chat template: {what}.");
+    static InvalidInputException Error(string what) => new($"chat template: {what.ReplaceLineEndings(@"\n")}.");   // one line, even when it quotes the template
 
     public static string Render(List<Node> nodes, Dictionary<string, object?> context)
     {
@@ -32,7 +32,7 @@ public sealed class JinjaRuntime
 
     static Dictionary<string, object?> Globals() => new()
     {
-        ["raise_exception"] = (JinjaFunction)((args, _) => throw new InvalidInputException($"chat template: the template refused the conversation: {Str(args.FirstOrDefault())}")),
+        ["raise_exception"] = (JinjaFunction)((args, _) => throw Error($"the template refused the conversation: {Str(args.FirstOrDefault())}")),
         ["namespace"] = (JinjaFunction)((_, kwargs) => new Dict(kwargs)),
         ["range"] = (JinjaFunction)((args, _) =>
         {
