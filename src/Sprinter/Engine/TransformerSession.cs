@@ -254,7 +254,7 @@ public sealed class TransformerSession
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     unsafe void AttentionPart(int part)
     {
-        int d = _d, hs = _headSize;
+        int hs = _headSize;
         int h0 = _heads * part / _attnParts, h1 = _heads * (part + 1) / _attnParts;
         float scale = _model.Config.ScaledAttention ? 1f / MathF.Sqrt(hs) : 1f;
         // GPT-Neo's local layers see only the last LocalWindow positions.

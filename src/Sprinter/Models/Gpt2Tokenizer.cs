@@ -179,7 +179,7 @@ public sealed class Gpt2Tokenizer
         int start = 0;
         while (start < text.Length)
         {
-            var (at, token) = NextAdded(text, start);
+            var (at, token) = HfTokenizerJson.NextAddedToken(text, start, _added);
             foreach (System.Text.RegularExpressions.Match m in _split!.Matches(text[start..at]))
             {
                 if (_wholePieces.TryGetValue(ByteLevel.Encode(Encoding.UTF8.GetBytes(m.Value)), out int id)) ids.Add(id);
@@ -190,20 +190,6 @@ public sealed class Gpt2Tokenizer
             start = at + token.Length;
         }
         return [.. ids];
-    }
-
-    /// <summary>The first added token at or after <paramref name="from"/> (longest at a tie), or the end of the text.</summary>
-    (int At, string? Token) NextAdded(string text, int from)
-    {
-        int best = text.Length;
-        string? found = null;
-        if (_added is not null)
-            foreach (var token in _added.Keys)
-            {
-                int i = text.IndexOf(token, from, StringComparison.Ordinal);
-                if (i >= 0 && (i < best || (i == best && token.Length > found!.Length))) (best, found) = (i, token);
-            }
-        return (best, found);
     }
 
     public ReadOnlySpan<byte> TokenBytes(int id) => _bytes[id];

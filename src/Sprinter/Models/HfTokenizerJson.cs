@@ -26,6 +26,23 @@ public sealed record HfTokenizerSpec(Dictionary<string, int> Vocab, List<string>
 /// </summary>
 public static class HfTokenizerJson
 {
+    /// <summary>
+    /// The first added token at or after <paramref name="from"/> (the longest at a tie), or the end
+    /// of the text: added tokens are cut out verbatim before a tokenizer model sees the text.
+    /// </summary>
+    public static (int At, string? Token) NextAddedToken(string text, int from, IReadOnlyDictionary<string, int>? added)
+    {
+        int best = text.Length;
+        string? found = null;
+        if (added is not null)
+            foreach (var token in added.Keys)
+            {
+                int i = text.IndexOf(token, from, StringComparison.Ordinal);
+                if (i >= 0 && (i < best || (i == best && token.Length > found!.Length))) (best, found) = (i, token);
+            }
+        return (best, found);
+    }
+
     public const string FileName = "tokenizer.json";
 
     public static HfTokenizerSpec Load(string path)

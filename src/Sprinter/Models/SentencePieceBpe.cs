@@ -50,25 +50,13 @@ public sealed class SentencePieceBpe
         int start = 0;
         while (start < text.Length)
         {
-            var (at, token) = NextAdded(text, start);
+            var (at, token) = HfTokenizerJson.NextAddedToken(text, start, _added);
             if (at > start) EncodePiece(text[start..at], ids);
             if (token is null) break;
             ids.Add(_added[token]);
             start = at + token.Length;
         }
         return [.. ids];
-    }
-
-    (int At, string? Token) NextAdded(string text, int from)
-    {
-        int best = text.Length;
-        string? found = null;
-        foreach (var token in _added.Keys)
-        {
-            int i = text.IndexOf(token, from, StringComparison.Ordinal);
-            if (i >= 0 && (i < best || (i == best && token.Length > found!.Length))) (best, found) = (i, token);
-        }
-        return (best, found);
     }
 
     /// <summary>One text segment between added tokens: the normalizer (and its U+2581 prefix) applies to each.</summary>

@@ -17,6 +17,15 @@ public class ArchitectureTests
         Positions = PositionKind.Rope, RopeTheta = 500000f, Mlp = MlpKind.SwiGlu, QkvBias = type == "qwen2", LinearBias = false,
     };
 
+    /// <summary>A model folder with the 257-token byte vocabulary and random weights of <paramref name="c"/>.</summary>
+    static string Folder(ModelConfig c, int seed)
+    {
+        var (vocab, merges) = RandomModel.ByteVocabulary();
+        string dir = TestModels.TempDir();
+        RandomModel.WriteFolder(dir, c, RandomModel.CreateTensors(c, seed, lnNoise: 0.1f), vocab, merges);
+        return dir;
+    }
+
     static void AssertClose(ReadOnlySpan<float> actual, double[] expected, double tolerance, string what)
     {
         double scale = Math.Max(1, expected.Max(Math.Abs));
@@ -133,13 +142,6 @@ public class ArchitectureTests
     public void AFolderLoadsThroughItsConfigAndSpeculativeDecodingStaysLossless()
     {
         // A random Llama pair written as Hugging Face folders: greedy SD must equal the target alone.
-        var (vocab, merges) = RandomModel.ByteVocabulary();
-        string Folder(ModelConfig c, int seed)
-        {
-            string dir = TestModels.TempDir();
-            RandomModel.WriteFolder(dir, c, RandomModel.CreateTensors(c, seed, lnNoise: 0.1f), vocab, merges);
-            return dir;
-        }
         var target = TinyLlama("llama", kvHeads: 2);
         var draft = TinyLlama("llama", kvHeads: 1, tied: true) with { LayerCount = 1 };
         string targetDir = Folder(target, 11), draftDir = Folder(draft, 12);
@@ -157,13 +159,6 @@ public class ArchitectureTests
         // Qwen pads its embedding rows past the tokenizer to a multiple of 64: a target with 320 rows
         // and a draft with 257, both over the 257-token byte tokenizer, form a pair; no padded id is
         // ever produced, and greedy SD still equals the target alone.
-        var (vocab, merges) = RandomModel.ByteVocabulary();
-        string Folder(ModelConfig c, int seed)
-        {
-            string dir = TestModels.TempDir();
-            RandomModel.WriteFolder(dir, c, RandomModel.CreateTensors(c, seed, lnNoise: 0.1f), vocab, merges);
-            return dir;
-        }
         string targetDir = Folder(TinyLlama("qwen2", kvHeads: 2, vocab: 320), 21), draftDir = Folder(TinyLlama("qwen2", kvHeads: 1, vocab: 257) with { LayerCount = 1 }, 22);
         using (var target = LanguageModel.Load(targetDir))
         {
@@ -189,13 +184,6 @@ public class ArchitectureTests
     {
         // Verifier labels, a trained verifier, SPRINTER generation and the engine benchmark on a
         // random Llama pair written as Hugging Face folders: nothing on the way assumes GPT-2.
-        var (vocab, merges) = RandomModel.ByteVocabulary();
-        string Folder(ModelConfig c, int seed)
-        {
-            string dir = TestModels.TempDir();
-            RandomModel.WriteFolder(dir, c, RandomModel.CreateTensors(c, seed, lnNoise: 0.1f), vocab, merges);
-            return dir;
-        }
         string target = Folder(TinyLlama("llama", kvHeads: 2), 41), draft = Folder(TinyLlama("llama", kvHeads: 1, tied: true) with { LayerCount = 1 }, 42);
         string data = Path.Combine(TestModels.TempDir(), "texts.txt");
         File.WriteAllLines(data, Enumerable.Range(0, 30).Select(i => $"line {i} of plain text about the river and the town number {i * 7}"));
