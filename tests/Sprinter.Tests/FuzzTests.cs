@@ -12,6 +12,7 @@ public class FuzzTests
     [Theory]
     [InlineData("config")]
     [InlineData("tokenizer")]
+    [InlineData("spm")]
     [InlineData("template")]
     [InlineData("index")]
     public void TenThousandMutatedInputsParseOrFailWithOneClearLine(string parser)
@@ -30,6 +31,6 @@ public class FuzzTests
         Assert.Contains("config: 300 inputs", output);
         (code, _, error) = Cli.CliTests.Run("fuzz", "--parser", "yaml");
         Assert.Equal(2, code);
-        Assert.Contains("--parser takes config, tokenizer, template, index or all", error);
+        Assert.Contains("--parser takes config, tokenizer, spm, template, index or all", error);
     }
 }

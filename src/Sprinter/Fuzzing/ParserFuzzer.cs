@@ -9,14 +9,14 @@ namespace Sprinter.Fuzzing;
 public sealed record FuzzResult(string Parser, int Iterations, int Accepted, int Refused, List<string> Crashes);
 
 /// <summary>
-/// Mutation fuzzing of the parsers that read user files: config.json, tokenizer.json, chat templates
-/// and sharded-weight indexes. Each input is a valid seed with a few bytes edited, truncated, or
+/// Mutation fuzzing of the parsers that read user files: config.json, tokenizer.json, SentencePiece
+/// tokenizer.model, chat templates and sharded-weight indexes. Each input is a valid seed with a few bytes edited, truncated, or
 /// spliced with its own bytes; a parser must accept it or throw an InvalidInputException with one
 /// line. The tests run 10,000 inputs per parser; `sprinter fuzz` runs longer campaigns.
 /// </summary>
 public static class ParserFuzzer
 {
-    public static readonly string[] Parsers = ["config", "tokenizer", "template", "index"];
+    public static readonly string[] Parsers = ["config", "tokenizer", "spm", "template", "index"];
 
     /// <param name="kind">0: edit 1-3 bytes; 1: truncate; else: splice in up to 40 of its own bytes.</param>
     public static byte[] Mutate(byte[] valid, Random rng, int kind, bool printable = true)
@@ -42,7 +42,7 @@ public static class ParserFuzzer
         var crashes = new List<string>();
         for (int i = 0; i < iterations; i++)
         {
-            byte[] input = Mutate(seeds[i % seeds.Length], rng, i / seeds.Length, printable: parser != "index");
+            byte[] input = Mutate(seeds[i % seeds.Length], rng, i / seeds.Length, printable: parser is not ("index" or "spm"));
             try { parse(input); accepted++; }
             catch (InvalidInputException e) when (!e.Message.Contains('\n')) { refused++; }
             catch (Exception e) { if (crashes.Count < 20) crashes.Add($"{e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")} (input: {Convert.ToBase64String(input)})"); }
@@ -58,6 +58,11 @@ public static class ParserFuzzer
         {
             var tokenizer = Gpt2Tokenizer.FromSpec(HfTokenizerJson.Parse(bytes, "tokenizer.json"), "tokenizer.json");
             tokenizer.Decode(tokenizer.Encode("the cat <s> sat"));
+        }),
+        "spm" => ([SentencePieceSeed()], bytes =>
+        {
+            var tokenizer = Gpt2Tokenizer.FromSentencePieceModel(SentencePieceModelFile.Parse(bytes, "tokenizer.model"), bytes, "tokenizer.model", addBos: true);
+            tokenizer.Decode(tokenizer.EncodePrompt("the cat <s> sat é"));
         }),
         "template" => (TemplateSeeds(), bytes => new ChatTemplate(Encoding.UTF8.GetString(bytes), "<s>", "</s>").Render(
             [new ChatMessage("system", "S"), new ChatMessage("user", "hi"), new ChatMessage("assistant", "yo"), new ChatMessage("user", "x\ny")])),
@@ -107,6 +112,18 @@ public static class ParserFuzzer
             """)!;
         sentencePiece["model"]!["vocab"] = spVocab;
         return [Encoding.UTF8.GetBytes(byteLevel.ToJsonString()), Encoding.UTF8.GetBytes(sentencePiece.ToJsonString())];
+    }
+
+    /// <summary>A small BPE tokenizer.model: unk, bos, eos, the 256 byte pieces and a few merges.</summary>
+    internal static byte[] SentencePieceSeed()
+    {
+        var pieces = new List<SentencePiece> { new("<unk>", 0, PieceType.Unknown), new("<s>", 0, PieceType.Control), new("</s>", 0, PieceType.Control) };
+        for (int b = 0; b < 256; b++) pieces.Add(new($"<0x{b:X2}>", 0, PieceType.Byte));
+        string[] merged = ["\u2581t", "he", "\u2581the", "at", "\u2581c", "\u2581cat", "\u2581s"];
+        foreach (var (piece, i) in merged.Select((p, i) => (p, i))) pieces.Add(new(piece, -i, PieceType.Normal));
+        foreach (string c in new[] { "\u2581", "t", "h", "e", "c", "a", "s" }) pieces.Add(new(c, -100, PieceType.Normal));
+        return new SentencePieceModelFile(pieces, SentencePieceModelFile.Bpe, ByteFallback: true, AddDummyPrefix: true,
+            RemoveExtraWhitespaces: false, EscapeWhitespaces: true, UnknownId: 0, BeginId: 1, EndId: 2, PadId: -1).ToBytes();
     }
 
     static byte[][] TemplateSeeds() =>

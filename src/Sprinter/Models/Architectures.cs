@@ -7,7 +7,10 @@ public enum NormKind { LayerNorm, RmsNorm }
 /// <summary>
 /// Hugging Face rope_scaling: <c>linear</c> divides every rotary frequency by Factor; <c>llama3</c>
 /// (Llama 3.1 / 3.2) divides the low frequencies by Factor, keeps the high ones and blends between,
-/// by wavelength against OriginalMaxPositions / LowFrequencyFactor and / HighFrequencyFactor.
+/// by wavelength against OriginalMaxPositions / LowFrequencyFactor and / HighFrequencyFactor;
+/// <c>dynamic</c> (NTK) raises the base only for sequences longer than max_position_embeddings, and the
+/// engine's context never exceeds that, so within it dynamic scaling leaves every frequency as it is,
+/// as in Hugging Face.
 /// </summary>
 public sealed record RopeScaling(string Type, float Factor, float LowFrequencyFactor = 1, float HighFrequencyFactor = 4, int OriginalMaxPositions = 8192)
 {
@@ -15,6 +18,7 @@ public sealed record RopeScaling(string Type, float Factor, float LowFrequencyFa
     public double Scale(double inverseFrequency)
     {
         if (Type == "linear") return inverseFrequency / Factor;
+        if (Type == "dynamic") return inverseFrequency;
         double wavelength = 2 * Math.PI / inverseFrequency;
         double lowWavelength = OriginalMaxPositions / LowFrequencyFactor, highWavelength = OriginalMaxPositions / HighFrequencyFactor;
         if (wavelength < highWavelength) return inverseFrequency;
@@ -87,8 +91,8 @@ public static class Architectures
         if (type == "default") return null;
         float factor = ModelConfig.GetFloat(o, "factor", source) ?? throw Error("factor", "is missing");
         if (!(factor >= 1) || !float.IsFinite(factor)) throw Error("factor", $"must be a number >= 1, got {factor}");
-        if (type == "linear") return new RopeScaling(type, factor);
-        if (type != "llama3") throw Error("rope_type", $"is '{type}'; supported: linear, llama3 (dynamic and yarn are not yet)");
+        if (type is "linear" or "dynamic") return new RopeScaling(type, factor);
+        if (type != "llama3") throw Error("rope_type", $"is '{type}'; supported: linear, dynamic, llama3 (yarn and longrope are not yet)");
         var scaling = new RopeScaling(type, factor,
             ModelConfig.GetFloat(o, "low_freq_factor", source) ?? throw Error("low_freq_factor", "is missing"),
             ModelConfig.GetFloat(o, "high_freq_factor", source) ?? throw Error("high_freq_factor", "is missing"),
@@ -178,7 +182,7 @@ public static class Architectures
         ["rope_scaling"] = c.RopeScaling switch
         {
             null => null,
-            { Type: "linear" } r => new JsonObject { ["rope_type"] = "linear", ["factor"] = r.Factor },
+            { Type: "linear" or "dynamic" } r => new JsonObject { ["rope_type"] = r.Type, ["factor"] = r.Factor },
             var r => new JsonObject
             {
                 ["rope_type"] = r.Type, ["factor"] = r.Factor, ["low_freq_factor"] = r.LowFrequencyFactor,

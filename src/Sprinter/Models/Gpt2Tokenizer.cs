@@ -13,13 +13,15 @@ namespace Sprinter.Models;
 public sealed class Gpt2Tokenizer
 {
     readonly Tokenizer? _tokenizer;                   // byte-level BPE (Microsoft.ML.Tokenizers)
-    readonly SentencePieceBpe? _sentencePiece;        // or Llama 2's SentencePiece-style BPE
+    readonly SentencePieceBpe? _sentencePiece;        // or Llama 2's SentencePiece-style BPE from tokenizer.json
+    readonly SentencePieceTokenizer? _sentencePieceModel; // or a SentencePiece tokenizer.model (Microsoft.ML.Tokenizers' LlamaTokenizer)
     readonly byte[][] _bytes;
     // tokenizer.json options that Microsoft.ML.Tokenizers' BpeTokenizer has no switch for.
     readonly Dictionary<string, int>? _wholePieces;   // ignore_merges: a pre-token in the vocabulary is one token
     readonly System.Text.RegularExpressions.Regex? _split;
     readonly Dictionary<string, int>? _added;
     readonly bool _nfc;
+    readonly bool _dummyPrefix;                       // SentencePiece put a space before the text; decoding drops it
 
     public int VocabSize => _bytes.Length;
     public int? EndOfText { get; }
@@ -29,9 +31,11 @@ public sealed class Gpt2Tokenizer
     public string Identity { get; }
 
     Gpt2Tokenizer(Tokenizer? tokenizer, byte[][] bytes, int? endOfText, string identity, Dictionary<string, int>? wholePieces = null,
-        System.Text.RegularExpressions.Regex? split = null, Dictionary<string, int>? added = null, bool nfc = false, SentencePieceBpe? sentencePiece = null)
+        System.Text.RegularExpressions.Regex? split = null, Dictionary<string, int>? added = null, bool nfc = false, SentencePieceBpe? sentencePiece = null,
+        SentencePieceTokenizer? sentencePieceModel = null, bool dummyPrefix = false)
     {
-        _tokenizer = tokenizer; _sentencePiece = sentencePiece; _bytes = bytes; EndOfText = endOfText; Identity = identity;
+        _tokenizer = tokenizer; _sentencePiece = sentencePiece; _sentencePieceModel = sentencePieceModel; _bytes = bytes; EndOfText = endOfText; Identity = identity;
+        _dummyPrefix = dummyPrefix || sentencePiece is not null;
         _wholePieces = wholePieces; _split = split; _added = added; _nfc = nfc;
     }
 
@@ -59,6 +63,9 @@ public sealed class Gpt2Tokenizer
                 BeginningOfSequence = spec.BeginningOfSequence,
             };
         var regex = new System.Text.RegularExpressions.Regex(spec.Pattern, System.Text.RegularExpressions.RegexOptions.None, TimeSpan.FromMilliseconds(250));
+        foreach (string probe in new[] { "a", " ", "1", "'", "a b", ".\n", "\u00e9" })
+            if (regex.Match(probe) is { Success: true, Length: 0 })
+                throw new InvalidInputException($"{path}: the pre-tokenizer regex matches an empty piece of text (in \"{probe.ReplaceLineEndings("\\n")}\"); a Split pattern must match at least one character.");
         var special = spec.Added.Count == 0 ? null : spec.Added;
         Tokenizer tokenizer;
         try
@@ -141,7 +148,55 @@ public sealed class Gpt2Tokenizer
     }
 
     public static Gpt2Tokenizer Load(ModelFolder folder) =>
-        folder.TokenizerJsonPath is string json ? LoadTokenizerJson(json) : Load(folder.VocabPath, folder.MergesPath);
+        folder.TokenizerJsonPath is string json ? LoadTokenizerJson(json)
+        : folder.TokenizerModelPath is string model ? LoadSentencePieceModel(model)
+        : Load(folder.VocabPath, folder.MergesPath);
+
+    /// <summary>
+    /// A SentencePiece BPE tokenizer.model (Llama 2, TinyLlama, Mistral) through Microsoft.ML.Tokenizers'
+    /// LlamaTokenizer. Its control and user-defined pieces (&lt;s&gt;, &lt;/s&gt;, ...) are matched in text as
+    /// special tokens, as Hugging Face's tokenizers do; a BOS token starts every prompt unless
+    /// tokenizer_config.json beside it sets add_bos_token false.
+    /// </summary>
+    public static Gpt2Tokenizer LoadSentencePieceModel(string path)
+    {
+        if (!File.Exists(path)) throw new InvalidInputException($"{path}: file not found.");
+        byte[] proto = File.ReadAllBytes(path);
+        var model = SentencePieceModelFile.Parse(proto, path);
+        bool addBos = TokenizerConfig.AddBos(Path.GetDirectoryName(Path.GetFullPath(path))!) ?? true;
+        return FromSentencePieceModel(model, proto, path, addBos);
+    }
+
+    /// <summary>A tokenizer from a parsed SentencePiece model; <paramref name="proto"/> is its file (or <see cref="SentencePieceModelFile.ToBytes"/>).</summary>
+    public static Gpt2Tokenizer FromSentencePieceModel(SentencePieceModelFile model, byte[] proto, string source, bool addBos)
+    {
+        var special = new Dictionary<string, int>();
+        for (int id = 0; id < model.Pieces.Count; id++)
+            if (model.Pieces[id].Type is PieceType.Control or PieceType.UserDefined && model.Pieces[id].Piece.Length > 0)
+                special.TryAdd(model.Pieces[id].Piece, id);
+        SentencePieceTokenizer tokenizer;
+        try
+        {
+            using var stream = new MemoryStream(proto, writable: false);
+            tokenizer = LlamaTokenizer.Create(stream, addBeginOfSentence: false, addEndOfSentence: false, specialTokens: special);
+        }
+        catch (Exception e) when (e is not InvalidInputException)
+        {
+            throw new InvalidInputException($"{source}: the SentencePiece model could not be loaded ({e.Message.ReplaceLineEndings(" ")}).");
+        }
+        var bytes = new byte[model.Pieces.Count][];
+        for (int id = 0; id < bytes.Length; id++)
+        {
+            var p = model.Pieces[id];
+            bytes[id] = p.Type == PieceType.Byte && SentencePieceBpe.IsByteToken(p.Piece, out byte b) ? [b]
+                : Encoding.UTF8.GetBytes(p.Type == PieceType.Control ? p.Piece : p.Piece.Replace('\u2581', ' '));
+        }
+        int? eos = model.EndId >= 0 ? model.EndId : null;
+        return new Gpt2Tokenizer(null, bytes, eos, model.ComputeIdentity(), sentencePieceModel: tokenizer, dummyPrefix: model.AddDummyPrefix)
+        {
+            BeginningOfSequence = addBos && model.BeginId >= 0 ? model.BeginId : null,
+        };
+    }
 
     /// <summary>A prompt's ids: <see cref="BeginningOfSequence"/> first when the tokenizer has one, then the text.</summary>
     public int[] EncodePrompt(string text) => BeginningOfSequence is int bos ? [bos, .. Encode(text)] : Encode(text);
@@ -171,7 +226,14 @@ public sealed class Gpt2Tokenizer
     int[] EncodeText(string text)
     {
         if (_sentencePiece is not null) return _sentencePiece.Encode(text);
+        if (_sentencePieceModel is not null)
+            return [.. _sentencePieceModel.EncodeToIds(text, addBeginningOfSentence: false, addEndOfSentence: false)];
         if (_nfc) text = text.Normalize(NormalizationForm.FormC);
+        // Microsoft.ML.Tokenizers' RegexPreTokenizer loops forever on a zero-length match; a pattern
+        // that slipped past the load-time probes is refused here instead.
+        if (_split is not null)
+            foreach (var m in _split.EnumerateMatches(text))
+                if (m.Length == 0) throw new InvalidInputException($"tokenizer: the pre-tokenizer regex matched an empty piece of text at offset {m.Index}; the tokenizer.json pattern is not usable.");
         if (_wholePieces is null) return [.. _tokenizer!.EncodeToIds(text)];
         // ignore_merges: cut at added tokens, then at the pre-tokenizer's regex; a piece whose
         // byte-level form is in the vocabulary is one token, the rest go through BPE.
@@ -200,7 +262,7 @@ public sealed class Gpt2Tokenizer
         foreach (int id in ids) buffer.AddRange(_bytes[id]);
         string text = Encoding.UTF8.GetString(buffer.ToArray());
         // SentencePiece decoding drops the space its normalizer put before the text.
-        return _sentencePiece is not null && text.StartsWith(' ') ? text[1..] : text;
+        return _dummyPrefix && text.StartsWith(' ') ? text[1..] : text;
     }
 
     public StreamingDecoder CreateStreamingDecoder() => new(this);

@@ -50,19 +50,13 @@ public static class HfTokenizerJson
         if (!File.Exists(path)) throw new InvalidInputException($"{path}: file not found.");
         var spec = Parse(File.ReadAllBytes(path), path);
         // tokenizer_config.json beside it may ask for a BOS token the post-processor does not add.
-        string config = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "tokenizer_config.json");
-        if (spec.BeginningOfSequence is null && File.Exists(config))
+        string folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        if (spec.BeginningOfSequence is null && TokenizerConfig.AddBos(folder) == true)
         {
-            JsonNode? node;
-            try { node = JsonNode.Parse(File.ReadAllBytes(config)); }
-            catch (JsonException e) { throw new InvalidInputException($"{config}: not valid JSON ({Flat(e.Message)})."); }
-            if (node is JsonObject o && o["add_bos_token"] is JsonValue add && add.TryGetValue(out bool yes) && yes)
-            {
-                string? bos = o["bos_token"] switch { JsonValue v when v.TryGetValue(out string? s) => s, JsonObject t => (string?)t["content"], _ => null };
-                if (bos is null || !(spec.Added.TryGetValue(bos, out int id) || spec.Vocab.TryGetValue(bos, out id)))
-                    throw new InvalidInputException($"{config}: field 'bos_token' is {o["bos_token"]?.ToJsonString() ?? "missing"}, not a token of {path}, while add_bos_token is true.");
-                spec = spec with { BeginningOfSequence = id };
-            }
+            string? bos = TokenizerConfig.BosToken(folder);
+            if (bos is null || !(spec.Added.TryGetValue(bos, out int id) || spec.Vocab.TryGetValue(bos, out id)))
+                throw new InvalidInputException($"{Path.Combine(folder, TokenizerConfig.FileName)}: field 'bos_token' is {(bos is null ? "missing" : $"'{bos}'")}, not a token of {path}, while add_bos_token is true.");
+            spec = spec with { BeginningOfSequence = id };
         }
         return spec;
     }

@@ -7,24 +7,29 @@ namespace Sprinter.Models;
 /// model.safetensors, or model.safetensors.index.json for a sharded checkpoint.
 /// </summary>
 /// <param name="TokenizerJsonPath">tokenizer.json when the folder has no vocab.json + merges.txt (null otherwise).</param>
-public sealed record ModelFolder(string Folder, string ConfigPath, string WeightsPath, string VocabPath, string MergesPath, string? TokenizerJsonPath = null)
+/// <param name="TokenizerModelPath">SentencePiece tokenizer.model when the folder has neither of the above (null otherwise).</param>
+public sealed record ModelFolder(string Folder, string ConfigPath, string WeightsPath, string VocabPath, string MergesPath, string? TokenizerJsonPath = null,
+    string? TokenizerModelPath = null)
 {
     /// <summary>The tokenizer file(s), for messages.</summary>
-    public string TokenizerFiles => TokenizerJsonPath ?? $"{VocabPath} + merges.txt";
+    public string TokenizerFiles => TokenizerJsonPath ?? TokenizerModelPath ?? $"{VocabPath} + merges.txt";
 
     public static ModelFolder Resolve(string folder)
     {
         if (!Directory.Exists(folder))
-            throw new InvalidInputException($"{folder}: model folder not found; pass a folder holding config.json, model.safetensors (or sharded with model.safetensors.index.json), and vocab.json + merges.txt or tokenizer.json.");
+            throw new InvalidInputException($"{folder}: model folder not found; pass a folder holding config.json, model.safetensors (or sharded with model.safetensors.index.json), and vocab.json + merges.txt, tokenizer.json or tokenizer.model.");
         string single = System.IO.Path.Combine(folder, "model.safetensors"), index = System.IO.Path.Combine(folder, SafeTensorsSet.IndexFileName);
         string vocab = System.IO.Path.Combine(folder, "vocab.json"), merges = System.IO.Path.Combine(folder, "merges.txt");
         string tokenizerJson = System.IO.Path.Combine(folder, HfTokenizerJson.FileName);
-        bool useJson = !(File.Exists(vocab) && File.Exists(merges)) && File.Exists(tokenizerJson);
+        string tokenizerModel = System.IO.Path.Combine(folder, SentencePieceModelFile.FileName);
+        bool hasVocab = File.Exists(vocab) && File.Exists(merges);
+        bool useJson = !hasVocab && File.Exists(tokenizerJson);
+        bool useModel = !hasVocab && !useJson && File.Exists(tokenizerModel);
         var f = new ModelFolder(folder, System.IO.Path.Combine(folder, "config.json"), File.Exists(single) || !File.Exists(index) ? single : index,
-            vocab, merges, useJson ? tokenizerJson : null);
-        foreach (var path in useJson ? new[] { f.ConfigPath, f.WeightsPath } : [f.ConfigPath, f.WeightsPath, f.VocabPath, f.MergesPath])
+            vocab, merges, useJson ? tokenizerJson : null, useModel ? tokenizerModel : null);
+        foreach (var path in useJson || useModel ? new[] { f.ConfigPath, f.WeightsPath } : [f.ConfigPath, f.WeightsPath, f.VocabPath, f.MergesPath])
             if (!File.Exists(path))
-                throw new InvalidInputException($"{path}: file not found; a model folder needs config.json, model.safetensors (or model.safetensors.index.json and its shards), and vocab.json + merges.txt or tokenizer.json.");
+                throw new InvalidInputException($"{path}: file not found; a model folder needs config.json, model.safetensors (or model.safetensors.index.json and its shards), and vocab.json + merges.txt, tokenizer.json or tokenizer.model.");
         return f;
     }
 

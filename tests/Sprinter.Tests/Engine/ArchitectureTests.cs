@@ -79,6 +79,28 @@ public class ArchitectureTests
         Assert.Equal(c, ModelConfig.Load(path));
     }
 
+    /// <summary>
+    /// Dynamic NTK scaling raises the rotary base only past max_position_embeddings, which the
+    /// engine's context never passes: a dynamic model gives the unscaled logits, and its config
+    /// round-trips.
+    /// </summary>
+    [Fact]
+    public void DynamicRotaryScalingChangesNothingWithinTheContext()
+    {
+        var c = TinyLlama() with { RopeScaling = new RopeScaling("dynamic", 4) };
+        var tensors = RandomModel.CreateTensors(c, seed: 17, lnNoise: 0.1f);
+        using var model = TestModels.Model(c, tensors);
+        var tokens = TestModels.RandomTokens(c.MaxPositions, c.VocabSize, seed: 18);
+        var unscaled = ReferenceLlama.Run(c with { RopeScaling = null }, tensors, tokens).Logits;
+        var s = model.CreateSession();
+        s.Forward(tokens);
+        for (int p = 0; p < tokens.Length; p += 7) AssertClose(s.Logits(p), unscaled[p], 1e-4, $"dynamic logits[{p}]");
+        Assert.Throws<InvalidInputException>(() => s.Forward([1]));   // the context ends at max_position_embeddings
+        string path = Path.Combine(TestModels.TempDir(), "config.json");
+        c.Save(path);
+        Assert.Equal(c, ModelConfig.Load(path));
+    }
+
     [Fact]
     public void GptNeoMatchesItsReferenceWithLocalLayersAndUnscaledScores()
     {
@@ -198,6 +220,39 @@ public class ArchitectureTests
         run = Cli.CliTests.Run("bench-engine", "--model", target, "--dtypes", "bf16", "q8_0", "--positions", "1", "3", "--runs", "2", "--json");
         Assert.True(run.Code == 0, run.Err);
         Assert.Equal(4, System.Text.Json.Nodes.JsonNode.Parse(run.Out)!["results"]!.AsArray().Count);
+    }
+
+    /// <summary>
+    /// A Mistral-style folder whose only tokenizer is a SentencePiece tokenizer.model: it loads, its
+    /// prompts start with &lt;s&gt;, and greedy SD with a draft of the same tokenizer equals the target alone.
+    /// </summary>
+    [Fact]
+    public void AFolderWithOnlyATokenizerModelLoadsAndRunsSpeculativeDecoding()
+    {
+        byte[] proto = Sprinter.Fuzzing.ParserFuzzer.SentencePieceSeed();
+        int vocab = SentencePieceModelFile.Parse(proto, "seed").Pieces.Count;
+        string Write(ModelConfig c, int seed)
+        {
+            string dir = TestModels.TempDir();
+            Directory.CreateDirectory(dir);
+            c.Save(Path.Combine(dir, "config.json"));
+            ShardedSafeTensorsWriter.Write(dir, RandomModel.CreateTensors(c, seed, lnNoise: 0.1f).Select(kv => new TensorToWrite(kv.Key, kv.Value.Shape, kv.Value.Data, TensorDType.F32)).ToList(),
+                long.MaxValue, new Dictionary<string, string> { ["format"] = "pt" });
+            File.WriteAllBytes(Path.Combine(dir, SentencePieceModelFile.FileName), proto);
+            return dir;
+        }
+        string target = Write(TinyLlama("mistral", kvHeads: 2, vocab: vocab), 51), draft = Write(TinyLlama("mistral", kvHeads: 1, vocab: vocab) with { LayerCount = 1 }, 52);
+        using (var lm = LanguageModel.Load(target))
+        {
+            Assert.EndsWith(SentencePieceModelFile.FileName, lm.Folder.TokenizerFiles);
+            Assert.Equal(1, lm.Tokenizer.EncodePrompt("the cat")[0]);
+            Assert.Contains(2, lm.StopTokens);
+            Assert.Equal("the cat sat", lm.Tokenizer.Decode(lm.Tokenizer.Encode("the cat sat")));
+        }
+        var ar = Cli.CliTests.Run("generate", "--target", target, "--mode", "ar", "--prompt", "the cat", "--max-tokens", "12", "--temperature", "0", "--json");
+        var sd = Cli.CliTests.Run("generate", "--draft", draft, "--target", target, "--mode", "sd", "--prompt", "the cat", "--max-tokens", "12", "--temperature", "0", "--json");
+        Assert.True(ar.Code == 0 && sd.Code == 0, ar.Err + sd.Err);
+        Assert.Equal(System.Text.Json.Nodes.JsonNode.Parse(ar.Out)!["token_ids"]!.ToJsonString(), System.Text.Json.Nodes.JsonNode.Parse(sd.Out)!["token_ids"]!.ToJsonString());
     }
 
     [Fact]

