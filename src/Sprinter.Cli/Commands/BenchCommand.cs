@@ -113,8 +113,8 @@ internal static class BenchCommand
             var context = new BenchContext(
                 "sprinter " + string.Join(' ', r.Tokens.Select(t => t.Value.Contains(' ') ? $"\"{t.Value}\"" : t.Value)),
                 BenchContext.DescribeMachine(),
-                BenchContext.DescribeModel(pair.Draft.Name, pair.Draft.Folder.Folder, pair.Draft.Config, pair.Draft.Model.WeightType),
-                BenchContext.DescribeModel(pair.Target.Name, pair.Target.Folder.Folder, pair.Target.Config, pair.Target.Model.WeightType),
+                BenchContext.DescribeModel(pair.Draft.Name, pair.Draft.Source, pair.Draft.Config, pair.Draft.Model.WeightType),
+                BenchContext.DescribeModel(pair.Target.Name, pair.Target.Source, pair.Target.Config, pair.Target.Model.WeightType),
                 perSetting ? string.Join("; ", verifiers.Select(kv => $"{kv.Key} rows: {kv.Value.Description}")) : verifiers[settings[0].Name].Description);
             var results = BenchResults.From(config, context, outcome);
             var resultsJson = results.ToJson();

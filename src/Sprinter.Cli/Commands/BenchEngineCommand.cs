@@ -31,8 +31,8 @@ internal static class BenchEngineCommand
             string? folder = r.GetValue(model);
             if (!EngineBenchmark.Shapes.TryGetValue(r.GetValue(shape)!, out var random))
                 throw new InvalidInputException($"--shape takes {string.Join(" or ", EngineBenchmark.Shapes.Keys)}, got '{r.GetValue(shape)}'.");
-            if (folder is not null) ModelFolder.Resolve(folder);   // a clear error before minutes of measuring
-            int maxPositions = folder is null ? random.Config.MaxPositions : ModelConfig.Load(ModelFolder.Resolve(folder).ConfigPath).MaxPositions;
+            // A clear error before minutes of measuring.
+            int maxPositions = folder is null ? random.Config.MaxPositions : LanguageModel.ReadConfig(folder).MaxPositions;
             if (cached + ks.Max() > maxPositions)
                 throw new InvalidInputException($"--context {cached} plus {ks.Max()} positions exceeds the model's {maxPositions} positions; lower --context or --positions.");
             string description = folder ?? random.Description;

@@ -85,8 +85,8 @@ internal static class GenerateCommand
             if (asChat)
             {
                 var owner = (pair.Target ?? pair.Draft)!;
-                var template = ChatTemplate.Load(owner.Folder.Folder)
-                    ?? throw new InvalidInputException($"{owner.Folder.Folder}: the model has no chat template (no 'chat_template' in tokenizer_config.json); drop --chat to continue plain text.");
+                var template = owner.ChatTemplate
+                    ?? throw new InvalidInputException($"{owner.Source}: the model has no chat template (no 'chat_template' in tokenizer_config.json or tokenizer.chat_template in GGUF); drop --chat to continue plain text.");
                 ids = tokenizer.Encode(template.Render([new ChatMessage("user", text)]));   // the template writes the BOS token itself
             }
             else ids = tokenizer.EncodePrompt(text);

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
+using Sprinter.Engine;
 using Sprinter.Models;
 
 namespace Sprinter.Cli.Commands;
@@ -9,12 +10,13 @@ internal static class InfoCommand
 {
     public static Command Create(TextWriter output)
     {
-        var model = new Option<string?>("--model") { Description = "Model folder (Hugging Face GPT-2 layout). Default: the shipped target." };
+        var model = new Option<string?>("--model") { Description = "Model folder (Hugging Face layout) or .gguf file. Default: the shipped target." };
         var json = CliSupport.JsonOption();
         var command = new Command("info", "Print a model's configuration, parameter count, dtype and size.") { model, json };
         command.SetAction(r =>
         {
             string folder = CliSupport.ResolveModel(r.GetValue(model), "target", "--model");
+            if (LanguageModel.IsGguf(folder)) return GgufInfo(folder, r.GetValue(json), output);
             var files = ModelFolder.Resolve(folder);
             var config = ModelConfig.Load(files.ConfigPath);
             var tokenizer = Gpt2Tokenizer.Load(files);
@@ -39,16 +41,54 @@ internal static class InfoCommand
             if (st.Metadata.Count > 0) info["metadata"] = new JsonObject(st.Metadata.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value)));
             if (r.GetValue(json)) { CliSupport.WriteJson(output, info); return 0; }
             output.WriteLine($"model        {folder}");
-            output.WriteLine($"architecture {config.ModelType}: {config.LayerCount} layers, d={config.EmbeddingSize}, {config.HeadCount} heads" +
-                (config.KeyValueHeads != config.HeadCount ? $" ({config.KeyValueHeads} key/value heads)" : "") +
-                $", inner={config.InnerSize}, context={config.MaxPositions}, vocab={config.VocabSize}");
-            output.WriteLine($"layout       {(config.Norm == NormKind.RmsNorm ? "RMSNorm" : "LayerNorm")}, {(config.Positions == PositionKind.Rope ? $"rotary positions (theta {config.RopeTheta:0.##})" : "learned positions")}, " +
-                $"{(config.Mlp == MlpKind.SwiGlu ? "SwiGLU" : "tanh-GELU")} MLP{(config.QkvBias ? ", q/k/v biases" : "")}");
+            WriteArchitecture(output, config);
             output.WriteLine($"parameters   {parameters:N0} ({parameters / 1e6:F2}M){(separateHead ? ", separate lm_head" : ", lm_head tied to wte")}");
             output.WriteLine($"file         {string.Join(",", dtypes)}, {st.Tensors.Count} tensors, {fileBytes:N0} bytes{(st.Files.Count > 1 ? $" in {st.Files.Count} shards" : "")}");
             output.WriteLine($"runtime      {parameters * 4 / 1e6:F1} MB as fp32, {parameters * 2 / 1e6:F1} MB as bf16");
             return 0;
         });
         return command;
+    }
+
+    static void WriteArchitecture(TextWriter output, ModelConfig config)
+    {
+        output.WriteLine($"architecture {config.ModelType}: {config.LayerCount} layers, d={config.EmbeddingSize}, {config.HeadCount} heads" +
+            (config.KeyValueHeads != config.HeadCount ? $" ({config.KeyValueHeads} key/value heads)" : "") +
+            $", inner={config.InnerSize}, context={config.MaxPositions}, vocab={config.VocabSize}");
+        output.WriteLine($"layout       {(config.Norm == NormKind.RmsNorm ? "RMSNorm" : "LayerNorm")}, {(config.Positions == PositionKind.Rope ? $"rotary positions (theta {config.RopeTheta:0.##})" : "learned positions")}, " +
+            $"{(config.Mlp == MlpKind.SwiGlu ? "SwiGLU" : "tanh-GELU")} MLP{(config.QkvBias ? ", q/k/v biases" : "")}{(config.QueryKeyNorm ? ", q/k head norms" : "")}");
+    }
+
+    /// <summary>A GGUF file: architecture, parameters, tensors per storage type, size, tokenizer kind, chat template, and the run-time type --dtype auto picks.</summary>
+    static int GgufInfo(string path, bool asJson, TextWriter output)
+    {
+        using var file = Sprinter.Models.Gguf.GgufFile.Open(path);
+        var config = Sprinter.Models.Gguf.GgufModel.ReadConfig(file);
+        var tokenizer = Sprinter.Models.Gguf.GgufTokenizer.Read(file);
+        long parameters = file.TensorList.Sum(t => t.ElementCount);
+        var types = Sprinter.Models.Gguf.GgufModel.TypeCounts(file);
+        var runtime = Sprinter.Models.Gguf.GgufModel.AutoWeightType(file);
+        string tokenizerKind = file.Get<string>("tokenizer.ggml.model") == "llama" ? "llama (SentencePiece BPE)" : $"gpt2 (byte-level BPE, pre-tokenizer {file.Get<string>("tokenizer.ggml.pre") ?? "default"})";
+        bool template = file.Metadata.ContainsKey("tokenizer.chat_template");
+        if (asJson)
+        {
+            CliSupport.WriteJson(output, new JsonObject
+            {
+                ["model"] = path, ["format"] = "gguf", ["gguf_version"] = file.Version,
+                ["architecture"] = file.Get<string>("general.architecture"), ["name"] = file.Get<string>("general.name"),
+                ["config"] = config.ToJson(), ["parameters"] = parameters, ["bytes"] = file.Length, ["tensors"] = file.TensorList.Count,
+                ["tensor_types"] = new JsonObject(types.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
+                ["tokenizer"] = tokenizerKind, ["tokenizer_vocab_size"] = tokenizer.VocabSize, ["chat_template"] = template,
+                ["runtime_dtype_auto"] = runtime.Name(),
+            });
+            return 0;
+        }
+        output.WriteLine($"model        {path} (GGUF v{file.Version}{(file.Get<string>("general.name") is string n ? $", '{n}'" : "")})");
+        WriteArchitecture(output, config);
+        output.WriteLine($"parameters   {parameters:N0} ({parameters / 1e6:F2}M){(config.TieWordEmbeddings ? ", output tied to token_embd" : ", separate output")}");
+        output.WriteLine($"file         {file.Length:N0} bytes, {file.TensorList.Count} tensors: {string.Join(", ", types.Select(kv => $"{kv.Value} {kv.Key}"))}");
+        output.WriteLine($"tokenizer    {tokenizerKind}, {tokenizer.VocabSize:N0} tokens; chat template: {(template ? "yes" : "none")}");
+        output.WriteLine($"runtime      --dtype auto runs it as {runtime.Name()}" + (runtime == Sprinter.Engine.WeightType.Q8_0 ? " (Q8_0 kept as is; 4/5/6-bit and K blocks widened to q8_0)" : ""));
+        return 0;
     }
 }

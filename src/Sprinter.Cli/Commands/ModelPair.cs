@@ -22,9 +22,9 @@ internal sealed class ModelPair : IDisposable
             if (target is not null && draft is not null)
             {
                 if (draft.Model.OutputVocabulary != target.Model.OutputVocabulary)
-                    throw new InvalidInputException($"the draft ({draft.Folder.Folder}) has {draft.Model.OutputVocabulary} tokens but the target ({target.Folder.Folder}) has {target.Model.OutputVocabulary}; pick a pair that shares one tokenizer.");
+                    throw new InvalidInputException($"the draft ({draft.Source}) has {draft.Model.OutputVocabulary} tokens but the target ({target.Source}) has {target.Model.OutputVocabulary}; pick a pair that shares one tokenizer.");
                 if (draft.Tokenizer.Identity != target.Tokenizer.Identity)
-                    throw new InvalidInputException($"the draft ({draft.Folder.TokenizerFiles}) and the target ({target.Folder.TokenizerFiles}) have different tokenizers; pick a pair that shares one tokenizer.");
+                    throw new InvalidInputException($"the draft ({draft.TokenizerFiles}) and the target ({target.TokenizerFiles}) have different tokenizers; pick a pair that shares one tokenizer.");
             }
             return new ModelPair { Target = target, Draft = draft };
         }

@@ -154,7 +154,7 @@ internal static class VerifierCommands
     {
         string path = folder ?? set.DraftFolder;
         var lm = LanguageModel.Load(path);
-        if (lm.Folder.ComputeIdentity() != set.DraftIdentity)
+        if (lm.ComputeIdentity() != set.DraftIdentity)
         {
             lm.Dispose();
             throw new InvalidInputException($"{path}: this is not the draft model the labels were collected with; pass --draft with that folder.");

@@ -127,6 +127,12 @@ public sealed class TransformerModel : IDisposable
     /// <summary>Loads config.json and model.safetensors (single or sharded) from a Hugging Face model folder.</summary>
     public static TransformerModel Load(string folder, WeightType type = WeightType.F32)
     {
+        if (LanguageModel.IsGguf(folder))
+        {
+            using var gguf = Models.Gguf.GgufFile.Open(folder);
+            var c = Models.Gguf.GgufModel.ReadConfig(gguf);
+            return FromTensors(c, Models.Gguf.GgufModel.Tensors(gguf, c), type, folder);
+        }
         var files = ModelFolder.Resolve(folder);
         var config = ModelConfig.Load(files.ConfigPath);
         using var st = files.OpenWeights();

@@ -27,12 +27,7 @@ public static class GgufWriter
     public const int Alignment = 32;   // GGUF's default; also written as general.alignment
 
     // GGUF metadata value types.
-    enum MetadataType : uint { UInt32 = 4, Int32 = 5, Float32 = 6, String = 8, Array = 9 }
-
-    // llama.cpp token types (llama_token_type).
-    const int NormalToken = 1, ControlToken = 3, UserDefinedToken = 4, UnusedToken = 5;
-
-    const string EndOfText = "<|endoftext|>";
+    enum MetadataType : uint { UInt32 = 4, Int32 = 5, Float32 = 6, Bool = 7, String = 8, Array = 9 }
 
     sealed record Tensor(string Name, long[] Dims, GgufType Type, Func<float[]> Data)
     {
@@ -50,8 +45,6 @@ public static class GgufWriter
             throw new InvalidInputException($"GGUF type {type} is not supported; use F32 or F16.");
         var files = ModelFolder.Resolve(modelFolder);
         var config = ModelConfig.Load(files.ConfigPath);
-        if (files.TokenizerJsonPath is not null)
-            throw new InvalidInputException($"{files.TokenizerJsonPath}: GGUF output reads vocab.json + merges.txt; this folder has only tokenizer.json.");
         if (config.ModelType is not ("gpt2" or "llama" or "mistral" or "qwen2" or "qwen3"))
             throw new InvalidInputException($"{files.ConfigPath}: model_type '{config.ModelType}'; GGUF output is written for gpt2, llama, mistral, qwen2 and qwen3 (llama.cpp has no {config.ModelType}).");
         if (config.RopeScaling is not null)
@@ -69,20 +62,6 @@ public static class GgufWriter
 
     static List<(string Key, MetadataType Type, object Value)> BuildMetadata(ModelConfig c, ModelFolder files, GgufType type)
     {
-        var vocab = Gpt2Tokenizer.ParseVocabulary(files.VocabPath, File.ReadAllBytes(files.VocabPath));
-        if (vocab.Count > c.VocabSize)
-            throw new InvalidInputException($"{files.VocabPath}: {vocab.Count} tokens but config.json says vocab_size {c.VocabSize}; the tokenizer does not belong to this model.");
-        // llama.cpp sizes the vocabulary from the token list, which must match the embedding
-        // rows; a model padded beyond its tokenizer gets unused filler tokens (as HF's converter does).
-        var tokens = new string[c.VocabSize];
-        var tokenTypes = new int[c.VocabSize];
-        foreach (var (token, id) in vocab)
-        {
-            tokens[id] = token;
-            tokenTypes[id] = token == EndOfText ? ControlToken : ByteLevel.Decode(token) is null ? UserDefinedToken : NormalToken;
-        }
-        for (int id = vocab.Count; id < c.VocabSize; id++) (tokens[id], tokenTypes[id]) = ($"[PAD{id}]", UnusedToken);
-
         var meta = new List<(string, MetadataType, object)>
         {
             ("general.architecture", MetadataType.String, GgufArchitecture(c)),
@@ -95,13 +74,11 @@ public static class GgufWriter
             ($"{GgufArchitecture(c)}.feed_forward_length", MetadataType.UInt32, (uint)c.InnerSize),
             ($"{GgufArchitecture(c)}.block_count", MetadataType.UInt32, (uint)c.LayerCount),
             ($"{GgufArchitecture(c)}.attention.head_count", MetadataType.UInt32, (uint)c.HeadCount),
-            ("tokenizer.ggml.model", MetadataType.String, "gpt2"),
-            // "gpt-2" selects llama.cpp's GPT-2 pre-tokenizer regex.
-            ("tokenizer.ggml.pre", MetadataType.String, "gpt-2"),
-            ("tokenizer.ggml.tokens", MetadataType.Array, tokens),
-            ("tokenizer.ggml.token_type", MetadataType.Array, tokenTypes),
-            ("tokenizer.ggml.merges", MetadataType.Array, ReadMerges(files.MergesPath)),
         };
+        meta.AddRange(Gguf.GgufTokenizerWriter.Metadata(c, files).Select(m => (m.Key, m.Value switch
+        {
+            string => MetadataType.String, uint => MetadataType.UInt32, bool => MetadataType.Bool, float => MetadataType.Float32, _ => MetadataType.Array,
+        }, m.Value)));
         if (c.ModelType == "gpt2") meta.Add(("gpt2.attention.layer_norm_epsilon", MetadataType.Float32, c.LayerNormEpsilon));
         else
         {
@@ -112,29 +89,7 @@ public static class GgufWriter
             meta.Add(($"{GgufArchitecture(c)}.attention.key_length", MetadataType.UInt32, (uint)c.HeadSize));
             meta.Add(($"{GgufArchitecture(c)}.attention.value_length", MetadataType.UInt32, (uint)c.HeadSize));
         }
-        if (vocab.TryGetValue(EndOfText, out int endOfText))
-        {
-            meta.Add(("tokenizer.ggml.bos_token_id", MetadataType.UInt32, (uint)endOfText));
-            meta.Add(("tokenizer.ggml.eos_token_id", MetadataType.UInt32, (uint)endOfText));
-        }
         return meta;
-    }
-
-    /// <summary>The merge rules of merges.txt ("left right" per line), without the #version header.</summary>
-    static string[] ReadMerges(string path)
-    {
-        var merges = new List<string>();
-        int lineNumber = 0;
-        foreach (string line in File.ReadLines(path))
-        {
-            lineNumber++;
-            if ((lineNumber == 1 && line.StartsWith("#version")) || line.Length == 0) continue;
-            int space = line.IndexOf(' ');
-            if (space <= 0 || space == line.Length - 1 || line.IndexOf(' ', space + 1) >= 0)
-                throw new InvalidInputException($"{path}: line {lineNumber} is not a merge rule 'left right'; the file is not a GPT-2 merges.txt.");
-            merges.Add(line);
-        }
-        return [.. merges];
     }
 
     /// <summary>llama.cpp's architecture name: Mistral's checkpoints run as arch llama.</summary>
@@ -348,6 +303,12 @@ public static class GgufWriter
         switch (value)
         {
             case uint u: w.Write(u); break;
+            case bool b: w.Write((byte)(b ? 1 : 0)); break;
+            case float[] floats:
+                w.Write((uint)MetadataType.Float32);
+                w.Write((ulong)floats.Length);
+                foreach (float x in floats) w.Write(x);
+                break;
             case float x: w.Write(x); break;
             case string s: WriteString(w, s); break;
             case string[] strings:

@@ -1,11 +1,17 @@
 using Sprinter.Engine;
+using Sprinter.Models.Gguf;
 
 namespace Sprinter.Models;
 
-/// <summary>A loaded model folder: the weights, the tokenizer and where they came from.</summary>
+/// <summary>A loaded model (a Hugging Face folder or a GGUF file): the weights, the tokenizer and where they came from.</summary>
 public sealed class LanguageModel : IDisposable
 {
-    public required ModelFolder Folder { get; init; }
+    /// <summary>The folder or .gguf file the model was loaded from.</summary>
+    public required string Source { get; init; }
+    /// <summary>The folder's files; null for a GGUF file.</summary>
+    public ModelFolder? Folder { get; init; }
+    /// <summary>The tokenizer's file(s), for messages.</summary>
+    public required string TokenizerFiles { get; init; }
     public required TransformerModel Model { get; init; }
     public required Gpt2Tokenizer Tokenizer { get; init; }
     /// <summary>
@@ -14,12 +20,46 @@ public sealed class LanguageModel : IDisposable
     /// </summary>
     public IReadOnlySet<int> StopTokens { get; init; } = new HashSet<int>();
     public ModelConfig Config => Model.Config;
-    public string Name => System.IO.Path.GetFileName(System.IO.Path.TrimEndingDirectorySeparator(System.IO.Path.GetFullPath(Folder.Folder)));
+    public string Name => IsGguf(Source) ? System.IO.Path.GetFileNameWithoutExtension(Source)
+        : System.IO.Path.GetFileName(System.IO.Path.TrimEndingDirectorySeparator(System.IO.Path.GetFullPath(Source)));
+    ChatTemplate? _chatTemplate;
+    bool _chatTemplateRead;
 
-    /// <summary>Loads and cross-checks a model folder (tokenizer size must equal config vocab_size).</summary>
-    /// <param name="type">Run-time weight type; null picks <see cref="NativeWeightType"/>.</param>
+    /// <summary>The model's chat template (tokenizer_config.json's chat_template, or a GGUF file's tokenizer.chat_template); null when it has none.</summary>
+    public ChatTemplate? ChatTemplate
+    {
+        get
+        {
+            if (!_chatTemplateRead) (_chatTemplate, _chatTemplateRead) = (Folder is null ? _chatTemplate : ChatTemplate.Load(Folder.Folder), true);
+            return _chatTemplate;
+        }
+        init => (_chatTemplate, _chatTemplateRead) = (value, true);
+    }
+
+    /// <summary>A path names a GGUF file when it is a file ending in .gguf.</summary>
+    public static bool IsGguf(string path) => path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) && !Directory.Exists(path);
+
+    /// <summary>sha256 of the weights and configuration (the folder's files, or the whole GGUF file): what a verifier is bound to.</summary>
+    public string ComputeIdentity()
+    {
+        if (Folder is not null) return Folder.ComputeIdentity();
+        using var stream = File.OpenRead(Source);
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(stream));
+    }
+
+    /// <summary>The configuration of a model folder or GGUF file, without loading its weights.</summary>
+    public static ModelConfig ReadConfig(string path)
+    {
+        if (!IsGguf(path)) return ModelConfig.Load(ModelFolder.Resolve(path).ConfigPath);
+        using var file = GgufFile.Open(path);
+        return GgufModel.ReadConfig(file);
+    }
+
+    /// <summary>Loads and cross-checks a model folder (tokenizer size must equal config vocab_size) or a .gguf file.</summary>
+    /// <param name="type">Run-time weight type; null picks <see cref="NativeWeightType"/> (for GGUF, <see cref="GgufModel.AutoWeightType"/>).</param>
     public static LanguageModel Load(string folder, WeightType? type = null)
     {
+        if (IsGguf(folder)) return LoadGguf(folder, type);
         var files = ModelFolder.Resolve(folder);
         var config = ModelConfig.Load(files.ConfigPath);
         var tokenizer = Gpt2Tokenizer.Load(files);
@@ -28,7 +68,26 @@ public sealed class LanguageModel : IDisposable
         using var st = files.OpenWeights();
         var model = TransformerModel.FromSafeTensors(config, st, type ?? NativeWeightType(st));
         model.LimitOutputVocabulary(tokenizer.VocabSize);
-        return new LanguageModel { Folder = files, Model = model, Tokenizer = tokenizer, StopTokens = ReadStopTokens(files, tokenizer) };
+        return new LanguageModel
+        {
+            Source = folder, Folder = files, TokenizerFiles = files.TokenizerFiles, Model = model, Tokenizer = tokenizer, StopTokens = ReadStopTokens(files, tokenizer),
+        };
+    }
+
+    static LanguageModel LoadGguf(string path, WeightType? type)
+    {
+        using var file = GgufFile.Open(path);
+        var config = GgufModel.ReadConfig(file);
+        var tokenizer = GgufTokenizer.Read(file);
+        if (tokenizer.VocabSize != config.VocabSize && !IsPadding(tokenizer.VocabSize, config.VocabSize))
+            throw new InvalidInputException($"{path}: the embedded tokenizer has {tokenizer.VocabSize} tokens but token_embd.weight has {config.VocabSize} rows; the file is inconsistent.");
+        var model = TransformerModel.FromTensors(config, GgufModel.Tensors(file, config), type ?? GgufModel.AutoWeightType(file), path);
+        model.LimitOutputVocabulary(tokenizer.VocabSize);
+        return new LanguageModel
+        {
+            Source = path, TokenizerFiles = $"{path} (embedded tokenizer)", Model = model, Tokenizer = tokenizer,
+            StopTokens = GgufTokenizer.StopTokens(file, tokenizer), ChatTemplate = GgufTokenizer.ReadChatTemplate(file),
+        };
     }
 
     static HashSet<int> ReadStopTokens(ModelFolder files, Gpt2Tokenizer tokenizer)

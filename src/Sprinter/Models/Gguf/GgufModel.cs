@@ -1,0 +1,186 @@
+using Sprinter.Engine;
+
+namespace Sprinter.Models.Gguf;
+
+/// <summary>
+/// A GGUF file as the one transformer sees it: the configuration from <c>{arch}.*</c> metadata,
+/// the tensors under the Hugging Face names the engine reads (llama.cpp's names mapped back, its
+/// Q/K row order for arch llama undone, GPT-2's Conv1D layout restored), and the run-time weight
+/// type <c>--dtype auto</c> picks. GGUF is only a loader: the forward pass is the folder's.
+/// </summary>
+public static class GgufModel
+{
+    static readonly string[] Supported = ["llama", "qwen2", "qwen3", "gpt2"];
+
+    public static ModelConfig ReadConfig(GgufFile f)
+    {
+        string arch = f.Get<string>("general.architecture") ?? throw new InvalidInputException($"{f.Path}: metadata 'general.architecture' is missing; the file does not say what model it holds.");
+        if (!Supported.Contains(arch))
+            throw new InvalidInputException($"{f.Path}: general.architecture is '{GgufFile.Flat(arch)}'; supported: {string.Join(", ", Supported)}.");
+        int Required(string key) => f.GetInt($"{arch}.{key}") is int n && n > 0 ? n
+            : throw new InvalidInputException($"{f.Path}: metadata '{arch}.{key}' is missing or not a positive integer.");
+        var embedding = Tensor(f, "token_embd.weight");
+        if (embedding.Dimensions.Length != 2) throw new InvalidInputException($"{f.Path}: tensor 'token_embd.weight' has shape {embedding.ShapeText}, expected [n_embd, n_vocab].");
+        int d = Required("embedding_length"), heads = Required("attention.head_count");
+        if (f.TensorList.Any(t => t.Name == "rope_freqs.weight"))
+            throw new InvalidInputException($"{f.Path}: the file carries 'rope_freqs.weight' (Llama 3.1+ rotary scaling as a tensor), which Sprinter does not read yet.");
+        ModelConfig config;
+        if (arch == "gpt2")
+            config = new ModelConfig
+            {
+                ModelType = "gpt2", EmbeddingSize = d, LayerCount = Required("block_count"), HeadCount = heads,
+                MaxPositions = Required("context_length"), VocabSize = (int)embedding.Dimensions[1], InnerSize = Required("feed_forward_length"),
+                LayerNormEpsilon = f.GetFloat("gpt2.attention.layer_norm_epsilon") ?? 1e-5f,
+                TieWordEmbeddings = !f.Tensors.ContainsKey("output.weight"),
+            };
+        else
+        {
+            int headSize = f.GetInt($"{arch}.attention.key_length") ?? d / heads;
+            config = new ModelConfig
+            {
+                ModelType = arch, EmbeddingSize = d, LayerCount = Required("block_count"), HeadCount = heads,
+                KeyValueHeadCount = f.GetInt($"{arch}.attention.head_count_kv") ?? heads,
+                MaxPositions = Required("context_length"), VocabSize = (int)embedding.Dimensions[1], InnerSize = Required("feed_forward_length"),
+                LayerNormEpsilon = f.GetFloat($"{arch}.attention.layer_norm_rms_epsilon") ?? 1e-6f,
+                TieWordEmbeddings = !f.Tensors.ContainsKey("output.weight"),
+                Norm = NormKind.RmsNorm, Positions = PositionKind.Rope, Mlp = MlpKind.SwiGlu,
+                RopeTheta = f.GetFloat($"{arch}.rope.freq_base") ?? 10000f,
+                RopeScaling = ReadRopeScaling(f, arch),
+                QkvBias = f.Tensors.ContainsKey("blk.0.attn_q.bias"),
+                QueryKeyNorm = f.Tensors.ContainsKey("blk.0.attn_q_norm.weight"),
+                HeadDimension = headSize * heads == d ? 0 : headSize,
+                LinearBias = false,
+            };
+        }
+        config.Validate(f.Path);
+        return config;
+    }
+
+    static RopeScaling? ReadRopeScaling(GgufFile f, string arch) => f.Get<string>($"{arch}.rope.scaling.type") switch
+    {
+        null or "none" => null,
+        "linear" => new RopeScaling("linear", f.GetFloat($"{arch}.rope.scaling.factor") ?? throw new InvalidInputException($"{f.Path}: metadata '{arch}.rope.scaling.factor' is missing.")),
+        var other => throw new InvalidInputException($"{f.Path}: metadata '{arch}.rope.scaling.type' is '{GgufFile.Flat(other)}'; supported: none, linear."),
+    };
+
+    static GgufTensor Tensor(GgufFile f, string name) =>
+        f.Tensors.TryGetValue(name, out var t) ? t : throw new InvalidInputException($"{f.Path}: tensor '{name}' is missing; the file is incomplete or not a supported model.");
+
+    /// <summary>
+    /// Looks a Hugging Face tensor name up in the file: the values (dequantized) and the shape the
+    /// engine expects, or null when the file has no such tensor.
+    /// </summary>
+    public static Func<string, (float[] Data, long[] Shape)?> Tensors(GgufFile f, ModelConfig c)
+    {
+        bool gpt2 = c.ModelType == "gpt2", pairs = c.ModelType == "llama";
+        return name =>
+        {
+            var (ggufName, conv1D) = gpt2 ? Gpt2Name(name) : LlamaName(name);
+            if (ggufName is null || !f.Tensors.TryGetValue(ggufName, out var t)) return null;
+            float[] data = f.ReadFloats(t);
+            long[] shape = t.Dimensions.Reverse().ToArray();   // GGUF lists the fastest dimension first
+            if (conv1D && shape.Length == 2)
+            {
+                // GPT-2's Conv1D weight is [in, out]; GGUF holds it as torch's [out, in].
+                data = Transpose(data, (int)shape[0], (int)shape[1]);
+                shape = [shape[1], shape[0]];
+            }
+            if (pairs && shape.Length == 2 && (ggufName.EndsWith("attn_q.weight") || ggufName.EndsWith("attn_k.weight")))
+                data = PairsToHalves(data, (int)shape[0], (int)shape[1], c.HeadSize);
+            return (data, shape);
+        };
+    }
+
+    static (string? Name, bool Conv1D) LlamaName(string hf)
+    {
+        if (hf == "model.embed_tokens.weight") return ("token_embd.weight", false);
+        if (hf == "model.norm.weight") return ("output_norm.weight", false);
+        if (hf == "lm_head.weight") return ("output.weight", false);
+        if (!hf.StartsWith("model.layers.", StringComparison.Ordinal)) return (null, false);
+        int dot = hf.IndexOf('.', 13);
+        string layer = hf[13..dot], rest = hf[(dot + 1)..];
+        string? part = rest switch
+        {
+            "input_layernorm.weight" => "attn_norm.weight",
+            "post_attention_layernorm.weight" => "ffn_norm.weight",
+            "self_attn.q_norm.weight" => "attn_q_norm.weight",
+            "self_attn.k_norm.weight" => "attn_k_norm.weight",
+            _ when rest.StartsWith("self_attn.") => Suffix(rest, "self_attn.", new() { ["q_proj"] = "attn_q", ["k_proj"] = "attn_k", ["v_proj"] = "attn_v", ["o_proj"] = "attn_output" }),
+            _ when rest.StartsWith("mlp.") => Suffix(rest, "mlp.", new() { ["gate_proj"] = "ffn_gate", ["up_proj"] = "ffn_up", ["down_proj"] = "ffn_down" }),
+            _ => null,
+        };
+        return (part is null ? null : $"blk.{layer}.{part}", false);
+    }
+
+    static (string? Name, bool Conv1D) Gpt2Name(string hf)
+    {
+        if (hf.StartsWith("transformer.", StringComparison.Ordinal)) hf = hf[12..];
+        switch (hf)
+        {
+            case "wte.weight": return ("token_embd.weight", false);
+            case "wpe.weight": return ("position_embd.weight", false);
+            case "lm_head.weight": return ("output.weight", false);
+            case "ln_f.weight": return ("output_norm.weight", false);
+            case "ln_f.bias": return ("output_norm.bias", false);
+        }
+        if (!hf.StartsWith("h.", StringComparison.Ordinal)) return (null, false);
+        int dot = hf.IndexOf('.', 2);
+        string layer = hf[2..dot], rest = hf[(dot + 1)..];
+        string? part = Suffix(rest, "", new()
+        {
+            ["ln_1"] = "attn_norm", ["ln_2"] = "ffn_norm", ["attn.c_attn"] = "attn_qkv", ["attn.c_proj"] = "attn_output",
+            ["mlp.c_fc"] = "ffn_up", ["mlp.c_proj"] = "ffn_down",
+        });
+        return (part is null ? null : $"blk.{layer}.{part}", part is not null && !rest.StartsWith("ln_") && rest.EndsWith(".weight"));
+    }
+
+    /// <summary>"prefix" + key + ".weight|.bias" mapped through <paramref name="map"/>, keeping the suffix.</summary>
+    static string? Suffix(string name, string prefix, Dictionary<string, string> map)
+    {
+        int dot = name.LastIndexOf('.');
+        if (dot <= prefix.Length) return null;
+        string key = name[prefix.Length..dot], suffix = name[dot..];
+        return suffix is ".weight" or ".bias" && map.TryGetValue(key, out var mapped) ? mapped + suffix : null;
+    }
+
+    /// <summary>A [rows, cols] row-major matrix as [cols, rows].</summary>
+    static float[] Transpose(float[] source, int rows, int cols)
+    {
+        var result = new float[source.Length];
+        for (int r = 0; r < rows; r++)
+            for (int col = 0; col < cols; col++)
+                result[(long)col * rows + r] = source[(long)r * cols + col];
+        return result;
+    }
+
+    /// <summary>llama.cpp's arch-llama Q/K rows (adjacent pairs 2i, 2i + 1 per head) back to HF's halves (i, i + hs/2).</summary>
+    static float[] PairsToHalves(float[] w, int rows, int cols, int headSize)
+    {
+        var result = new float[w.Length];
+        int half = headSize / 2;
+        for (int head = 0; head + headSize <= rows; head += headSize)
+            for (int i = 0; i < half; i++)
+            {
+                Array.Copy(w, (long)(head + 2 * i) * cols, result, (long)(head + i) * cols, cols);
+                Array.Copy(w, (long)(head + 2 * i + 1) * cols, result, (long)(head + half + i) * cols, cols);
+            }
+        return result;
+    }
+
+    /// <summary>
+    /// <c>--dtype auto</c> for a GGUF file: Q8_0 stays q8_0 (bit-exact: the same blocks of 32 with
+    /// one scale), the 4-, 5- and 6-bit and K types become q8_0 too (8 bits hold every value they
+    /// decode to within half a step of its block's scale), an all-BF16 file stays bf16, and F16 or
+    /// F32 run as fp32.
+    /// </summary>
+    public static WeightType AutoWeightType(GgufFile f)
+    {
+        var matrices = f.TensorList.Where(t => t.Dimensions.Length == 2).ToList();
+        if (matrices.Any(t => t.Type is not (GgmlType.F32 or GgmlType.F16 or GgmlType.BF16))) return WeightType.Q8_0;
+        return matrices.Count > 0 && matrices.All(t => t.Type == GgmlType.BF16) ? WeightType.BF16 : WeightType.F32;
+    }
+
+    /// <summary>Counts of tensors per storage type, for info.</summary>
+    public static IReadOnlyDictionary<string, int> TypeCounts(GgufFile f) =>
+        f.TensorList.GroupBy(t => GgmlTypes.Name(t.Type)).OrderByDescending(g => g.Count()).ToDictionary(g => g.Key, g => g.Count());
+}
