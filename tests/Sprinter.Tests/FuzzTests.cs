@@ -15,6 +15,7 @@ public class FuzzTests
     [InlineData("spm")]
     [InlineData("template")]
     [InlineData("index")]
+    [InlineData("gguf")]
     public void TenThousandMutatedInputsParseOrFailWithOneClearLine(string parser)
     {
         var result = ParserFuzzer.Run(parser, 10_000, seed: 7);
@@ -31,6 +32,6 @@ public class FuzzTests
         Assert.Contains("config: 300 inputs", output);
         (code, _, error) = Cli.CliTests.Run("fuzz", "--parser", "yaml");
         Assert.Equal(2, code);
-        Assert.Contains("--parser takes config, tokenizer, spm, template, index or all", error);
+        Assert.Contains("--parser takes config, tokenizer, spm, template, index, gguf or all", error);
     }
 }

@@ -10,13 +10,13 @@ public sealed record FuzzResult(string Parser, int Iterations, int Accepted, int
 
 /// <summary>
 /// Mutation fuzzing of the parsers that read user files: config.json, tokenizer.json, SentencePiece
-/// tokenizer.model, chat templates and sharded-weight indexes. Each input is a valid seed with a few bytes edited, truncated, or
+/// tokenizer.model, chat templates, sharded-weight indexes and whole GGUF files. Each input is a valid seed with a few bytes edited, truncated, or
 /// spliced with its own bytes; a parser must accept it or throw an InvalidInputException with one
 /// line. The tests run 10,000 inputs per parser; `sprinter fuzz` runs longer campaigns.
 /// </summary>
 public static class ParserFuzzer
 {
-    public static readonly string[] Parsers = ["config", "tokenizer", "spm", "template", "index"];
+    public static readonly string[] Parsers = ["config", "tokenizer", "spm", "template", "index", "gguf"];
 
     /// <param name="kind">0: edit 1-3 bytes; 1: truncate; else: splice in up to 40 of its own bytes.</param>
     public static byte[] Mutate(byte[] valid, Random rng, int kind, bool printable = true)
@@ -42,7 +42,7 @@ public static class ParserFuzzer
         var crashes = new List<string>();
         for (int i = 0; i < iterations; i++)
         {
-            byte[] input = Mutate(seeds[i % seeds.Length], rng, i / seeds.Length, printable: parser is not ("index" or "spm"));
+            byte[] input = Mutate(seeds[i % seeds.Length], rng, i / seeds.Length, printable: parser is not ("index" or "spm" or "gguf"));
             try { parse(input); accepted++; }
             catch (InvalidInputException e) when (!e.Message.Contains('\n')) { refused++; }
             catch (Exception e) { if (crashes.Count < 20) crashes.Add($"{e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")} (input: {Convert.ToBase64String(input)})"); }
@@ -71,6 +71,13 @@ public static class ParserFuzzer
             string path = Path.Combine(dir, SafeTensorsSet.IndexFileName);
             File.WriteAllBytes(path, bytes);
             SafeTensorsSet.ParseIndex(path);
+        }),
+        "gguf" => (GgufSeeds(out string ggufDir), bytes =>
+        {
+            string path = Path.Combine(ggufDir, "fuzz.gguf");
+            File.WriteAllBytes(path, bytes);
+            using var model = LanguageModel.Load(path);
+            model.Tokenizer.Decode(model.Tokenizer.EncodePrompt("the cat <s> sat"));
         }),
         _ => throw new InvalidInputException($"--parser takes {string.Join(", ", Parsers)} or all, got '{parser}'."),
     };
@@ -135,6 +142,29 @@ public static class ParserFuzzer
             "{{ messages | map(attribute='role') | join(',') }} {{ {'a': [1, 2.5, none, true]} | tojson }} {{ 7 // 2 }} {{ 'x' ~ 7 if messages is defined else 'y' }}{% for m in messages if m.role != 'system' %}{{ loop.index }}{% endfor %}",
         }.Select(Encoding.UTF8.GetBytes),
     ];
+
+    /// <summary>Two tiny GGUF files written by <see cref="GgufWriter"/>: a Llama with a byte-level BPE vocabulary and a GPT-2.</summary>
+    static byte[][] GgufSeeds(out string dir)
+    {
+        dir = Path.Combine(Path.GetTempPath(), "sprinter-fuzz", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        var (vocab, merges) = RandomModel.ByteVocabulary([("t", "h"), ("th", "e")]);
+        var llama = new ModelConfig
+        {
+            ModelType = "llama", EmbeddingSize = 16, LayerCount = 1, HeadCount = 2, KeyValueHeadCount = 1, MaxPositions = 16, VocabSize = 259,
+            InnerSize = 16, Norm = NormKind.RmsNorm, Positions = PositionKind.Rope, Mlp = MlpKind.SwiGlu, QkvBias = false, LinearBias = false,
+        };
+        var gpt2 = new ModelConfig { EmbeddingSize = 16, LayerCount = 1, HeadCount = 2, MaxPositions = 16, VocabSize = 259, InnerSize = 32 };
+        var seeds = new List<byte[]>();
+        foreach (var (config, name) in new[] { (llama, "llama"), (gpt2, "gpt2") })
+        {
+            string folder = Path.Combine(dir, name), file = Path.Combine(dir, name + ".gguf");
+            RandomModel.WriteFolder(folder, config, RandomModel.CreateTensors(config, 1, lnNoise: 0.1f), vocab, merges);
+            GgufWriter.Convert(folder, file, GgufType.F16);
+            seeds.Add(File.ReadAllBytes(file));
+        }
+        return [.. seeds];
+    }
 
     static byte[][] IndexSeeds(out string dir)
     {
