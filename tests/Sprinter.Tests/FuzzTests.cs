@@ -14,6 +14,7 @@ public class FuzzTests
     [InlineData("tokenizer")]
     [InlineData("template")]
     [InlineData("index")]
+    [InlineData("request")]
     public void TenThousandMutatedInputsParseOrFailWithOneClearLine(string parser)
     {
         var result = ParserFuzzer.Run(parser, 10_000, seed: 7);
@@ -30,6 +31,6 @@ public class FuzzTests
         Assert.Contains("config: 300 inputs", output);
         (code, _, error) = Cli.CliTests.Run("fuzz", "--parser", "yaml");
         Assert.Equal(2, code);
-        Assert.Contains("--parser takes config, tokenizer, template, index or all", error);
+        Assert.Contains("--parser takes config, tokenizer, template, index, request or all", error);
     }
 }

@@ -9,14 +9,14 @@ namespace Sprinter.Fuzzing;
 public sealed record FuzzResult(string Parser, int Iterations, int Accepted, int Refused, List<string> Crashes);
 
 /// <summary>
-/// Mutation fuzzing of the parsers that read user files: config.json, tokenizer.json, chat templates
-/// and sharded-weight indexes. Each input is a valid seed with a few bytes edited, truncated, or
+/// Mutation fuzzing of the parsers that read user input: config.json, tokenizer.json, chat templates,
+/// sharded-weight indexes and the server's request bodies. Each input is a valid seed with a few bytes edited, truncated, or
 /// spliced with its own bytes; a parser must accept it or throw an InvalidInputException with one
 /// line. The tests run 10,000 inputs per parser; `sprinter fuzz` runs longer campaigns.
 /// </summary>
 public static class ParserFuzzer
 {
-    public static readonly string[] Parsers = ["config", "tokenizer", "template", "index"];
+    public static readonly string[] Parsers = ["config", "tokenizer", "template", "index", "request"];
 
     /// <param name="kind">0: edit 1-3 bytes; 1: truncate; else: splice in up to 40 of its own bytes.</param>
     public static byte[] Mutate(byte[] valid, Random rng, int kind, bool printable = true)
@@ -67,6 +67,11 @@ public static class ParserFuzzer
             File.WriteAllBytes(path, bytes);
             SafeTensorsSet.ParseIndex(path);
         }),
+        "request" => (RequestSeeds(), bytes =>
+        {
+            Serving.RequestParser.ParseChat(bytes);
+            Serving.RequestParser.ParseCompletion(bytes);
+        }),
         _ => throw new InvalidInputException($"--parser takes {string.Join(", ", Parsers)} or all, got '{parser}'."),
     };
 
@@ -116,6 +121,16 @@ public static class ParserFuzzer
             "{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}",
             "{%- set ns = namespace(last=messages|length - 1) %}\n{%- for m in messages[::-1] %}{%- if m.role == 'user' and not m.content.startswith('<tool') %}{%- set ns.last = (messages|length - 1) - loop.index0 %}{%- endif %}{%- endfor %}\n{%- for m in messages %}\n  {{- '<|im_start|>' + m.role + '\\n' + m.content.split('</think>')[-1].lstrip('\\n') + '<|im_end|>\\n' }}\n{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}",
             "{{ messages | map(attribute='role') | join(',') }} {{ {'a': [1, 2.5, none, true]} | tojson }} {{ 7 // 2 }} {{ 'x' ~ 7 if messages is defined else 'y' }}{% for m in messages if m.role != 'system' %}{{ loop.index }}{% endfor %}",
+        }.Select(Encoding.UTF8.GetBytes),
+    ];
+
+    static byte[][] RequestSeeds() =>
+    [
+        .. new[]
+        {
+            """{"model": "m", "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}], "max_tokens": 16, "temperature": 0.7, "top_p": 0.9, "seed": 42, "stop": ["\n", "User:"], "stream": true, "stream_options": {"include_usage": true}, "n": 1}""",
+            """{"messages": [{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}], "max_completion_tokens": 8, "logprobs": false, "sprinter": {"mode": "sprinter", "gamma": 3, "threshold": 0.4, "max_draft": 8, "sprinter_mode": "paper", "provenance": true}}""",
+            """{"model": "m", "prompt": "The city", "max_tokens": 5, "temperature": 0, "stop": "x", "top_k": 40, "seed": null, "sprinter": {"mode": "sd"}}""",
         }.Select(Encoding.UTF8.GetBytes),
     ];
 

@@ -72,6 +72,7 @@ public sealed class Generation : IAsyncDisposable
                 while (e.MoveNextAsync().AsTask().GetAwaiter().GetResult())
                 {
                     var token = e.Current;
+                    service.AfterEachToken?.Invoke();
                     long now = Stopwatch.GetTimestamp();
                     if (last == 0) service.Metrics.FirstToken(Stopwatch.GetElapsedTime(arrival, now));
                     else service.Metrics.InterToken(Stopwatch.GetElapsedTime(last, now));
@@ -96,8 +97,8 @@ public sealed class Generation : IAsyncDisposable
         finally
         {
             var stats = decoder.LastStats ?? new DecodingStats { Mode = DecodingSettings.Name(Settings.Mode), Lossless = Settings.Lossless, PromptTokens = PromptTokens };
+            release();   // first: the slot and caches are free whatever happens below
             service.Metrics.Finished(stats, finish, Stopwatch.GetElapsedTime(arrival));
-            release();
             _pieces.Writer.TryComplete(failure);
             if (failure is null) _result.TrySetResult(new GenerationResult(finish, sent.ToString(), stats));
             else _result.TrySetException(failure);

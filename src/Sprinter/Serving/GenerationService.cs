@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Sprinter.Decoding;
+using Sprinter.Engine;
 using Sprinter.Models;
 using Sprinter.Verification;
 
@@ -43,6 +44,9 @@ public sealed class GenerationService : IDisposable
     /// <summary>Tokens a sequence may hold: the smaller KV cache of the models loaded.</summary>
     public int Context { get; }
 
+    /// <summary>Test hook: runs on the decoding thread after each token (the tests' stand-in for a slow model).</summary>
+    internal Action? AfterEachToken { get; set; }
+
     /// <param name="verifiers">The SPRINTER verifier for a decoding ("greedy" or "sample"); may throw
     /// <see cref="InvalidInputException"/> when there is none. Called once per decoding.</param>
     public GenerationService(LanguageModel? target, LanguageModel? draft, ServingOptions options, Func<string, VerifierChoice>? verifiers = null)
@@ -80,9 +84,7 @@ public sealed class GenerationService : IDisposable
         int maxTokens = CheckLimits(request, prompt, settings);
         var verifier = settings.Mode == DecodingMode.Sprinter ? Verifier(request.Sampling) : null;
         var lease = await Gate.EnterAsync(cancellationToken);
-        Metrics.QueueTime(Stopwatch.GetElapsedTime(arrival));
-        var target = settings.NeedsTarget ? _targetSessions!.Rent() : null;
-        var draft = settings.NeedsDraft ? _draftSessions!.Rent() : null;
+        TransformerSession? target = null, draft = null;
         void Release()
         {
             if (target is not null) _targetSessions!.Return(target);
@@ -91,6 +93,9 @@ public sealed class GenerationService : IDisposable
         }
         try
         {
+            Metrics.QueueTime(Stopwatch.GetElapsedTime(arrival));
+            if (settings.NeedsTarget) target = _targetSessions!.Rent();
+            if (settings.NeedsDraft) draft = _draftSessions!.Rent();
             var (decoder, _) = DecoderFactory.Create(settings, Target, Draft, request.Sampling, request.Seed ?? Random.Shared.Next(), verifier, target, draft);
             return Generation.Start(this, decoder, settings, request, prompt, maxTokens, arrival, Release);
         }
