@@ -69,8 +69,9 @@ public static class ParserFuzzer
         }),
         "request" => (RequestSeeds(), bytes =>
         {
-            Serving.RequestParser.ParseChat(bytes);
-            Serving.RequestParser.ParseCompletion(bytes);
+            // The seeds with a prompt are text completions; the others chat.
+            if (bytes.AsSpan().IndexOf("\"prompt\""u8) >= 0) Serving.RequestParser.ParseCompletion(bytes);
+            else Serving.RequestParser.ParseChat(bytes);
         }),
         _ => throw new InvalidInputException($"--parser takes {string.Join(", ", Parsers)} or all, got '{parser}'."),
     };

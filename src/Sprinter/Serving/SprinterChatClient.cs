@@ -21,8 +21,19 @@ public sealed class SprinterChatClient(GenerationService service) : IChatClient
 {
     readonly ChatClientMetadata _metadata = new("sprinter", null, service.ModelId);
 
-    public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
-        await GetStreamingResponseAsync(messages, options, cancellationToken).ToChatResponseAsync(cancellationToken);
+    public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var updates = new List<ChatResponseUpdate>();
+        await foreach (var update in GetStreamingResponseAsync(messages, options, cancellationToken)) updates.Add(update);
+        var response = updates.ToChatResponse();
+        // Set outright rather than left to the merge of updates, which keeps neither the usage's extra counts nor these properties.
+        response.Usage = updates.SelectMany(u => u.Contents).OfType<UsageContent>().Last().Details;
+        response.AdditionalProperties = new(updates[^1].AdditionalProperties!);
+        var provenance = updates.Where(u => u.AdditionalProperties?.ContainsKey("sprinter.provenance") == true)
+            .SelectMany(u => (string[])u.AdditionalProperties!["sprinter.provenance"]!).ToArray();
+        if (provenance.Length > 0) response.AdditionalProperties["sprinter.provenance"] = provenance;
+        return response;
+    }
 
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
