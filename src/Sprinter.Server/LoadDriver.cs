@@ -141,7 +141,7 @@ public static class LoadDriver
                 if (line == "data: [DONE]") { done = true; break; }
                 var chunk = JsonNode.Parse(line.AsSpan(6).ToString())!;
                 if (chunk["error"] is not null) return new Outcome("stream error");
-                if (chunk["choices"]?[0]?["delta"]?["content"]?.GetValue<string>() is { Length: > 0 })
+                if (chunk["choices"] is JsonArray { Count: > 0 } choices && choices[0]?["delta"]?["content"]?.GetValue<string>() is { Length: > 0 })
                 {
                     long now = Stopwatch.GetTimestamp();
                     if (last == 0) first = Stopwatch.GetElapsedTime(start, now).TotalMilliseconds;
