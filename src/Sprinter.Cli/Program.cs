@@ -18,6 +18,8 @@ public static class Program
         {
             InfoCommand.Create(output),
             GenerateCommand.Create(output, error),
+            ServeCommand.Create(output, error),
+            LoadCommand.Create(output, error),
             ConvertCommand.Create(output),
             BenchEngineCommand.Create(output, error),
             BenchTrainCommand.Create(output, error),

@@ -5,4 +5,4 @@ namespace Sprinter;
 /// message as one line and exits with code 2; the message names the file or field, what was
 /// wrong and what to do.
 /// </summary>
-public sealed class InvalidInputException(string message, Exception? inner = null) : Exception(message, inner);
+public class InvalidInputException(string message, Exception? inner = null) : Exception(message, inner);

@@ -45,6 +45,9 @@ internal static class CliSupport
         return null;
     }
 
+    public static Sprinter.Decoding.SprinterMode ParseSprinterMode(string text) =>
+        Sprinter.Serving.DecodingSettings.ParseSprinterMode(text) ?? throw new InvalidInputException($"--sprinter-mode must be paper or strict-on-call, got '{text}'.");
+
     public static Option<string?> DataDirOption(params string[] aliases) => new("--data-dir", aliases)
     {
         Description = "Folder holding wikitext2/ and lm1b/ (the evaluation data). Default: the repository's data/ folder (carried beside an installed tool), else ../shared/data.",

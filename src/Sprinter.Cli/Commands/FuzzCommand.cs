@@ -13,7 +13,7 @@ internal static class FuzzCommand
         var iterations = new Option<int>("--iterations") { Description = "Mutated inputs per parser.", DefaultValueFactory = _ => 1_000_000 };
         var seed = new Option<int>("--seed") { Description = "Seed of the mutations.", DefaultValueFactory = _ => 1 };
         var json = CliSupport.JsonOption();
-        var command = new Command("fuzz", "Feed mutated config.json, tokenizer.json, chat templates and shard indexes to their parsers: each must parse or refuse with one line. Exit code 1 when any crashed.")
+        var command = new Command("fuzz", "Feed mutated config.json, tokenizer.json, chat templates, shard indexes and server request bodies to their parsers: each must parse or refuse with one line. Exit code 1 when any crashed.")
             { parser, iterations, seed, json };
         command.SetAction(r =>
         {

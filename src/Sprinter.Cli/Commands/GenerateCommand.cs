@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Sprinter.Decoding;
 using Sprinter.Models;
+using Sprinter.Serving;
 
 namespace Sprinter.Cli.Commands;
 
@@ -35,50 +36,23 @@ internal static class GenerateCommand
             if (max < 1) throw new InvalidInputException($"--max-tokens must be >= 1, got {max}.");
             string text = r.GetValue(prompt)!;
             if (text.Length == 0) throw new InvalidInputException("--prompt is empty; give some text to continue.");
-            string modeName = r.GetValue(mode)!.ToLowerInvariant();
-            if (modeName is not ("ar" or "ar-draft" or "sd" or "sprinter"))
-                throw new InvalidInputException($"--mode must be ar, ar-draft, sd or sprinter, got '{modeName}'.");
+            string modeName = r.GetValue(mode)!;
+            var settings = new DecodingSettings
+            {
+                Mode = DecodingSettings.ParseMode(modeName) ?? throw new InvalidInputException($"--mode must be ar, ar-draft, sd or sprinter, got '{modeName}'."),
+                Gamma = r.GetValue(gamma),
+                Threshold = r.GetValue(threshold),
+                MaxDraft = r.GetValue(maxDraft),
+                SprinterMode = CliSupport.ParseSprinterMode(r.GetValue(sprinterMode)!),
+            };
             var weightType = CliSupport.ParseDtype(r.GetValue(dtype)!);
             int seed = r.GetValue(sampling.Seed);
 
-            using var pair = ModelPair.Load(
-                needsTarget: modeName != "ar-draft", targetFolder: r.GetValue(model),
-                needsDraft: modeName != "ar", draftFolder: r.GetValue(draft), weightType);
+            using var pair = ModelPair.Load(settings.NeedsTarget, r.GetValue(model), settings.NeedsDraft, r.GetValue(draft), weightType);
             var tokenizer = pair.Tokenizer;
-            IDecoder decoder;
-            string description;
-            if (modeName == "ar" || modeName == "ar-draft")
-            {
-                var lm = modeName == "ar" ? pair.Target! : pair.Draft!;
-                decoder = new AutoregressiveDecoder(lm.Model.CreateSession(), samplingOptions, seed, isTarget: modeName == "ar");
-                description = $"{lm.Name}";
-            }
-            else
-            {
-                var options = new SpeculativeOptions { Gamma = r.GetValue(gamma) };
-                if (modeName == "sprinter")
-                {
-                    var (v, calibrated) = VerifierSource.Resolve(r.GetValue(verifier), pair.Draft!, VerifierSource.DecodingOf(samplingOptions), error);
-                    string sm = r.GetValue(sprinterMode)!.ToLowerInvariant();
-                    options = options with
-                    {
-                        Method = SpeculativeMethod.Sprinter,
-                        Verifier = v,
-                        Threshold = r.GetValue(threshold) ?? calibrated ?? 0.5f,
-                        MaxDraft = r.GetValue(maxDraft),
-                        SprinterMode = sm switch
-                        {
-                            "paper" => SprinterMode.Paper,
-                            "strict-on-call" => SprinterMode.StrictOnCall,
-                            _ => throw new InvalidInputException($"--sprinter-mode must be paper or strict-on-call, got '{sm}'."),
-                        },
-                    };
-                }
-                decoder = new SpeculativeDecoder(pair.Draft!.Model.CreateSession(), pair.Target!.Model.CreateSession(), options, samplingOptions, seed);
-                description = options.Method == SpeculativeMethod.Sd
-                    ? $"draft {pair.Draft.Name} -> target {pair.Target.Name}, gamma {options.Gamma}"
-                    : $"draft {pair.Draft.Name} -> target {pair.Target.Name}, verifier {options.Verifier!.Name}, threshold {options.Threshold}, max-draft {options.MaxDraft}";
-            }
+            var verifierChoice = settings.Mode == DecodingMode.Sprinter
+                ? VerifierSource.Choose(r.GetValue(verifier), pair.Draft!, VerifierSource.DecodingOf(samplingOptions), error) : null;
+            var (decoder, description) = DecoderFactory.Create(settings, pair.Target, pair.Draft, samplingOptions, seed, verifierChoice);
 
             bool asChat = r.GetValue(chat);
             int[] ids;
@@ -87,7 +61,7 @@ internal static class GenerateCommand
                 var owner = (pair.Target ?? pair.Draft)!;
                 var template = owner.ChatTemplate
                     ?? throw new InvalidInputException($"{owner.Source}: the model has no chat template (no 'chat_template' in tokenizer_config.json or tokenizer.chat_template in GGUF); drop --chat to continue plain text.");
-                ids = tokenizer.Encode(template.Render([new ChatMessage("user", text)]));   // the template writes the BOS token itself
+                ids = ChatPrompt.Encode(tokenizer, template, [new ChatMessage("user", text)]);
             }
             else ids = tokenizer.EncodePrompt(text);
             var stream = tokenizer.CreateStreamingDecoder();

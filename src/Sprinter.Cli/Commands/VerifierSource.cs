@@ -1,6 +1,7 @@
 using System.Globalization;
 using Sprinter.Decoding;
 using Sprinter.Models;
+using Sprinter.Serving;
 using Sprinter.Verification;
 
 namespace Sprinter.Cli.Commands;
@@ -52,6 +53,13 @@ internal static class VerifierSource
                 }
         throw new InvalidInputException($"no shipped verifier is made for {decoding} decoding (models/verifier-{decoding}.safetensors); " +
             (decoding == "sample" ? "decode greedily with --temperature 0, or " : "") + "pass --verifier FILE (or constant:S).");
+    }
+
+    /// <summary><see cref="Resolve"/> as the decoder factory takes it.</summary>
+    public static VerifierChoice Choose(string? spec, LanguageModel draft, string decoding, TextWriter? notes = null)
+    {
+        var (verifier, threshold) = Resolve(spec, draft, decoding, notes);
+        return new VerifierChoice(verifier, threshold);
     }
 
     public static string DecodingOf(SamplingOptions options) => options.IsGreedy ? "greedy" : "sample";

@@ -78,6 +78,10 @@ public sealed class SpeculativeDecoder : IDecoder
             round.Clear();
             RunRound(committed, Math.Min(_options.RoundCap, maxTokens - produced), stats, round);
             stats.DecodeMs += Stopwatch.GetElapsedTime(roundStart).TotalMilliseconds;
+            // Kept current every round: a consumer that stops early (a stop string, a closed
+            // connection) still reads true counts.
+            stats.DraftMs = _draft.Milliseconds; stats.DraftFlops = _draft.Flops; stats.DraftSteps = _draft.Calls;
+            stats.TargetMs = _target.Milliseconds; stats.TargetFlops = _target.Flops; stats.TargetCalls = _target.Calls;
             int emittedThisRound = 0;
             bool stop = false;
             foreach (var token in round)
@@ -92,8 +96,6 @@ public sealed class SpeculativeDecoder : IDecoder
             if (stop) break;
             await Task.CompletedTask;
         }
-        stats.DraftMs = _draft.Milliseconds; stats.DraftFlops = _draft.Flops; stats.DraftSteps = _draft.Calls;
-        stats.TargetMs = _target.Milliseconds; stats.TargetFlops = _target.Flops; stats.TargetCalls = _target.Calls;
     }
 
     /// <summary>One round; appends its tokens to <paramref name="committed"/> and to <paramref name="output"/>.</summary>

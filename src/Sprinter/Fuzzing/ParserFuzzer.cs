@@ -9,14 +9,15 @@ namespace Sprinter.Fuzzing;
 public sealed record FuzzResult(string Parser, int Iterations, int Accepted, int Refused, List<string> Crashes);
 
 /// <summary>
-/// Mutation fuzzing of the parsers that read user files: config.json, tokenizer.json, SentencePiece
-/// tokenizer.model, chat templates, sharded-weight indexes and whole GGUF files. Each input is a valid seed with a few bytes edited, truncated, or
+/// Mutation fuzzing of the parsers that read user input: config.json, tokenizer.json, SentencePiece
+/// tokenizer.model, chat templates, sharded-weight indexes, whole GGUF files and the server's
+/// request bodies. Each input is a valid seed with a few bytes edited, truncated, or
 /// spliced with its own bytes; a parser must accept it or throw an InvalidInputException with one
 /// line. The tests run 10,000 inputs per parser; `sprinter fuzz` runs longer campaigns.
 /// </summary>
 public static class ParserFuzzer
 {
-    public static readonly string[] Parsers = ["config", "tokenizer", "spm", "template", "index", "gguf"];
+    public static readonly string[] Parsers = ["config", "tokenizer", "spm", "template", "index", "gguf", "request"];
 
     /// <param name="kind">0: edit 1-3 bytes; 1: truncate; else: splice in up to 40 of its own bytes.</param>
     public static byte[] Mutate(byte[] valid, Random rng, int kind, bool printable = true)
@@ -78,6 +79,12 @@ public static class ParserFuzzer
             File.WriteAllBytes(path, bytes);
             using var model = LanguageModel.Load(path);
             model.Tokenizer.Decode(model.Tokenizer.EncodePrompt("the cat <s> sat"));
+        }),
+        "request" => (RequestSeeds(), bytes =>
+        {
+            // The seeds with a prompt are text completions; the others chat.
+            if (bytes.AsSpan().IndexOf("\"prompt\""u8) >= 0) Serving.RequestParser.ParseCompletion(bytes);
+            else Serving.RequestParser.ParseChat(bytes);
         }),
         _ => throw new InvalidInputException($"--parser takes {string.Join(", ", Parsers)} or all, got '{parser}'."),
     };
@@ -165,6 +172,16 @@ public static class ParserFuzzer
         }
         return [.. seeds];
     }
+
+    static byte[][] RequestSeeds() =>
+    [
+        .. new[]
+        {
+            """{"model": "m", "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}], "max_tokens": 16, "temperature": 0.7, "top_p": 0.9, "seed": 42, "stop": ["\n", "User:"], "stream": true, "stream_options": {"include_usage": true}, "n": 1}""",
+            """{"messages": [{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}], "max_completion_tokens": 8, "logprobs": false, "sprinter": {"mode": "sprinter", "gamma": 3, "threshold": 0.4, "max_draft": 8, "sprinter_mode": "paper", "provenance": true}}""",
+            """{"model": "m", "prompt": "The city", "max_tokens": 5, "temperature": 0, "stop": "x", "top_k": 40, "seed": null, "sprinter": {"mode": "sd"}}""",
+        }.Select(Encoding.UTF8.GetBytes),
+    ];
 
     static byte[][] IndexSeeds(out string dir)
     {

@@ -35,6 +35,12 @@ public sealed class LearnedVerifier : IVerifier
         return new LearnedVerifier(model, draft, $"{Path.GetFileName(path)} ({model.Recipe})");
     }
 
+    /// <summary>
+    /// A verifier over the same weights with its own scratch buffers, for a decoder that runs at
+    /// the same time as this one's (the server gives each request its own).
+    /// </summary>
+    public LearnedVerifier Clone() => new(_model, _draft, Name);
+
     static string Short(string id) => id.Length > 12 ? id[..12] : id;
 
     public float Score(in VerifierInput input) => VerifierModel.Sigmoid(_model.Logit(Features(input.Hidden, input.Token, input.Logits), _scratch));

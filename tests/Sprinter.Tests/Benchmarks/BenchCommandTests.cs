@@ -112,7 +112,7 @@ public class BenchCommandTests
         {
             Features = FeatureSet.Hidden, HiddenSize = d, HiddenUnits = 0, Mean = new float[d], InvStd = Enumerable.Repeat(1f, d).ToArray(),
             W1 = Enumerable.Range(0, d).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray(), B1 = [0.2f],
-            Threshold = 0.45f, DraftIdentity = draft.Folder.ComputeIdentity(),
+            Threshold = 0.45f, DraftIdentity = draft.ComputeIdentity(),
         };
         string path = Path.Combine(TestModels.TempDir(), "verifier.safetensors");
         model.Save(path);

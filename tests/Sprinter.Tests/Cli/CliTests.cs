@@ -183,7 +183,7 @@ public class GenerateModesCliTests
     {
         // A verifier trained on greedy labels (the default decoding of a label set) for this draft.
         using var draft = Sprinter.Models.LanguageModel.Load(Pair.Value.Draft);
-        var labels = Sprinter.Tests.Verification.VerifierTests.Planted(600, 16, 3, seed: 2, draftIdentity: draft.Folder.ComputeIdentity());
+        var labels = Sprinter.Tests.Verification.VerifierTests.Planted(600, 16, 3, seed: 2, draftIdentity: draft.ComputeIdentity());
         var trained = Sprinter.Verification.VerifierTrainer.Train(labels, Sprinter.Verification.VerifierRecipe.Paper with { Epochs = 1 }, seed: 1);
         string path = Path.Combine(TestModels.TempDir(), "greedy-verifier.safetensors");
         trained.Model.Save(path);

@@ -244,7 +244,7 @@ public class ArchitectureTests
         string target = Write(TinyLlama("mistral", kvHeads: 2, vocab: vocab), 51), draft = Write(TinyLlama("mistral", kvHeads: 1, vocab: vocab) with { LayerCount = 1 }, 52);
         using (var lm = LanguageModel.Load(target))
         {
-            Assert.EndsWith(SentencePieceModelFile.FileName, lm.Folder.TokenizerFiles);
+            Assert.EndsWith(SentencePieceModelFile.FileName, lm.TokenizerFiles);
             Assert.Equal(1, lm.Tokenizer.EncodePrompt("the cat")[0]);
             Assert.Contains(2, lm.StopTokens);
             Assert.Equal("the cat sat", lm.Tokenizer.Decode(lm.Tokenizer.Encode("the cat sat")));

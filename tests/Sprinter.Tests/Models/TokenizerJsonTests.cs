@@ -121,7 +121,7 @@ public class TokenizerJsonTests
         File.Delete(Path.Combine(dir, "vocab.json"));
         File.Delete(Path.Combine(dir, "merges.txt"));
         using var viaJson = LanguageModel.Load(dir);
-        Assert.NotNull(viaJson.Folder.TokenizerJsonPath);
+        Assert.NotNull(viaJson.Folder!.TokenizerJsonPath);
         Assert.Equal(viaVocab.Tokenizer.Encode(Texts[0]), viaJson.Tokenizer.Encode(Texts[0]));
         viaVocab.Dispose();
         var (code, output, error) = Cli.CliTests.Run("generate", "--target", dir, "--mode", "ar", "--prompt", "abc", "--max-tokens", "5", "--temperature", "0");

@@ -102,7 +102,7 @@ public class VerifierTests
         string draftA = TestModels.Folder(c, seed: 1), draftB = TestModels.Folder(c, seed: 2);
         using var a = LanguageModel.Load(draftA);
         using var b = LanguageModel.Load(draftB);
-        var data = Planted(1500, 16, 3, seed: 5, draftIdentity: a.Folder.ComputeIdentity());
+        var data = Planted(1500, 16, 3, seed: 5, draftIdentity: a.ComputeIdentity());
         var trained = VerifierTrainer.Train(data, VerifierRecipe.Paper with { Epochs = 3 }, seed: 2);
         string path = Path.Combine(TestModels.TempDir(), "verifier.safetensors");
         trained.Model.Save(path);

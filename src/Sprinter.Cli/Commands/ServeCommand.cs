@@ -1,0 +1,80 @@
+using System.CommandLine;
+using Sprinter.Server;
+using Sprinter.Serving;
+
+namespace Sprinter.Cli.Commands;
+
+/// <summary><c>sprinter serve</c>: the OpenAI-compatible HTTP server.</summary>
+internal static class ServeCommand
+{
+    public static Command Create(TextWriter output, TextWriter error)
+    {
+        var host = new Option<string>("--host") { Description = "Address to listen on.", DefaultValueFactory = _ => "127.0.0.1" };
+        var port = new Option<int>("--port") { Description = "Port to listen on (0: any free port).", DefaultValueFactory = _ => 8080 };
+        var target = new Option<string?>("--target", "--model") { Description = "Target model folder. Default: the shipped target." };
+        var draft = new Option<string?>("--draft") { Description = "Draft model folder (sd, sprinter). Default: the shipped draft; not loaded with --mode ar." };
+        var verifier = new Option<string?>("--verifier") { Description = "SPRINTER verifier file, or constant:S. Default: the shipped verifier for the request's decoding (greedy or sample)." };
+        var mode = new Option<string>("--mode") { Description = "Decoding when a request does not say: sd (lossless, default), ar (lossless, target only) or sprinter (lossy in paper mode). Requests choose with their 'sprinter' object.", DefaultValueFactory = _ => "sd" };
+        var gamma = new Option<int>("--gamma") { Description = "SD: draft tokens per round (default of requests).", DefaultValueFactory = _ => 4 };
+        var threshold = new Option<float?>("--threshold") { Description = "SPRINTER: verifier threshold. Default: the verifier's calibrated one, else 0.5." };
+        var maxDraft = new Option<int>("--max-draft") { Description = "SPRINTER: cap on drafted tokens per round.", DefaultValueFactory = _ => 20 };
+        var sprinterMode = new Option<string>("--sprinter-mode") { Description = "paper (lossy) or strict-on-call (lossless).", DefaultValueFactory = _ => "paper" };
+        var maxConcurrent = new Option<int>("--max-concurrent") { Description = "Generations that run at once; more wait in the queue.", DefaultValueFactory = _ => 4 };
+        var queue = new Option<int>("--queue") { Description = "Generations that may wait for a slot; beyond that a request gets 429 with Retry-After.", DefaultValueFactory = _ => 128 };
+        var maxPrompt = new Option<int?>("--max-prompt-tokens") { Description = "Longest prompt accepted (400 beyond). Default: what the context allows." };
+        var defaultMaxTokens = new Option<int>("--default-max-tokens") { Description = "New tokens when a request gives no max_tokens.", DefaultValueFactory = _ => 256 };
+        var maxBody = new Option<int>("--max-body-bytes") { Description = "Largest request body accepted (400 beyond).", DefaultValueFactory = _ => 1 << 20 };
+        var dtype = CliSupport.DtypeOption();
+        var command = new Command("serve", "Serve the models over an OpenAI-compatible HTTP API (chat and text completions, streaming, /v1/models, /health, Prometheus /metrics).")
+            { host, port, target, draft, verifier, mode, gamma, threshold, maxDraft, sprinterMode, maxConcurrent, queue, maxPrompt, defaultMaxTokens, maxBody, dtype };
+        command.SetAction(async (r, ct) =>
+        {
+            string modeName = r.GetValue(mode)!;
+            var settings = new DecodingSettings
+            {
+                Mode = DecodingSettings.ParseMode(modeName) is { } m && m != DecodingMode.ArDraft ? m
+                    : throw new InvalidInputException($"--mode must be sd, ar or sprinter, got '{modeName}'."),
+                Gamma = Positive(r.GetValue(gamma), "--gamma"),
+                Threshold = r.GetValue(threshold) is float t && !(t >= 0 && t <= 1) ? throw new InvalidInputException($"--threshold must be in [0, 1], got {t}.") : r.GetValue(threshold),
+                MaxDraft = Positive(r.GetValue(maxDraft), "--max-draft"),
+                SprinterMode = CliSupport.ParseSprinterMode(r.GetValue(sprinterMode)!),
+            };
+            var options = new ServingOptions
+            {
+                Decoding = settings,
+                MaxConcurrent = Positive(r.GetValue(maxConcurrent), "--max-concurrent"),
+                MaxQueue = r.GetValue(queue) is >= 0 and var q ? q : throw new InvalidInputException($"--queue must be >= 0, got {r.GetValue(queue)}."),
+                MaxPromptTokens = r.GetValue(maxPrompt) is int mp ? Positive(mp, "--max-prompt-tokens") : null,
+                DefaultMaxTokens = Positive(r.GetValue(defaultMaxTokens), "--default-max-tokens"),
+            };
+            var serverOptions = new ServerOptions { Host = r.GetValue(host)!, Port = r.GetValue(port), MaxBodyBytes = Positive(r.GetValue(maxBody), "--max-body-bytes") };
+            if (serverOptions.Port is < 0 or > 65535) throw new InvalidInputException($"--port must be in [0, 65535], got {serverOptions.Port}.");
+            string? verifierSpec = r.GetValue(verifier);
+            if (verifierSpec is not null && !verifierSpec.StartsWith("constant:", StringComparison.OrdinalIgnoreCase) && !File.Exists(verifierSpec))
+                throw new InvalidInputException($"{verifierSpec}: verifier file not found; train one with 'sprinter verifier train'.");
+
+            // Lossless by default: the draft is loaded for SD, and SPRINTER is there for requests that ask.
+            bool needsDraft = settings.Mode != DecodingMode.Ar || r.GetValue(draft) is not null;
+            using var pair = ModelPair.Load(needsTarget: true, r.GetValue(target), needsDraft, r.GetValue(draft), CliSupport.ParseDtype(r.GetValue(dtype)!));
+            Func<string, VerifierChoice>? verifiers = pair.Draft is null ? null : decoding => VerifierSource.Choose(verifierSpec, pair.Draft, decoding, error);
+            using var service = new GenerationService(pair.Target, pair.Draft, options, verifiers);
+            if (settings.Mode == DecodingMode.Sprinter) verifiers!("greedy");   // a bad verifier stops the start, not the first request
+            await using var server = await StartServer(service, serverOptions);
+            output.WriteLine($"sprinter serve: {service.ModelId} on {server.Address} (OpenAI API at {server.Address}v1); default mode {DecodingSettings.Name(settings.Mode)} " +
+                $"({(settings.Lossless ? "lossless" : "LOSSY")}), {options.MaxConcurrent} at once, queue {options.MaxQueue}. Ctrl+C stops.");
+            output.Flush();
+            try { await server.WaitAsync(ct); }
+            catch (OperationCanceledException) { }
+            return 0;
+        });
+        return command;
+    }
+
+    static async Task<SprinterServer> StartServer(GenerationService service, ServerOptions options)
+    {
+        try { return await SprinterServer.StartAsync(service, options); }
+        catch (IOException e) { throw new InvalidInputException($"cannot listen on {options.Host}:{options.Port}: {e.Message.ReplaceLineEndings(" ")}"); }
+    }
+
+    static int Positive(int value, string option) => value >= 1 ? value : throw new InvalidInputException($"{option} must be >= 1, got {value}.");
+}

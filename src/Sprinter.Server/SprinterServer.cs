@@ -1,0 +1,138 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Sprinter.Serving;
+
+namespace Sprinter.Server;
+
+/// <summary>Where and how the HTTP server listens.</summary>
+public sealed record ServerOptions
+{
+    public string Host { get; init; } = "127.0.0.1";
+    /// <summary>0 picks a free port (the tests).</summary>
+    public int Port { get; init; } = 8080;
+    /// <summary>Request bodies larger than this are refused with 400.</summary>
+    public int MaxBodyBytes { get; init; } = 1 << 20;
+    public LogLevel LogLevel { get; init; } = LogLevel.Warning;
+}
+
+/// <summary>
+/// The OpenAI-compatible HTTP shell around a <see cref="GenerationService"/> (ASP.NET Core minimal
+/// API on Kestrel): routes, error mapping, SSE. The generation logic itself is in the library.
+/// </summary>
+public sealed class SprinterServer : IAsyncDisposable
+{
+    readonly WebApplication _app;
+    readonly PrometheusExporter _metrics;
+
+    public GenerationService Service { get; }
+    /// <summary>The address it listens on, e.g. http://127.0.0.1:41234 (the real port when 0 was asked).</summary>
+    public Uri Address { get; private set; } = null!;
+
+    SprinterServer(WebApplication app, GenerationService service, PrometheusExporter metrics) => (_app, Service, _metrics) = (app, service, metrics);
+
+    public static async Task<SprinterServer> StartAsync(GenerationService service, ServerOptions options, CancellationToken cancellationToken = default)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.SetMinimumLevel(options.LogLevel);
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            // One byte over our own limit, so that our check (a 400 in OpenAI's shape) answers first, not Kestrel's 413.
+            k.Limits.MaxRequestBodySize = options.MaxBodyBytes + 1L;
+        });
+        builder.WebHost.UseUrls($"http://{options.Host}:{options.Port}");
+        var app = builder.Build();
+        var metrics = new PrometheusExporter(service.Metrics.Meter);
+        var server = new SprinterServer(app, service, metrics);
+        server.Map(options);
+        await app.StartAsync(cancellationToken);
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        server.Address = new Uri(address.Replace("[::]", "127.0.0.1").Replace("0.0.0.0", "127.0.0.1"));
+        return server;
+    }
+
+    void Map(ServerOptions options)
+    {
+        _app.Use(async (context, next) =>
+        {
+            long start = Stopwatch.GetTimestamp();
+            try { await next(context); }
+            catch (Exception e) when (!context.Response.HasStarted) { await WriteError(context, e); }
+            catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested) { }   // the client left mid-stream
+            finally
+            {
+                string route = context.GetEndpoint()?.DisplayName is { } name ? name.Split(' ')[^1] : "unmatched";
+                Service.Metrics.HttpRequest(route, context.Response.StatusCode, Stopwatch.GetElapsedTime(start));
+            }
+        });
+        var endpoints = new CompletionEndpoints(Service, options.MaxBodyBytes);
+        _app.MapPost("/v1/chat/completions", context => endpoints.Handle(context, chat: true)).WithDisplayName("/v1/chat/completions");
+        _app.MapPost("/v1/completions", context => endpoints.Handle(context, chat: false)).WithDisplayName("/v1/completions");
+        _app.MapGet("/v1/models", context => Json(context, 200, new JsonObject
+        {
+            ["object"] = "list",
+            ["data"] = new JsonArray(new JsonObject { ["id"] = Service.ModelId, ["object"] = "model", ["created"] = 0, ["owned_by"] = "sprinter" }),
+        })).WithDisplayName("/v1/models");
+        _app.MapGet("/health", context => Json(context, 200, new JsonObject
+        {
+            ["status"] = "ok",
+            ["model"] = Service.ModelId,
+            ["mode"] = DecodingSettings.Name(Service.Options.Decoding.Mode),
+            ["lossless"] = Service.Options.Decoding.Lossless,
+            ["running"] = Service.Gate.Running,
+            ["waiting"] = Service.Gate.Waiting,
+            ["max_concurrent"] = Service.Gate.MaxRunning,
+            ["queue"] = Service.Gate.MaxWaiting,
+            ["working_set_bytes"] = Environment.WorkingSet,
+            ["gc_heap_bytes"] = GC.GetTotalMemory(false),
+        })).WithDisplayName("/health");
+        _app.MapGet("/metrics", async context =>
+        {
+            context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
+            await context.Response.WriteAsync(_metrics.Write(), context.RequestAborted);
+        }).WithDisplayName("/metrics");
+    }
+
+    /// <summary>Client mistakes are 400 in OpenAI's error shape, a full queue 429 with Retry-After; anything else is ours (500).</summary>
+    static Task WriteError(HttpContext context, Exception e)
+    {
+        switch (e)
+        {
+            case InvalidRequestException r: return Json(context, 400, OpenAiJson.Error(r.Message, "invalid_request_error", r.Param));
+            case InvalidInputException i: return Json(context, 400, OpenAiJson.Error(i.Message, "invalid_request_error", null));
+            case BadHttpRequestException b: return Json(context, 400, OpenAiJson.Error($"bad request: {b.Message}", "invalid_request_error", null));
+            case ServerBusyException busy:
+                context.Response.Headers.RetryAfter = "1";
+                return Json(context, 429, OpenAiJson.Error(busy.Message, "rate_limit_error", null, "server_busy"));
+            case OperationCanceledException when context.RequestAborted.IsCancellationRequested: return Task.CompletedTask;
+            default:
+                context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger<SprinterServer>().LogError(e, "request failed");
+                return Json(context, 500, OpenAiJson.Error("internal error: " + e.Message.ReplaceLineEndings(" "), "server_error", null));
+        }
+    }
+
+    internal static async Task Json(HttpContext context, int status, JsonNode body)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/json";
+        await context.Response.WriteAsync(body.ToJsonString());
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        _metrics.Dispose();
+    }
+
+    /// <summary>Runs until <paramref name="cancellationToken"/> is cancelled (Ctrl+C in the CLI).</summary>
+    public Task WaitAsync(CancellationToken cancellationToken) => _app.WaitForShutdownAsync(cancellationToken);
+}

@@ -1,0 +1,214 @@
+using System.Text.Json;
+using Sprinter.Models;
+
+namespace Sprinter.Serving;
+
+/// <summary>
+/// Reads an OpenAI chat or text completion body. Every mistake (malformed JSON, a wrong type, an
+/// absurd value, an unknown mode) throws <see cref="InvalidRequestException"/> naming the field;
+/// nothing else escapes (fuzzed by <see cref="Fuzzing.ParserFuzzer"/>). Fields this server does not
+/// use (presence_penalty, user, ...) are ignored, as OpenAI-compatible servers commonly do.
+/// </summary>
+public static class RequestParser
+{
+    /// <summary>Largest max_tokens accepted before the model's context is even consulted.</summary>
+    public const int MaxTokensCeiling = 1_000_000;
+
+    static readonly JsonDocumentOptions Options = new() { MaxDepth = 32 };
+
+    public static CompletionRequest ParseChat(ReadOnlySpan<byte> body) => Parse(body, chat: true);
+
+    public static CompletionRequest ParseCompletion(ReadOnlySpan<byte> body) => Parse(body, chat: false);
+
+    static CompletionRequest Parse(ReadOnlySpan<byte> body, bool chat)
+    {
+        JsonDocument document;
+        try { document = JsonDocument.Parse(body.ToArray(), Options); }
+        catch (JsonException e) { throw new InvalidRequestException(null, $"the body is not valid JSON ({OneLine(e.Message)})."); }
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object) throw new InvalidRequestException(null, $"the body must be a JSON object, got {Kind(root)}.");
+            int? n = OptionalInt(root, "n", 1, int.MaxValue);
+            if (n is not null and not 1) throw new InvalidRequestException("n", $"n must be 1 (one choice per request), got {n}.");
+            RefuseLogprobs(root);
+            var streamOptions = Optional(root, "stream_options", JsonValueKind.Object);
+            return new CompletionRequest
+            {
+                Messages = chat ? Messages(root) : null,
+                Prompt = chat ? null : Prompt(root),
+                Model = OptionalString(root, "model"),
+                Stream = OptionalBool(root, "stream") ?? false,
+                IncludeUsage = streamOptions is { } so && (OptionalBool(so, "include_usage", "stream_options.include_usage") ?? false),
+                MaxTokens = OptionalInt(root, "max_completion_tokens", 1, MaxTokensCeiling) ?? OptionalInt(root, "max_tokens", 1, MaxTokensCeiling),
+                Temperature = (float)(OptionalNumber(root, "temperature", 0, 2, "[0, 2]; 0 is greedy") ?? 1),
+                TopP = (float)(OptionalNumber(root, "top_p", double.Epsilon, 1, "(0, 1]") ?? 1),
+                // vLLM's extension; -1 (its "off") is taken as 0.
+                TopK = Math.Max(0, OptionalInt(root, "top_k", -1, int.MaxValue) ?? 0),
+                Seed = OptionalSeed(root),
+                Stop = Stop(root),
+                Sprinter = Overrides(root),
+            };
+        }
+    }
+
+    static IReadOnlyList<ChatMessage> Messages(JsonElement root)
+    {
+        if (!root.TryGetProperty("messages", out var messages)) throw new InvalidRequestException("messages", "messages is required: a list of {role, content} objects.");
+        if (messages.ValueKind != JsonValueKind.Array) throw new InvalidRequestException("messages", $"messages must be a list, got {Kind(messages)}.");
+        var list = new List<ChatMessage>();
+        int i = 0;
+        foreach (var m in messages.EnumerateArray())
+        {
+            string at = $"messages[{i++}]";
+            if (m.ValueKind != JsonValueKind.Object) throw new InvalidRequestException(at, $"{at} must be an object with role and content, got {Kind(m)}.");
+            string role = OptionalString(m, "role", $"{at}.role") ?? throw new InvalidRequestException($"{at}.role", $"{at}.role is required.");
+            role = role switch
+            {
+                "system" or "user" or "assistant" or "tool" => role,
+                "developer" => "system",   // OpenAI's newer name for the system role
+                _ => throw new InvalidRequestException($"{at}.role", $"{at}.role must be system, developer, user, assistant or tool, got '{Short(role)}'."),
+            };
+            list.Add(new ChatMessage(role, Content(m, $"{at}.content")));
+        }
+        if (list.Count == 0) throw new InvalidRequestException("messages", "messages is empty; give at least one message.");
+        return list;
+    }
+
+    /// <summary>A string, null (an assistant turn that only called tools), or a list of text parts.</summary>
+    static string Content(JsonElement message, string at)
+    {
+        if (!message.TryGetProperty("content", out var content) || content.ValueKind == JsonValueKind.Null) return "";
+        if (content.ValueKind == JsonValueKind.String) return content.GetString()!;
+        if (content.ValueKind != JsonValueKind.Array) throw new InvalidRequestException(at, $"{at} must be a string or a list of text parts, got {Kind(content)}.");
+        var text = new System.Text.StringBuilder();
+        int i = 0;
+        foreach (var part in content.EnumerateArray())
+        {
+            string partAt = $"{at}[{i++}]";
+            if (part.ValueKind != JsonValueKind.Object || OptionalString(part, "type", partAt + ".type") != "text")
+                throw new InvalidRequestException(partAt, $"{partAt} must be a text part {{\"type\": \"text\", \"text\": ...}}; this server reads text only.");
+            text.Append(OptionalString(part, "text", partAt + ".text") ?? throw new InvalidRequestException(partAt + ".text", $"{partAt}.text is required."));
+        }
+        return text.ToString();
+    }
+
+    static string Prompt(JsonElement root)
+    {
+        if (!root.TryGetProperty("prompt", out var prompt)) throw new InvalidRequestException("prompt", "prompt is required: the text to continue.");
+        if (prompt.ValueKind == JsonValueKind.Array && prompt.GetArrayLength() == 1 && prompt[0].ValueKind == JsonValueKind.String) prompt = prompt[0];
+        if (prompt.ValueKind != JsonValueKind.String) throw new InvalidRequestException("prompt", $"prompt must be a string (or a list of one string), got {Kind(prompt)}.");
+        string text = prompt.GetString()!;
+        if (text.Length == 0) throw new InvalidRequestException("prompt", "prompt is empty; give some text to continue.");
+        return text;
+    }
+
+    static IReadOnlyList<string> Stop(JsonElement root)
+    {
+        if (!root.TryGetProperty("stop", out var stop) || stop.ValueKind == JsonValueKind.Null) return [];
+        var list = stop.ValueKind switch
+        {
+            JsonValueKind.String => [stop.GetString()!],
+            JsonValueKind.Array => stop.EnumerateArray().Select(s => s.ValueKind == JsonValueKind.String ? s.GetString()!
+                : throw new InvalidRequestException("stop", $"stop must hold strings, got {Kind(s)}.")).ToList(),
+            _ => throw new InvalidRequestException("stop", $"stop must be a string or a list of strings, got {Kind(stop)}."),
+        };
+        if (list.Count > 4) throw new InvalidRequestException("stop", $"stop holds at most 4 sequences, got {list.Count}.");
+        if (list.Any(s => s.Length == 0)) throw new InvalidRequestException("stop", "stop sequences must not be empty.");
+        return list;
+    }
+
+    static DecodingOverrides Overrides(JsonElement root) =>
+        Optional(root, "sprinter", JsonValueKind.Object) is { } s ? ParseOverrides(s) : new DecodingOverrides();
+
+    /// <summary>A <c>sprinter</c> object: mode, gamma, threshold, max_draft, sprinter_mode, provenance.</summary>
+    public static DecodingOverrides ParseOverrides(JsonElement s)
+    {
+        string? mode = OptionalString(s, "mode", "sprinter.mode"), sprinterMode = OptionalString(s, "sprinter_mode", "sprinter.sprinter_mode");
+        return new DecodingOverrides
+        {
+            Mode = mode is null ? null : DecodingSettings.ParseMode(mode) is { } m && m != DecodingMode.ArDraft ? m
+                : throw new InvalidRequestException("sprinter.mode", $"sprinter.mode must be ar, sd or sprinter, got '{Short(mode)}'."),
+            Gamma = OptionalInt(s, "gamma", 1, 64, "sprinter.gamma"),
+            Threshold = (float?)OptionalNumber(s, "threshold", 0, 1, "[0, 1]", "sprinter.threshold"),
+            MaxDraft = OptionalInt(s, "max_draft", 1, 64, "sprinter.max_draft"),
+            SprinterMode = sprinterMode is null ? null : DecodingSettings.ParseSprinterMode(sprinterMode)
+                ?? throw new InvalidRequestException("sprinter.sprinter_mode", $"sprinter.sprinter_mode must be paper or strict-on-call, got '{Short(sprinterMode)}'."),
+            Provenance = OptionalBool(s, "provenance", "sprinter.provenance") ?? false,
+        };
+    }
+
+    /// <summary>Per-token log probabilities are not computed by the decoders; asking for them is refused rather than ignored.</summary>
+    static void RefuseLogprobs(JsonElement root)
+    {
+        if (!root.TryGetProperty("logprobs", out var lp)) return;
+        bool asked = lp.ValueKind switch
+        {
+            JsonValueKind.Null or JsonValueKind.False => false,
+            JsonValueKind.True => true,
+            JsonValueKind.Number => !lp.TryGetInt32(out int k) || k != 0,   // the text API's logprobs: k
+            _ => throw new InvalidRequestException("logprobs", $"logprobs must be a boolean (chat) or an integer (completions), got {Kind(lp)}."),
+        };
+        if (asked) throw new InvalidRequestException("logprobs", "logprobs are not supported by this server; leave logprobs out or false.");
+    }
+
+    static int? OptionalSeed(JsonElement root)
+    {
+        if (!root.TryGetProperty("seed", out var v) || v.ValueKind == JsonValueKind.Null) return null;
+        if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt64(out long seed)) throw new InvalidRequestException("seed", $"seed must be an integer, got {Describe(v)}.");
+        return unchecked((int)seed ^ (int)(seed >> 32));   // OpenAI's seeds are 64-bit; the sampler takes 32
+    }
+
+    static JsonElement? Optional(JsonElement obj, string name, JsonValueKind kind, string? param = null)
+    {
+        if (!obj.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
+        if (v.ValueKind != kind) throw new InvalidRequestException(param ?? name, $"{param ?? name} must be {Article(kind)}, got {Kind(v)}.");
+        return v;
+    }
+
+    static string? OptionalString(JsonElement obj, string name, string? param = null) => Optional(obj, name, JsonValueKind.String, param)?.GetString();
+
+    static bool? OptionalBool(JsonElement obj, string name, string? param = null)
+    {
+        if (!obj.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
+        return v.ValueKind switch
+        {
+            JsonValueKind.True => true, JsonValueKind.False => false,
+            _ => throw new InvalidRequestException(param ?? name, $"{param ?? name} must be true or false, got {Kind(v)}."),
+        };
+    }
+
+    static int? OptionalInt(JsonElement obj, string name, int min, int max, string? param = null)
+    {
+        if (!obj.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
+        param ??= name;
+        if (v.ValueKind != JsonValueKind.Number || !v.TryGetDouble(out double d) || d != Math.Floor(d))
+            throw new InvalidRequestException(param, $"{param} must be an integer, got {Describe(v)}.");
+        if (d < min || d > max) throw new InvalidRequestException(param, $"{param} must be in [{min}, {max}], got {Describe(v)}.");
+        return (int)d;
+    }
+
+    static double? OptionalNumber(JsonElement obj, string name, double min, double max, string range, string? param = null)
+    {
+        if (!obj.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
+        param ??= name;
+        if (v.ValueKind != JsonValueKind.Number || !v.TryGetDouble(out double d) || !double.IsFinite(d))
+            throw new InvalidRequestException(param, $"{param} must be a number, got {Describe(v)}.");
+        if (d < min || d > max) throw new InvalidRequestException(param, $"{param} must be in {range}, got {Describe(v)}.");
+        return d;
+    }
+
+    static string Kind(JsonElement v) => v.ValueKind switch
+    {
+        JsonValueKind.Object => "an object", JsonValueKind.Array => "a list", JsonValueKind.String => "a string",
+        JsonValueKind.Number => "a number", JsonValueKind.True or JsonValueKind.False => "a boolean", _ => "null",
+    };
+
+    static string Article(JsonValueKind kind) => kind == JsonValueKind.Object ? "an object" : kind == JsonValueKind.String ? "a string" : kind.ToString().ToLowerInvariant();
+
+    static string Describe(JsonElement v) => v.ValueKind == JsonValueKind.Number ? Short(v.GetRawText()) : Kind(v);
+
+    static string Short(string text) => OneLine(text.Length > 40 ? text[..40] + "..." : text);
+
+    static string OneLine(string text) => text.ReplaceLineEndings(" ");
+}
