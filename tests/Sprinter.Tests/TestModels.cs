@@ -26,6 +26,14 @@ public static class TestModels
         return dir;
     }
 
+    /// <summary>The checkout the tests run in (the folder holding Sprinter.slnx).</summary>
+    public static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Sprinter.slnx"))) return dir.FullName;
+        throw new InvalidOperationException("the tests do not run inside a checkout");
+    }
+
     public static string TempDir()
     {
         string dir = Path.Combine(Path.GetTempPath(), "sprinter-tests", Guid.NewGuid().ToString("N"));

@@ -12,12 +12,7 @@ public class DataFolderTests
         ("wikitext2/wiki.test.raw", "4f3e427e4aff23acff917a8a51aeae21bf12832256e26914c8fc250dcef4103c"),
     ];
 
-    static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Sprinter.slnx"))) return dir.FullName;
-        throw new InvalidOperationException("the tests do not run inside a checkout");
-    }
+    static string RepositoryRoot() => TestModels.RepositoryRoot();
 
     static string Sha256(string path) => Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(path)));
 
