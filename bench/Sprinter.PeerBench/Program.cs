@@ -25,7 +25,45 @@ root.SetAction(r =>
         return 2;
     }
 });
+// quantize: a model folder as a GGUF file quantized by llama.cpp itself, to try GGUF input with.
+var qModel = new Option<string>("--model") { Required = true, Description = "Model folder to convert (any family GgufWriter writes)." };
+var qType = new Option<string>("--type") { DefaultValueFactory = _ => "Q8_0", Description = "llama.cpp file type: Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K_M, Q4_K_S, Q5_K_M, Q6_K, F16." };
+var qOut = new Option<string>("--out") { Required = true, Description = "The .gguf file to write." };
+var quantize = new Command("quantize", "Writes a model folder as GGUF and quantizes it with llama.cpp's quantizer.") { qModel, qType, qOut };
+quantize.SetAction(r =>
+{
+    try { return Quantize(r.GetValue(qModel)!, r.GetValue(qType)!, r.GetValue(qOut)!); }
+    catch (InvalidInputException e)
+    {
+        Console.Error.WriteLine($"error: {e.Message}");
+        return 2;
+    }
+});
+root.Subcommands.Add(quantize);
 return root.Parse(args).Invoke();
+
+static int Quantize(string folder, string type, string outFile)
+{
+    var fileType = type.ToUpperInvariant() switch
+    {
+        "Q8_0" => LLamaFtype.MOSTLY_Q8_0, "Q4_0" => LLamaFtype.MOSTLY_Q4_0, "Q4_1" => LLamaFtype.MOSTLY_Q4_1,
+        "Q5_0" => LLamaFtype.MOSTLY_Q5_0, "Q5_1" => LLamaFtype.MOSTLY_Q5_1, "Q4_K_M" => LLamaFtype.MOSTLY_Q4_K_M,
+        "Q4_K_S" => LLamaFtype.MOSTLY_Q4_K_S, "Q5_K_M" => LLamaFtype.MOSTLY_Q5_K_M, "Q6_K" => LLamaFtype.MOSTLY_Q6_K, "F16" => LLamaFtype.MOSTLY_F16,
+        _ => throw new InvalidInputException($"--type '{type}' is not one of Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K_M, Q4_K_S, Q5_K_M, Q6_K, F16."),
+    };
+    string f32 = outFile + ".f32-" + Environment.ProcessId;
+    try
+    {
+        GgufWriter.Convert(folder, f32, GgufType.F32);
+        NativeLibraryConfig.All.WithLogCallback((level, message) => { if (level == LLamaLogLevel.Error) Console.Error.Write(message); });
+        NativeApi.llama_empty_call();
+        if (!LLamaQuantizer.Quantize(f32, outFile, fileType, WorkerPool.Shared.ThreadCount))
+            throw new InvalidInputException($"{folder}: llama.cpp could not quantize it to {type}.");
+    }
+    finally { File.Delete(f32); }
+    Console.WriteLine($"{outFile}: {new FileInfo(outFile).Length / 1e6:F1} MB ({type.ToUpperInvariant()}, quantized by llama.cpp)");
+    return 0;
+}
 
 static int Run(string? folder, int[] ks, int runCount, string[] ourTypes, string[] peerTypes, bool asJson, string? outFile)
 {

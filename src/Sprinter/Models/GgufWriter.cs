@@ -227,7 +227,8 @@ public static class GgufWriter
         return tensors;
     }
 
-    static float[] Transpose(float[] source, int rows, int cols)
+    /// <summary>A [rows, cols] row-major matrix as [cols, rows] (GPT-2's Conv1D layout to torch's and back).</summary>
+    internal static float[] Transpose(float[] source, int rows, int cols)
     {
         var result = new float[source.Length];
         for (int r = 0; r < rows; r++)

@@ -79,6 +79,29 @@ public class GgufTests
         Assert.Equal(Ids(folderRun.Out), Ids(ar.Out));   // F16 storage of this model's weights keeps its greedy path
     }
 
+    [Fact]
+    public void VerifierLabelsTrainingAndSprinterRunOnAGgufPair()
+    {
+        var target = Family("llama");
+        string dir = TestModels.TempDir();
+        Directory.CreateDirectory(dir);
+        string targetGguf = Path.Combine(dir, "target.gguf"), draftGguf = Path.Combine(dir, "draft.gguf");
+        GgufWriter.Convert(Folder(target, 91), targetGguf, GgufType.F32);
+        GgufWriter.Convert(Folder(target with { LayerCount = 1 }, 92), draftGguf, GgufType.F16);
+        string data = Path.Combine(dir, "texts.txt");
+        File.WriteAllLines(data, Enumerable.Range(0, 30).Select(i => $"the theme {i} of the text about the town number {i * 7}"));
+        string labels = Path.Combine(dir, "labels"), verifier = Path.Combine(dir, "verifier.safetensors");
+        var run = Cli.CliTests.Run("verifier", "collect", "--draft", draftGguf, "--target", targetGguf, "--data", data, "--prompts", "30", "--tokens", "6", "--label", "greedy", "--out", labels);
+        Assert.True(run.Code == 0, run.Err);
+        run = Cli.CliTests.Run("verifier", "train", "--data", labels, "--out", verifier, "--recipe", "mlp", "--seed", "0", "--draft", draftGguf);
+        Assert.True(run.Code == 0, run.Err);
+        run = Cli.CliTests.Run("generate", "--draft", draftGguf, "--target", targetGguf, "--mode", "sprinter", "--verifier", verifier, "--prompt", "the theme", "--max-tokens", "8", "--json");
+        Assert.True(run.Code == 0, run.Err);
+        var json = System.Text.Json.Nodes.JsonNode.Parse(run.Out)!;
+        Assert.Equal("sprinter-paper", (string)json["mode"]!);
+        Assert.False((bool)json["lossless"]!);
+    }
+
     /// <summary>
     /// The real Llama 3 and Qwen3 tokenizer.json files and Llama 2's real tokenizer.model, carried
     /// into GGUF metadata (tokenizer.ggml.*) by the writer, tokenize as the files themselves do.

@@ -82,7 +82,7 @@ public static class GgufModel
             if (conv1D && shape.Length == 2)
             {
                 // GPT-2's Conv1D weight is [in, out]; GGUF holds it as torch's [out, in].
-                data = Transpose(data, (int)shape[0], (int)shape[1]);
+                data = GgufWriter.Transpose(data, (int)shape[0], (int)shape[1]);
                 shape = [shape[1], shape[0]];
             }
             if (pairs && shape.Length == 2 && (ggufName.EndsWith("attn_q.weight") || ggufName.EndsWith("attn_k.weight")))
@@ -141,16 +141,6 @@ public static class GgufModel
         if (dot <= prefix.Length) return null;
         string key = name[prefix.Length..dot], suffix = name[dot..];
         return suffix is ".weight" or ".bias" && map.TryGetValue(key, out var mapped) ? mapped + suffix : null;
-    }
-
-    /// <summary>A [rows, cols] row-major matrix as [cols, rows].</summary>
-    static float[] Transpose(float[] source, int rows, int cols)
-    {
-        var result = new float[source.Length];
-        for (int r = 0; r < rows; r++)
-            for (int col = 0; col < cols; col++)
-                result[(long)col * rows + r] = source[(long)r * cols + col];
-        return result;
     }
 
     /// <summary>llama.cpp's arch-llama Q/K rows (adjacent pairs 2i, 2i + 1 per head) back to HF's halves (i, i + hs/2).</summary>
