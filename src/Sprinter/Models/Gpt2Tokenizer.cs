@@ -56,9 +56,10 @@ public sealed class Gpt2Tokenizer
                 : ByteLevel.Decode(token) ?? Encoding.UTF8.GetBytes(token);
         foreach (var (content, id) in spec.Added) bytes[id] = Encoding.UTF8.GetBytes(content);
         for (int i = 0; i < size; i++) bytes[i] ??= [];
+        string identity = CanonicalIdentity(spec, size);
         int? eot = new[] { EndOfTextToken, "<|end_of_text|>", "</s>" }.Select(t => spec.Added.TryGetValue(t, out int e) ? e : (int?)null).FirstOrDefault(e => e is not null);
         if (spec.SentencePiece)
-            return new Gpt2Tokenizer(null, bytes, eot, spec.Identity, sentencePiece: new SentencePieceBpe(spec.Vocab, spec.Merges, spec.Added, path))
+            return new Gpt2Tokenizer(null, bytes, eot, identity, sentencePiece: new SentencePieceBpe(spec.Vocab, spec.Merges, spec.Added, path))
             {
                 BeginningOfSequence = spec.BeginningOfSequence,
             };
@@ -79,10 +80,26 @@ public sealed class Gpt2Tokenizer
         {
             throw new InvalidInputException($"{path}: the tokenizer could not be built ({ex.Message.ReplaceLineEndings(" ")}).");
         }
-        return new Gpt2Tokenizer(tokenizer, bytes, eot, spec.Identity, spec.IgnoreMerges ? spec.Vocab : null, regex, special, spec.Nfc)
+        return new Gpt2Tokenizer(tokenizer, bytes, eot, identity, spec.IgnoreMerges ? spec.Vocab : null, regex, special, spec.Nfc)
         {
             BeginningOfSequence = spec.BeginningOfSequence,
         };
+    }
+
+    /// <summary>
+    /// sha256 over what decides tokenization (every token in id order, the merges, the pre-tokenizer
+    /// regex and switches), so that a tokenizer.json and the same vocabulary in a GGUF file compare equal.
+    /// </summary>
+    static string CanonicalIdentity(HfTokenizerSpec spec, int size)
+    {
+        var tokens = new string?[size];
+        foreach (var (token, id) in spec.Vocab) tokens[id] = token;
+        foreach (var (token, id) in spec.Added) tokens[id] = token;
+        var text = new StringBuilder("bpe\n").Append(spec.Pattern).Append('\n').Append(spec.IgnoreMerges).Append(spec.Nfc).Append(spec.SentencePiece).Append('\n');
+        foreach (string? t in tokens) text.Append(t).Append('\n');
+        text.Append("merges\n");
+        foreach (string m in spec.Merges) text.Append(m).Append('\n');
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
     }
 
     public static Gpt2Tokenizer Load(string vocabPath, string mergesPath)

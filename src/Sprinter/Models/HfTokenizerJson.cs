@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -17,7 +16,7 @@ namespace Sprinter.Models;
 /// prepended, the text is not pre-tokenized, and characters outside the vocabulary fall back to
 /// &lt;0xXX&gt; byte tokens (Pattern is then unused).</param>
 public sealed record HfTokenizerSpec(Dictionary<string, int> Vocab, List<string> Merges, string Pattern,
-    Dictionary<string, int> Added, bool IgnoreMerges, bool Nfc, string Identity, int? BeginningOfSequence = null, bool SentencePiece = false);
+    Dictionary<string, int> Added, bool IgnoreMerges, bool Nfc, int? BeginningOfSequence = null, bool SentencePiece = false);
 
 /// <summary>
 /// Reads tokenizer.json. Written here because Microsoft.ML.Tokenizers builds a BPE tokenizer from
@@ -134,10 +133,7 @@ public static class HfTokenizerJson
         }
         int maxId = Math.Max(vocab.Values.Max(), added.Count == 0 ? 0 : added.Values.Max());
         if (maxId >= 4 * (vocab.Count + added.Count) + 1024) throw Error("model.vocab", $"has ids up to {maxId} for {vocab.Count + added.Count} tokens; ids must be dense");
-        // Two models share a tokenizer iff vocabulary, merges, pre-tokenizer and added tokens agree.
-        string canonical = string.Join('\n', model.ToJsonString(), root["added_tokens"]?.ToJsonString(), root["pre_tokenizer"]?.ToJsonString(), root["normalizer"]?.ToJsonString());
-        string identity = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(canonical)));
-        return new HfTokenizerSpec(vocab, merges, pattern, added, (bool?)model["ignore_merges"] == true, nfc, identity,
+        return new HfTokenizerSpec(vocab, merges, pattern, added, (bool?)model["ignore_merges"] == true, nfc,
             TemplateBos(root["post_processor"], vocab, added, Error), sentencePiece);
     }
 

@@ -41,7 +41,7 @@ public class GgufParityTests(ITestOutputHelper output)
         string folder = GgufTests.Folder(c, 81);
         string f32 = Path.Combine(folder, "model-f32.gguf"), quantized = Path.Combine(folder, $"model-{quantization}.gguf");
         GgufWriter.Convert(folder, f32, GgufType.F32);
-        NativeApi.llama_empty_call();   // loads the native library before the quantizer's first call
+        LlamaParityTests.LoadNative();   // before the quantizer's first call
         Assert.True(LLamaQuantizer.Quantize(f32, quantized, quantization, 2), $"llama.cpp could not quantize to {quantization}");
 
         int[] prompt = TestModels.RandomTokens(PromptLength, c.VocabSize, seed: 82);
@@ -108,7 +108,7 @@ public class GgufParityTests(ITestOutputHelper output)
         Directory.CreateDirectory(dir);
         string f32 = Path.Combine(dir, "target-f32.gguf"), quantized = Path.Combine(dir, $"target-{quantization}.gguf");
         GgufWriter.Convert(target, f32, GgufType.F32);
-        NativeApi.llama_empty_call();
+        LlamaParityTests.LoadNative();
         Assert.True(LLamaQuantizer.Quantize(f32, quantized, quantization, 2), $"llama.cpp could not quantize to {quantization}");
         File.Delete(f32);
         using var lm = LanguageModel.Load(quantized);

@@ -36,6 +36,12 @@ public class LlamaParityTests(ITestOutputHelper output)
 
     static readonly StringBuilder NativeLog = new();
 
+    /// <summary>
+    /// Loads llama.cpp's library after this class's static constructor has set its log callback
+    /// (LLamaSharp refuses configuration once loaded): every test that uses LLamaSharp calls this first.
+    /// </summary>
+    internal static void LoadNative() => NativeApi.llama_empty_call();
+
     static LlamaParityTests()
     {
         // llama.cpp's warnings and errors go into failure messages instead of the test console.

@@ -1,5 +1,3 @@
-using System.Text;
-
 namespace Sprinter.Models.Gguf;
 
 /// <summary>
@@ -106,11 +104,7 @@ public static class GgufTokenizer
             if (!vocab.TryAdd(tokens[i], i)) throw Error(f, "tokenizer.ggml.tokens", $"holds '{GgufFile.Flat(tokens[i])}' twice (ids {vocab[tokens[i]]} and {i})");
             if (types[i] is (int)PieceType.Control or (int)PieceType.UserDefined && tokens[i].Length > 0) added[tokens[i]] = i;
         }
-        var identity = new StringBuilder("gguf-gpt2\n").Append(pre).Append('\n');
-        foreach (string t in tokens) identity.Append(t).Append('\n');
-        foreach (string m in merges) identity.Append(m).Append('\n');
         var spec = new HfTokenizerSpec(vocab, [.. merges], pattern, added, ignoreMerges, nfc,
-            Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(identity.ToString()))),
             f.GetBool("tokenizer.ggml.add_bos_token") == true ? bos : null);
         return Gpt2Tokenizer.FromSpec(spec, f.Path);
     }
