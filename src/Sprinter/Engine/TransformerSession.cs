@@ -192,7 +192,7 @@ public sealed class TransformerSession
         for (int i = 0; i < half; i++)
         {
             float inverse = 1f / MathF.Pow(theta, 2f * i / headSize);
-            if (scaling is not null) inverse = (float)scaling.Scale(inverse);
+            if (scaling is not null) inverse = (float)scaling.Scale(inverse, i);
             for (int pos = 0; pos < positions; pos++)
             {
                 float angle = pos * inverse;

@@ -14,11 +14,16 @@ public enum NormKind { LayerNorm, RmsNorm }
 /// </summary>
 public sealed record RopeScaling(string Type, float Factor, float LowFrequencyFactor = 1, float HighFrequencyFactor = 4, int OriginalMaxPositions = 8192)
 {
-    /// <summary>The scaled inverse frequency of one rotary pair, from the unscaled one.</summary>
-    public double Scale(double inverseFrequency)
+    /// <summary>For <c>divisors</c>: each rotary pair's frequency divisor, as GGUF files store Llama 3.1+
+    /// scaling (the tensor rope_freqs.weight, one value per pair).</summary>
+    public IReadOnlyList<float>? FrequencyDivisors { get; init; }
+
+    /// <summary>The scaled inverse frequency of rotary pair <paramref name="pair"/>, from the unscaled one.</summary>
+    public double Scale(double inverseFrequency, int pair)
     {
         if (Type == "linear") return inverseFrequency / Factor;
         if (Type == "dynamic") return inverseFrequency;
+        if (Type == "divisors") return inverseFrequency / FrequencyDivisors![pair];
         double wavelength = 2 * Math.PI / inverseFrequency;
         double lowWavelength = OriginalMaxPositions / LowFrequencyFactor, highWavelength = OriginalMaxPositions / HighFrequencyFactor;
         if (wavelength < highWavelength) return inverseFrequency;
@@ -183,6 +188,7 @@ public static class Architectures
         {
             null => null,
             { Type: "linear" or "dynamic" } r => new JsonObject { ["rope_type"] = r.Type, ["factor"] = r.Factor },
+            { Type: "divisors" } r => new JsonObject { ["rope_type"] = "divisors", ["frequency_divisors"] = new JsonArray(r.FrequencyDivisors!.Select(x => (JsonNode)x).ToArray()) },
             var r => new JsonObject
             {
                 ["rope_type"] = r.Type, ["factor"] = r.Factor, ["low_freq_factor"] = r.LowFrequencyFactor,

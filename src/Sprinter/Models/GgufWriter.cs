@@ -47,8 +47,10 @@ public static class GgufWriter
         var config = ModelConfig.Load(files.ConfigPath);
         if (config.ModelType is not ("gpt2" or "llama" or "mistral" or "qwen2" or "qwen3"))
             throw new InvalidInputException($"{files.ConfigPath}: model_type '{config.ModelType}'; GGUF output is written for gpt2, llama, mistral, qwen2 and qwen3 (llama.cpp has no {config.ModelType}).");
-        if (config.RopeScaling is not null)
-            throw new InvalidInputException($"{files.ConfigPath}: rope_scaling is set; GGUF output does not write it yet.");
+        // Scaled rotary frequencies travel as llama.cpp's rope_freqs.weight (per-pair divisors), which it
+        // reads for arch llama; dynamic scaling changes nothing within the context (see RopeScaling).
+        if (config.RopeScaling is { Type: not "dynamic" } && GgufArchitecture(config) != "llama")
+            throw new InvalidInputException($"{files.ConfigPath}: rope_scaling is set on a {config.ModelType} model; GGUF output writes it for arch llama only.");
         string? outDir = Path.GetDirectoryName(Path.GetFullPath(outFile));
         if (outDir is not null && !Directory.Exists(outDir))
             throw new InvalidInputException($"{outFile}: the output folder {outDir} does not exist; create it or choose another path.");
@@ -152,6 +154,12 @@ public static class GgufWriter
             Matrix(b + "ffn_down.weight", h + "mlp.down_proj.weight", d, f);
         }
         Vector("output_norm.weight", "model.norm.weight", d);
+        if (c.RopeScaling is { Type: "llama3" or "linear" } scaling)
+            tensors.Add(new Tensor("rope_freqs.weight", [hs / 2], GgufType.F32, () => Enumerable.Range(0, hs / 2).Select(i =>
+            {
+                double inverse = 1.0 / Math.Pow(c.RopeTheta, 2.0 * i / hs);
+                return (float)(inverse / scaling.Scale(inverse, i));
+            }).ToArray()));
         if (!c.TieWordEmbeddings) Matrix("output.weight", "lm_head.weight", v, d);
         return tensors;
     }

@@ -26,7 +26,7 @@ public class ArchitectureTests
         return dir;
     }
 
-    static void AssertClose(ReadOnlySpan<float> actual, double[] expected, double tolerance, string what)
+    internal static void AssertClose(ReadOnlySpan<float> actual, double[] expected, double tolerance, string what)
     {
         double scale = Math.Max(1, expected.Max(Math.Abs));
         for (int i = 0; i < expected.Length; i++)

@@ -54,6 +54,24 @@ public class GgufTests
         for (int p = 0; p < tokens.Length; p++) Assert.Equal(a.Logits(p).ToArray(), b.Logits(p).ToArray());
     }
 
+    /// <summary>Llama 3.1's rope_scaling goes into GGUF as rope_freqs.weight (per-pair divisors) and comes back as the same rotation.</summary>
+    [Fact]
+    public void Llama3RotaryScalingTravelsAsRopeFreqs()
+    {
+        var c = Family("llama") with { RopeScaling = new RopeScaling("llama3", 8, 1, 4, 512) };
+        string folder = Folder(c, 63), gguf = Path.Combine(TestModels.TempDir(), "scaled.gguf");
+        GgufWriter.Convert(folder, gguf, GgufType.F32);
+        using var fromFolder = LanguageModel.Load(folder, WeightType.F32);
+        using var fromGguf = LanguageModel.Load(gguf, WeightType.F32);
+        Assert.Equal("divisors", fromGguf.Config.RopeScaling!.Type);
+        int[] tokens = TestModels.RandomTokens(40, c.VocabSize, seed: 64);
+        var a = fromFolder.Model.CreateSession();
+        var b = fromGguf.Model.CreateSession();
+        a.Forward(tokens);
+        b.Forward(tokens);
+        for (int p = 0; p < tokens.Length; p++) ArchitectureTests.AssertClose(a.Logits(p), b.Logits(p).ToArray().Select(x => (double)x).ToArray(), 1e-5, $"logits[{p}]");
+    }
+
     [Fact]
     public void InfoGenerateAndSpeculativeDecodingAcceptGgufFiles()
     {

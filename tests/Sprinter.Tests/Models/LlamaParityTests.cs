@@ -148,14 +148,18 @@ public class LlamaParityTests(ITestOutputHelper output)
     [InlineData("mistral")]   // written as arch llama
     [InlineData("qwen2")]
     [InlineData("qwen3")]
+    [InlineData("llama3-scaled")]   // Llama 3.1's rope_scaling, written as rope_freqs.weight
     public void LlamaCppAgreesWithTheEngineOnEachFamily(string family)
     {
+        bool scaled = family == "llama3-scaled";
+        if (scaled) family = "llama";
         var c = new ModelConfig
         {
             ModelType = family, EmbeddingSize = 64, LayerCount = 2, HeadCount = 4, KeyValueHeadCount = 2, MaxPositions = 64,
             VocabSize = Gpt2Vocabulary.Size, InnerSize = 128, LayerNormEpsilon = 1e-6f, TieWordEmbeddings = family != "llama",
             Norm = NormKind.RmsNorm, Positions = PositionKind.Rope, RopeTheta = 10000f, Mlp = MlpKind.SwiGlu,
             QkvBias = family == "qwen2", LinearBias = false, HeadDimension = family == "qwen3" ? 32 : 0, QueryKeyNorm = family == "qwen3",
+            RopeScaling = scaled ? new RopeScaling("llama3", 8, 1, 4, 16) : null,
         };
         var tensors = RandomModel.CreateTensors(c, seed: 23, lnNoise: 0.1f);
         string folder = TestModels.TempDir();
@@ -175,8 +179,18 @@ public class LlamaParityTests(ITestOutputHelper output)
             worst = Math.Max(worst, MaxAbsDifference(session.Logits(i), llamaLogits[i]));
             Assert.Equal(TensorPrimitives.IndexOfMax(llamaLogits[i]), TensorPrimitives.IndexOfMax(session.Logits(i)));
         }
-        output.WriteLine($"{family}: max logit difference {worst:E3} over {prompt.Length} positions ({llama.Library})");
+        output.WriteLine($"{family}{(scaled ? " with llama3 rope_scaling" : "")}: max logit difference {worst:E3} over {prompt.Length} positions ({llama.Library})");
         Assert.True(worst <= 1e-5, $"{family}: llama.cpp's logits differ by up to {worst:E3}");
+        if (scaled)
+        {
+            // The scaling must matter here, or agreement would not show that llama.cpp applied it.
+            using var unscaled = TestModels.Model(c with { RopeScaling = null }, tensors);
+            var plain = unscaled.CreateSession();
+            plain.Forward(prompt);
+            double effect = Enumerable.Range(0, prompt.Length).Max(i => MaxAbsDifference(session.Logits(i), plain.Logits(i)));
+            output.WriteLine($"  the scaling itself moves logits by up to {effect:E3}");
+            Assert.True(effect > 100 * worst, $"the scaling moves logits by only {effect:E3}");
+        }
     }
 
     /// <summary>The first 32 ids of the prompt text, after checking that llama.cpp tokenizes it as we do.</summary>

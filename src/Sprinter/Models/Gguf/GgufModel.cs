@@ -22,8 +22,6 @@ public static class GgufModel
         var embedding = Tensor(f, "token_embd.weight");
         if (embedding.Dimensions.Length != 2) throw new InvalidInputException($"{f.Path}: tensor 'token_embd.weight' has shape {embedding.ShapeText}, expected [n_embd, n_vocab].");
         int d = Required("embedding_length"), heads = Required("attention.head_count");
-        if (f.TensorList.Any(t => t.Name == "rope_freqs.weight"))
-            throw new InvalidInputException($"{f.Path}: the file carries 'rope_freqs.weight' (Llama 3.1+ rotary scaling as a tensor), which Sprinter does not read yet.");
         ModelConfig config;
         if (arch == "gpt2")
             config = new ModelConfig
@@ -45,7 +43,7 @@ public static class GgufModel
                 TieWordEmbeddings = !f.Tensors.ContainsKey("output.weight"),
                 Norm = NormKind.RmsNorm, Positions = PositionKind.Rope, Mlp = MlpKind.SwiGlu,
                 RopeTheta = f.GetFloat($"{arch}.rope.freq_base") ?? 10000f,
-                RopeScaling = ReadRopeScaling(f, arch),
+                RopeScaling = ReadRopeScaling(f, arch, headSize),
                 QkvBias = f.Tensors.ContainsKey("blk.0.attn_q.bias"),
                 QueryKeyNorm = f.Tensors.ContainsKey("blk.0.attn_q_norm.weight"),
                 HeadDimension = headSize * heads == d ? 0 : headSize,
@@ -56,12 +54,25 @@ public static class GgufModel
         return config;
     }
 
-    static RopeScaling? ReadRopeScaling(GgufFile f, string arch) => f.Get<string>($"{arch}.rope.scaling.type") switch
+    static RopeScaling? ReadRopeScaling(GgufFile f, string arch, int headSize)
     {
-        null or "none" => null,
-        "linear" => new RopeScaling("linear", f.GetFloat($"{arch}.rope.scaling.factor") ?? throw new InvalidInputException($"{f.Path}: metadata '{arch}.rope.scaling.factor' is missing.")),
-        var other => throw new InvalidInputException($"{f.Path}: metadata '{arch}.rope.scaling.type' is '{GgufFile.Flat(other)}'; supported: none, linear."),
-    };
+        // Llama 3.1+ scaling travels as a tensor of per-pair frequency divisors.
+        if (f.Tensors.TryGetValue("rope_freqs.weight", out var freqs))
+        {
+            if (freqs.Dimensions is not [var n] || n != headSize / 2)
+                throw new InvalidInputException($"{f.Path}: tensor 'rope_freqs.weight' has shape {freqs.ShapeText}, expected [{headSize / 2}] (one divisor per rotary pair).");
+            float[] divisors = f.ReadFloats(freqs);
+            if (divisors.Any(x => !(x > 0) || !float.IsFinite(x)))
+                throw new InvalidInputException($"{f.Path}: tensor 'rope_freqs.weight' holds a divisor that is not a positive finite number.");
+            return new RopeScaling("divisors", 1) { FrequencyDivisors = divisors };
+        }
+        return f.Get<string>($"{arch}.rope.scaling.type") switch
+        {
+            null or "none" => null,
+            "linear" => new RopeScaling("linear", f.GetFloat($"{arch}.rope.scaling.factor") ?? throw new InvalidInputException($"{f.Path}: metadata '{arch}.rope.scaling.factor' is missing.")),
+            var other => throw new InvalidInputException($"{f.Path}: metadata '{arch}.rope.scaling.type' is '{GgufFile.Flat(other)}'; supported: none, linear."),
+        };
+    }
 
     static GgufTensor Tensor(GgufFile f, string name) =>
         f.Tensors.TryGetValue(name, out var t) ? t : throw new InvalidInputException($"{f.Path}: tensor '{name}' is missing; the file is incomplete or not a supported model.");
