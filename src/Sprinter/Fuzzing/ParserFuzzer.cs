@@ -125,7 +125,10 @@ public static class ParserFuzzer
              "model": {"type": "BPE", "byte_fallback": true, "merges": ["\u2581 t", "\u2581t h"]}}
             """)!;
         sentencePiece["model"]!["vocab"] = spVocab;
-        return [Encoding.UTF8.GetBytes(byteLevel.ToJsonString()), Encoding.UTF8.GetBytes(sentencePiece.ToJsonString())];
+        var metaspace = sentencePiece.DeepClone();
+        metaspace["normalizer"] = null;
+        metaspace["pre_tokenizer"] = new JsonObject { ["type"] = "Metaspace", ["replacement"] = "\u2581", ["prepend_scheme"] = "first", ["split"] = false };
+        return [Encoding.UTF8.GetBytes(byteLevel.ToJsonString()), Encoding.UTF8.GetBytes(sentencePiece.ToJsonString()), Encoding.UTF8.GetBytes(metaspace.ToJsonString())];
     }
 
     /// <summary>A small BPE tokenizer.model: unk, bos, eos, the 256 byte pieces and a few merges.</summary>

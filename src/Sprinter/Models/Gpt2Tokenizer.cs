@@ -59,7 +59,7 @@ public sealed class Gpt2Tokenizer
         string identity = CanonicalIdentity(spec, size);
         int? eot = new[] { EndOfTextToken, "<|end_of_text|>", "</s>" }.Select(t => spec.Added.TryGetValue(t, out int e) ? e : (int?)null).FirstOrDefault(e => e is not null);
         if (spec.SentencePiece)
-            return new Gpt2Tokenizer(null, bytes, eot, identity, sentencePiece: new SentencePieceBpe(spec.Vocab, spec.Merges, spec.Added, path))
+            return new Gpt2Tokenizer(null, bytes, eot, identity, sentencePiece: new SentencePieceBpe(spec.Vocab, spec.Merges, spec.Added, path, spec.Metaspace, spec.PrefixFirstOnly))
             {
                 BeginningOfSequence = spec.BeginningOfSequence,
             };
@@ -95,7 +95,7 @@ public sealed class Gpt2Tokenizer
         var tokens = new string?[size];
         foreach (var (token, id) in spec.Vocab) tokens[id] = token;
         foreach (var (token, id) in spec.Added) tokens[id] = token;
-        var text = new StringBuilder("bpe\n").Append(spec.Pattern).Append('\n').Append(spec.IgnoreMerges).Append(spec.Nfc).Append(spec.SentencePiece).Append('\n');
+        var text = new StringBuilder("bpe\n").Append(spec.Pattern).Append('\n').Append(spec.IgnoreMerges).Append(spec.Nfc).Append(spec.SentencePiece).Append(spec.Metaspace).Append(spec.PrefixFirstOnly).Append('\n');
         foreach (string? t in tokens) text.Append(t).Append('\n');
         text.Append("merges\n");
         foreach (string m in spec.Merges) text.Append(m).Append('\n');

@@ -15,8 +15,13 @@ namespace Sprinter.Models;
 /// <param name="SentencePiece">Llama 2's SentencePiece-style BPE: spaces become U+2581 and a U+2581 is
 /// prepended, the text is not pre-tokenized, and characters outside the vocabulary fall back to
 /// &lt;0xXX&gt; byte tokens (Pattern is then unused).</param>
+/// <param name="Metaspace">SentencePiece-style written with a Metaspace pre-tokenizer instead of a normalizer:
+/// a segment that starts with a space gets no extra U+2581.</param>
+/// <param name="PrefixFirstOnly">Metaspace's prepend_scheme "first": only the text's first segment gets the
+/// U+2581 prefix, not the text after an added token.</param>
 public sealed record HfTokenizerSpec(Dictionary<string, int> Vocab, List<string> Merges, string Pattern,
-    Dictionary<string, int> Added, bool IgnoreMerges, bool Nfc, int? BeginningOfSequence = null, bool SentencePiece = false);
+    Dictionary<string, int> Added, bool IgnoreMerges, bool Nfc, int? BeginningOfSequence = null, bool SentencePiece = false,
+    bool Metaspace = false, bool PrefixFirstOnly = false);
 
 /// <summary>
 /// Reads tokenizer.json. Written here because Microsoft.ML.Tokenizers builds a BPE tokenizer from
@@ -80,7 +85,7 @@ public static class HfTokenizerJson
         InvalidInputException Error(string field, string what) => new($"{source}: field '{field}' {Flat(what)}.");
         var model = root["model"] as JsonObject ?? throw Error("model", "is missing or not an object");
         string type = (string?)model["type"] ?? "BPE";
-        if (type != "BPE") throw Error("model.type", $"is '{type}'; only byte-level BPE tokenizers are supported (SentencePiece tokenizer.model files are not yet)");
+        if (type != "BPE") throw Error("model.type", $"is '{type}'; only BPE tokenizers are supported (for a unigram SentencePiece model there is no support yet)");
         bool sentencePiece = (bool?)model["byte_fallback"] == true;
         var vocabNode = model["vocab"] as JsonObject ?? throw Error("model.vocab", "is missing or not an object");
         var vocab = new Dictionary<string, int>(vocabNode.Count);
@@ -110,15 +115,26 @@ public static class HfTokenizerJson
                 if (string.IsNullOrEmpty(content) || id is not >= 0) throw Error("added_tokens", $"holds {token?.ToJsonString() ?? "null"}, not an object with content and id");
                 added[content] = id.Value;
             }
-        bool nfc = false;
+        bool nfc = false, metaspace = false, firstOnly = false;
         string pattern = "";
-        if (sentencePiece)
+        if (sentencePiece && root["normalizer"] is null && root["pre_tokenizer"] is JsonObject { } meta && (string?)meta["type"] == "Metaspace")
+        {
+            // The newer layout of the same tokenizer: no normalizer, a Metaspace pre-tokenizer that
+            // writes spaces as U+2581 and prepends one ("always": every segment, as the layout below;
+            // "first": only the text's start), without splitting.
+            if ((string?)meta["replacement"] != "\u2581") throw Error("pre_tokenizer.replacement", $"is {Short(meta["replacement"])}; only U+2581 is supported");
+            if ((bool?)meta["split"] == true) throw Error("pre_tokenizer.split", "is true; a splitting Metaspace is not supported");
+            string scheme = (string?)meta["prepend_scheme"] ?? ((bool?)meta["add_prefix_space"] == false ? "never" : "always");
+            if (scheme is not ("always" or "first")) throw Error("pre_tokenizer.prepend_scheme", $"is '{scheme}'; supported: always, first");
+            (metaspace, firstOnly) = (true, scheme == "first");
+        }
+        else if (sentencePiece)
         {
             // Llama 2's layout: normalizer Prepend(U+2581) + Replace(" " -> U+2581), no pre-tokenizer.
             if (root["normalizer"] is not JsonObject { } n || (string?)n["type"] != "Sequence" || n["normalizers"] is not JsonArray { Count: 2 } steps
                 || (string?)steps[0]?["type"] != "Prepend" || (string?)steps[0]?["prepend"] != "\u2581"
                 || (string?)steps[1]?["type"] != "Replace" || (string?)steps[1]?["pattern"]?["String"] != " " || (string?)steps[1]?["content"] != "\u2581")
-                throw Error("normalizer", $"is {Short(root["normalizer"])}; with byte_fallback only Llama 2's Prepend + Replace normalizer is supported");
+                throw Error("normalizer", $"is {Short(root["normalizer"])}; with byte_fallback only Llama 2's Prepend + Replace normalizer, or none with a Metaspace pre-tokenizer, is supported");
             if (root["pre_tokenizer"] is not null) throw Error("pre_tokenizer", $"is {Short(root["pre_tokenizer"])}; with byte_fallback only none is supported");
         }
         else
@@ -134,7 +150,7 @@ public static class HfTokenizerJson
         int maxId = Math.Max(vocab.Values.Max(), added.Count == 0 ? 0 : added.Values.Max());
         if (maxId >= 4 * (vocab.Count + added.Count) + 1024) throw Error("model.vocab", $"has ids up to {maxId} for {vocab.Count + added.Count} tokens; ids must be dense");
         return new HfTokenizerSpec(vocab, merges, pattern, added, (bool?)model["ignore_merges"] == true, nfc,
-            TemplateBos(root["post_processor"], vocab, added, Error), sentencePiece);
+            TemplateBos(root["post_processor"], vocab, added, Error), sentencePiece, metaspace, firstOnly);
     }
 
     /// <summary>The special token a TemplateProcessing post-processor (alone or in a Sequence) puts first.</summary>

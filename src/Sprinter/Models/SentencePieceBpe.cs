@@ -18,9 +18,14 @@ public sealed class SentencePieceBpe
     readonly Dictionary<string, int> _added;
     readonly int[] _byteIds = new int[256];
     readonly int? _unknown;
+    readonly bool _metaspace, _prefixFirstOnly;
 
-    public SentencePieceBpe(Dictionary<string, int> vocab, IEnumerable<string> merges, Dictionary<string, int> added, string source)
+    /// <param name="metaspace">The Metaspace layout: a segment that already starts with a space gets no extra U+2581.</param>
+    /// <param name="prefixFirstOnly">Only the text's first segment gets the U+2581 prefix (Metaspace's prepend_scheme "first").</param>
+    public SentencePieceBpe(Dictionary<string, int> vocab, IEnumerable<string> merges, Dictionary<string, int> added, string source,
+        bool metaspace = false, bool prefixFirstOnly = false)
     {
+        (_metaspace, _prefixFirstOnly) = (metaspace, prefixFirstOnly);
         _vocab = vocab;
         _added = added;
         int rank = 0;
@@ -51,7 +56,7 @@ public sealed class SentencePieceBpe
         while (start < text.Length)
         {
             var (at, token) = HfTokenizerJson.NextAddedToken(text, start, _added);
-            if (at > start) EncodePiece(text[start..at], ids);
+            if (at > start) EncodePiece(text[start..at], ids, prefix: start == 0 || !_prefixFirstOnly);
             if (token is null) break;
             ids.Add(_added[token]);
             start = at + token.Length;
@@ -60,9 +65,10 @@ public sealed class SentencePieceBpe
     }
 
     /// <summary>One text segment between added tokens: the normalizer (and its U+2581 prefix) applies to each.</summary>
-    void EncodePiece(string text, List<int> ids)
+    void EncodePiece(string text, List<int> ids, bool prefix)
     {
-        string normalized = Space + text.Replace(' ', Space);
+        if (_metaspace && text.StartsWith(' ')) prefix = false;
+        string normalized = (prefix ? Space.ToString() : "") + text.Replace(' ', Space);
         var symbols = new List<string>();
         for (int i = 0; i < normalized.Length; i += char.IsSurrogatePair(normalized, i) ? 2 : 1)
             symbols.Add(normalized.Substring(i, char.IsSurrogatePair(normalized, i) ? 2 : 1));

