@@ -22,6 +22,7 @@ public sealed class Gpt2Tokenizer
     readonly Dictionary<string, int>? _added;
     readonly bool _nfc;
     readonly bool _dummyPrefix;                       // SentencePiece put a space before the text; decoding drops it
+    bool IndividualDigits { get; init; }              // digits are cut one by one before the regex (SmolLM2)
 
     public int VocabSize => _bytes.Length;
     public int? EndOfText { get; }
@@ -83,6 +84,7 @@ public sealed class Gpt2Tokenizer
         return new Gpt2Tokenizer(tokenizer, bytes, eot, identity, spec.IgnoreMerges ? spec.Vocab : null, regex, special, spec.Nfc)
         {
             BeginningOfSequence = spec.BeginningOfSequence,
+            IndividualDigits = spec.IndividualDigits,
         };
     }
 
@@ -95,7 +97,7 @@ public sealed class Gpt2Tokenizer
         var tokens = new string?[size];
         foreach (var (token, id) in spec.Vocab) tokens[id] = token;
         foreach (var (token, id) in spec.Added) tokens[id] = token;
-        var text = new StringBuilder("bpe\n").Append(spec.Pattern).Append('\n').Append(spec.IgnoreMerges).Append(spec.Nfc).Append(spec.SentencePiece).Append(spec.Metaspace).Append(spec.PrefixFirstOnly).Append('\n');
+        var text = new StringBuilder("bpe\n").Append(spec.Pattern).Append('\n').Append(spec.IgnoreMerges).Append(spec.Nfc).Append(spec.SentencePiece).Append(spec.Metaspace).Append(spec.PrefixFirstOnly).Append(spec.IndividualDigits).Append('\n');
         foreach (string? t in tokens) text.Append(t).Append('\n');
         text.Append("merges\n");
         foreach (string m in spec.Merges) text.Append(m).Append('\n');
@@ -251,24 +253,40 @@ public sealed class Gpt2Tokenizer
         if (_split is not null)
             foreach (var m in _split.EnumerateMatches(text))
                 if (m.Length == 0) throw new InvalidInputException($"tokenizer: the pre-tokenizer regex matched an empty piece of text at offset {m.Index}; the tokenizer.json pattern is not usable.");
-        if (_wholePieces is null) return [.. _tokenizer!.EncodeToIds(text)];
-        // ignore_merges: cut at added tokens, then at the pre-tokenizer's regex; a piece whose
-        // byte-level form is in the vocabulary is one token, the rest go through BPE.
+        if (_wholePieces is null && !IndividualDigits) return [.. _tokenizer!.EncodeToIds(text)];
+        // Options BpeTokenizer has no switch for: cut at added tokens, then (individual digits) at
+        // every digit, then at the pre-tokenizer's regex; with ignore_merges a piece whose byte-level
+        // form is in the vocabulary is one token; the rest go through BPE piece by piece.
         var ids = new List<int>();
         int start = 0;
         while (start < text.Length)
         {
             var (at, token) = HfTokenizerJson.NextAddedToken(text, start, _added);
-            foreach (System.Text.RegularExpressions.Match m in _split!.Matches(text[start..at]))
-            {
-                if (_wholePieces.TryGetValue(ByteLevel.Encode(Encoding.UTF8.GetBytes(m.Value)), out int id)) ids.Add(id);
-                else ids.AddRange(_tokenizer!.EncodeToIds(m.Value));
-            }
+            foreach (string section in IndividualDigits ? DigitSections(text[start..at]) : [text[start..at]])
+                foreach (System.Text.RegularExpressions.Match m in _split!.Matches(section))
+                {
+                    if (_wholePieces is not null && _wholePieces.TryGetValue(ByteLevel.Encode(Encoding.UTF8.GetBytes(m.Value)), out int id)) ids.Add(id);
+                    else ids.AddRange(_tokenizer!.EncodeToIds(m.Value));
+                }
             if (token is null) break;
             ids.Add(_added![token]);
             start = at + token.Length;
         }
         return [.. ids];
+    }
+
+    /// <summary>Text cut before and after every digit (Hugging Face's Digits pre-tokenizer with individual_digits).</summary>
+    static IEnumerable<string> DigitSections(string text)
+    {
+        int from = 0;
+        for (int i = 0; i < text.Length; i++)
+            if (char.IsNumber(text, i))
+            {
+                if (i > from) yield return text[from..i];
+                yield return text[i..(i + 1)];
+                from = i + 1;
+            }
+        if (from < text.Length) yield return text[from..];
     }
 
     public ReadOnlySpan<byte> TokenBytes(int id) => _bytes[id];

