@@ -19,17 +19,28 @@ internal sealed class CompletionEndpoints(GenerationService service, int maxBody
         else await Whole(context, chat, request, generation);
     }
 
+    /// <summary>How far past the limit a body is still read (and dropped) so that its 400 reaches the
+    /// client: answering while a client still sends makes it see a reset connection instead.</summary>
+    public const int DrainFactor = 16;
+
     async Task<byte[]> ReadBody(HttpRequest request, CancellationToken cancellationToken)
     {
-        if (request.ContentLength > maxBodyBytes) throw TooLarge(request.ContentLength.Value);
+        long limit = (long)maxBodyBytes * DrainFactor;
+        if (request.ContentLength > limit) throw TooLarge(request.ContentLength.Value);
         using var buffer = new MemoryStream();
         var chunk = new byte[16 * 1024];
+        long total = 0;
         int n;
-        while ((n = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
+        try
         {
-            buffer.Write(chunk, 0, n);
-            if (buffer.Length > maxBodyBytes) throw TooLarge(buffer.Length);
+            while ((n = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
+            {
+                total += n;
+                if (total <= maxBodyBytes) buffer.Write(chunk, 0, n);
+            }
         }
+        catch (BadHttpRequestException) { throw TooLarge(limit + 1); }   // Kestrel's own cap (beyond the drain)
+        if (total > maxBodyBytes) throw TooLarge(total);
         return buffer.ToArray();
     }
 

@@ -46,7 +46,7 @@ public sealed class SprinterServer : IAsyncDisposable
         {
             k.AddServerHeader = false;
             // One byte over our own limit, so that our check (a 400 in OpenAI's shape) answers first, not Kestrel's 413.
-            k.Limits.MaxRequestBodySize = options.MaxBodyBytes + 1L;
+            k.Limits.MaxRequestBodySize = (long)options.MaxBodyBytes * CompletionEndpoints.DrainFactor;
         });
         builder.WebHost.UseUrls($"http://{options.Host}:{options.Port}");
         var app = builder.Build();

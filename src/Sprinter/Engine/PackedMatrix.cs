@@ -64,15 +64,16 @@ public sealed unsafe class PackedMatrix : IDisposable
             WeightType.Q8_0 => Q8Format.TileBytes(input),
             _ => throw new ArgumentOutOfRangeException(nameof(type)),
         };
+        // Not cleared: Pack writes every byte, tile by tile on both cores, so the first touch of these
+        // pages (the slow part of a load on this VM) is split between them.
         _data = (byte*)NativeMemory.AlignedAlloc((nuint)Bytes, 64);
-        NativeMemory.Clear(_data, (nuint)Bytes);
     }
 
     /// <summary>From a row-major [in, out] array (GPT-2's Conv1D layout).</summary>
     public static PackedMatrix FromInOut(ReadOnlySpan<float> w, int input, int output, WeightType type)
     {
         var m = new PackedMatrix(input, output, type);
-        m.Pack(w, (i, o) => (long)i * output + o);
+        fixed (float* p = w) m.Pack(p, outIn: false);
         return m;
     }
 
@@ -80,31 +81,51 @@ public sealed unsafe class PackedMatrix : IDisposable
     public static PackedMatrix FromOutIn(ReadOnlySpan<float> w, int input, int output, WeightType type)
     {
         var m = new PackedMatrix(input, output, type);
-        m.Pack(w, (i, o) => (long)o * input + i);
+        fixed (float* p = w) m.Pack(p, outIn: true);
         return m;
     }
 
-    void Pack(ReadOnlySpan<float> w, Func<int, int, long> index)
+    /// <summary>
+    /// Encodes every tile from its 32 columns gathered into a [row, 32 lanes] buffer; tiles are
+    /// independent, so both cores pack (a 1B model's load was dominated by packing).
+    /// </summary>
+    void Pack(float* w, bool outIn)
     {
-        // One tile at a time through a [row, 32 lanes] float buffer that the format encodes.
-        var buffer = new float[(long)In * TileWidth];
-        fixed (float* src = buffer)
+        long input = In, output = Out;
+        var pool = WorkerPool.Shared;
+        int parts = Math.Min(pool.ThreadCount, Tiles);
+        void PackTiles(int part)
         {
-            for (int t = 0; t < Tiles; t++)
-            {
-                Array.Clear(buffer);
-                int col = t * TileWidth, width = Math.Min(TileWidth, Out - col);
-                for (int i = 0; i < In; i++)
-                    for (int j = 0; j < width; j++) buffer[(long)i * TileWidth + j] = w[(int)index(i, col + j)];
-                byte* tile = _data + t * _tileBytes;
-                switch (Type)
+            int start = (int)((long)Tiles * part / parts), end = (int)((long)Tiles * (part + 1) / parts);
+            var buffer = new float[input * TileWidth];
+            fixed (float* src = buffer)
+                for (int t = start; t < end; t++)
                 {
-                    case WeightType.F32: F32Format.Pack(src, In, tile); break;
-                    case WeightType.BF16: BF16Format.Pack(src, In, tile); break;
-                    default: Q8Format.Pack(src, In, tile); break;
+                    Array.Clear(buffer);
+                    int col = t * TileWidth, width = Math.Min(TileWidth, Out - col);
+                    if (outIn)
+                        for (int j = 0; j < width; j++)
+                        {
+                            float* column = w + (col + j) * input;   // W[:, col + j] is row col + j of [out, in]
+                            for (long i = 0; i < input; i++) src[i * TileWidth + j] = column[i];
+                        }
+                    else
+                        for (long i = 0; i < input; i++) Buffer.MemoryCopy(w + i * output + col, src + i * TileWidth, TileWidth * 4, width * 4);
+                    byte* tile = _data + t * _tileBytes;
+                    switch (Type)
+                    {
+                        case WeightType.F32: F32Format.Pack(src, In, tile); break;
+                        case WeightType.BF16: BF16Format.Pack(src, In, tile); break;
+                        default: Q8Format.Pack(src, In, tile); break;
+                    }
                 }
-            }
         }
+        if (parts > 1 && pool.TryAcquire())
+        {
+            try { pool.RunAcquired(parts, PackTiles); }
+            finally { pool.Release(); }
+        }
+        else for (int part = 0; part < parts; part++) PackTiles(part);
     }
 
     /// <summary>The stored weight W[i, o] as the kernels see it (after rounding or quantization).</summary>

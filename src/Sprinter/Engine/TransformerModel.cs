@@ -66,8 +66,11 @@ public sealed class TransformerModel : IDisposable
     /// (<see cref="TensorNames"/>; GPT-2 names without the <c>transformer.</c> prefix, which the
     /// loader strips). <paramref name="tensor"/> returns the values and shape of a name, or null
     /// when absent. Every family lands in the same run-time layout: fused q/k/v, fused MLP input.
+    /// With <paramref name="arrays"/>, the matrices <paramref name="tensor"/> returned go back to that
+    /// pool once packed (the lookup rents from it), and so do the concatenations.
     /// </summary>
-    public static TransformerModel FromTensors(ModelConfig config, Func<string, (float[] Data, long[] Shape)?> tensor, WeightType type, string source)
+    public static TransformerModel FromTensors(ModelConfig config, Func<string, (float[] Data, long[] Shape)?> tensor, WeightType type, string source,
+        FloatArrayPool? arrays = null)
     {
         int d = config.EmbeddingSize, f = config.InnerSize, v = config.VocabSize, p = config.MaxPositions, kv = config.KeyValueSize, q = config.QuerySize;
         var names = Architectures.Names(config);
@@ -80,14 +83,18 @@ public sealed class TransformerModel : IDisposable
         }
         // A weight of `inputs` x `outputs`: GPT-2 stores [in, out], nn.Linear families [out, in].
         float[] Weight(string name, int inputs, int outputs) => names.InOut ? Get(name + ".weight", inputs, outputs) : Get(name + ".weight", outputs, inputs);
-        PackedMatrix Pack(float[] data, int inputs, int outputs) =>
-            names.InOut ? PackedMatrix.FromInOut(data, inputs, outputs, type) : PackedMatrix.FromOutIn(data, inputs, outputs, type);
+        PackedMatrix Pack(float[] data, int inputs, int outputs)
+        {
+            var m = names.InOut ? PackedMatrix.FromInOut(data, inputs, outputs, type) : PackedMatrix.FromOutIn(data, inputs, outputs, type);
+            arrays?.Return(data);
+            return m;
+        }
         // Separate projections (q, k, v; gate, up) are stacked along their outputs into one matrix.
         PackedMatrix Fused(string prefix, string[] parts, int[] outputs, out float[] bias, bool hasBias)
         {
             var data = parts.Length == 1 ? Weight(prefix + parts[0], d, outputs[0])
-                : parts.Select((part, i) => Weight(prefix + part, d, outputs[i])).SelectMany(w => w).ToArray();
-            bias = hasBias ? parts.Select((part, i) => Get(prefix + part + ".bias", outputs[i])).SelectMany(b => b).ToArray() : [];
+                : Concat(parts.Select((part, i) => Weight(prefix + part, d, outputs[i])).ToList(), arrays);
+            bias = hasBias ? Concat(parts.Select((part, i) => Get(prefix + part + ".bias", outputs[i])).ToList(), null) : [];
             return Pack(data, d, outputs.Sum());
         }
         bool layerNorm = config.Norm == NormKind.LayerNorm;
@@ -114,14 +121,37 @@ public sealed class TransformerModel : IDisposable
                 KeyNorm = config.QueryKeyNorm ? Get(h + names.KeyNorm + ".weight", config.HeadSize) : [],
             };
         }
-        var wte = PackedMatrix.FromOutIn(Get(names.TokenEmbedding, v, d), d, v, type);
+        var embedding = Get(names.TokenEmbedding, v, d);
+        var wte = PackedMatrix.FromOutIn(embedding, d, v, type);
+        arrays?.Return(embedding);
         PackedMatrix? lmHead = null;
-        if (tensor(names.LmHead) is not null && !config.TieWordEmbeddings)
-            lmHead = PackedMatrix.FromOutIn(Get(names.LmHead, v, d), d, v, type);
+        if (!config.TieWordEmbeddings && tensor(names.LmHead) is { } head)
+        {
+            if (!head.Shape.SequenceEqual([v, d]))
+                throw new InvalidInputException($"{source}: tensor '{names.LmHead}' has shape [{string.Join(", ", head.Shape)}], expected [{v}, {d}] from config.json.");
+            lmHead = PackedMatrix.FromOutIn(head.Data, d, v, type);
+            arrays?.Return(head.Data);
+        }
         else if (!config.TieWordEmbeddings && names != TensorNames.Gpt2)
             throw new InvalidInputException($"{source}: missing tensor '{names.LmHead}' while config.json says tie_word_embeddings is false.");
         float[] wpe = config.Positions == PositionKind.Learned ? Get(names.PositionEmbedding!, p, d) : [];
         return new TransformerModel(config, type, wte, lmHead, wpe, layers, Get(names.FinalNorm + ".weight", d), NormBeta(names.FinalNorm));
+    }
+
+    /// <summary>The arrays one after another (block copies: a billion-weight model's load was slow through
+    /// LINQ); with a pool, the result is rented from it and the parts go back to it.</summary>
+    static float[] Concat(List<float[]> parts, FloatArrayPool? pool)
+    {
+        long length = parts.Sum(a => (long)a.Length);
+        var result = pool?.Rent(length) ?? new float[length];
+        long at = 0;
+        foreach (var a in parts)
+        {
+            Array.Copy(a, 0, result, at, a.Length);
+            at += a.Length;
+            pool?.Return(a);
+        }
+        return result;
     }
 
     /// <summary>Loads config.json and model.safetensors (single or sharded) from a Hugging Face model folder.</summary>
@@ -131,7 +161,8 @@ public sealed class TransformerModel : IDisposable
         {
             using var gguf = Models.Gguf.GgufFile.Open(folder);
             var c = Models.Gguf.GgufModel.ReadConfig(gguf);
-            return FromTensors(c, Models.Gguf.GgufModel.Tensors(gguf, c), type, folder);
+            var pool = new FloatArrayPool();
+            return FromTensors(c, Models.Gguf.GgufModel.Tensors(gguf, c, pool), type, folder, pool);
         }
         var files = ModelFolder.Resolve(folder);
         var config = ModelConfig.Load(files.ConfigPath);
@@ -141,13 +172,19 @@ public sealed class TransformerModel : IDisposable
 
     public static TransformerModel FromSafeTensors(ModelConfig config, SafeTensorsSet st, WeightType type)
     {
+        var pool = new FloatArrayPool();
         (float[], long[])? Lookup(string name)
         {
             if (st.Tensors.TryGetValue(name, out var t) || st.Tensors.TryGetValue("transformer." + name, out t))
-                return (st.ReadFloats(t), t.Shape);
+            {
+                // Matrices from the pool (they go back once packed); vectors are kept by the model.
+                var values = t.Shape.Length == 2 ? pool.Rent(t.ElementCount) : new float[t.ElementCount];
+                st.ReadFloats(t, values);
+                return (values, t.Shape);
+            }
             return null;
         }
-        return FromTensors(config, Lookup, type, st.Path);
+        return FromTensors(config, Lookup, type, st.Path, pool);
     }
 
     /// <summary>

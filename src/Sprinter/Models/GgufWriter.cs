@@ -239,10 +239,15 @@ public static class GgufWriter
     internal static float[] Transpose(float[] source, int rows, int cols)
     {
         var result = new float[source.Length];
+        Transpose(source, result, rows, cols);
+        return result;
+    }
+
+    internal static void Transpose(float[] source, float[] result, int rows, int cols)
+    {
         for (int r = 0; r < rows; r++)
             for (int col = 0; col < cols; col++)
                 result[(long)col * rows + r] = source[(long)r * cols + col];
-        return result;
     }
 
     static long Write(string outFile, List<(string Key, MetadataType Type, object Value)> metadata, List<Tensor> tensors)

@@ -143,6 +143,14 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     public float[] ReadFloats(TensorInfo t)
     {
         var result = new float[t.ElementCount];
+        ReadFloats(t, result);
+        return result;
+    }
+
+    /// <summary>Reads a tensor into the first ElementCount floats of <paramref name="result"/>.</summary>
+    public void ReadFloats(TensorInfo t, Span<float> result)
+    {
+        result = result[..checked((int)t.ElementCount)];
         var raw = RawBytes(t);
         switch (t.DType)
         {
@@ -158,7 +166,6 @@ public sealed unsafe class SafeTensorsFile : IDisposable
                 System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(half, result);
                 break;
         }
-        return result;
     }
 
     public void Dispose()

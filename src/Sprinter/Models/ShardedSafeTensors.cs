@@ -110,6 +110,7 @@ public sealed class SafeTensorsSet : IDisposable
     }
 
     public float[] ReadFloats(TensorInfo t) => _owner[t.Name].ReadFloats(t);
+    public void ReadFloats(TensorInfo t, Span<float> result) => _owner[t.Name].ReadFloats(t, result);
 
     public void Dispose()
     {

@@ -159,12 +159,18 @@ public sealed unsafe class GgufFile : IDisposable
     /// <summary>A tensor's values as floats (dequantized bit-exactly as llama.cpp does).</summary>
     public float[] ReadFloats(GgufTensor t)
     {
-        if (!GgmlTypes.CanDequantize(t.Type))
-            throw new InvalidInputException($"{Path}: tensor '{Flat(t.Name)}' is {GgmlTypes.Name(t.Type)}, which Sprinter cannot read yet; supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, Q8_K.");
         if (t.ElementCount > Array.MaxLength) throw new InvalidInputException($"{Path}: tensor '{Flat(t.Name)}' has {t.ElementCount} elements, more than one array holds.");
         var values = new float[t.ElementCount];
-        GgmlDequantizer.Dequantize(t.Type, Bytes(t), values);
+        ReadFloats(t, values);
         return values;
+    }
+
+    /// <summary>A tensor's values into the first ElementCount floats of <paramref name="values"/>.</summary>
+    public void ReadFloats(GgufTensor t, Span<float> values)
+    {
+        if (!GgmlTypes.CanDequantize(t.Type))
+            throw new InvalidInputException($"{Path}: tensor '{Flat(t.Name)}' is {GgmlTypes.Name(t.Type)}, which Sprinter cannot read yet; supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K.");
+        GgmlDequantizer.Dequantize(t.Type, Bytes(t), values[..checked((int)t.ElementCount)]);
     }
 
     /// <summary>A metadata value of the given type, or null when absent; a value of another type is an error naming the key.</summary>

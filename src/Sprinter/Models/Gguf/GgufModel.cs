@@ -81,25 +81,37 @@ public static class GgufModel
     /// Looks a Hugging Face tensor name up in the file: the values (dequantized) and the shape the
     /// engine expects, or null when the file has no such tensor.
     /// </summary>
-    public static Func<string, (float[] Data, long[] Shape)?> Tensors(GgufFile f, ModelConfig c)
+    /// <param name="pool">Matrices are rented from it (the engine returns them once packed); vectors are new arrays the model keeps.</param>
+    public static Func<string, (float[] Data, long[] Shape)?> Tensors(GgufFile f, ModelConfig c, FloatArrayPool pool)
     {
         bool gpt2 = c.ModelType == "gpt2", pairs = c.ModelType == "llama";
         return name =>
         {
             var (ggufName, conv1D) = gpt2 ? Gpt2Name(name) : LlamaName(name);
             if (ggufName is null || !f.Tensors.TryGetValue(ggufName, out var t)) return null;
-            float[] data = f.ReadFloats(t);
             long[] shape = t.Dimensions.Reverse().ToArray();   // GGUF lists the fastest dimension first
-            if (conv1D && shape.Length == 2)
+            bool matrix = shape.Length == 2;
+            float[] data = matrix ? pool.Rent(t.ElementCount) : new float[t.ElementCount];
+            f.ReadFloats(t, data);
+            if (conv1D && matrix)
             {
                 // GPT-2's Conv1D weight is [in, out]; GGUF holds it as torch's [out, in].
-                data = GgufWriter.Transpose(data, (int)shape[0], (int)shape[1]);
+                data = Reordered(pool, data, (source, target) => GgufWriter.Transpose(source, target, (int)shape[0], (int)shape[1]));
                 shape = [shape[1], shape[0]];
             }
-            if (pairs && shape.Length == 2 && (ggufName.EndsWith("attn_q.weight") || ggufName.EndsWith("attn_k.weight")))
-                data = PairsToHalves(data, (int)shape[0], (int)shape[1], c.HeadSize);
+            if (pairs && matrix && (ggufName.EndsWith("attn_q.weight") || ggufName.EndsWith("attn_k.weight")))
+                data = Reordered(pool, data, (source, target) => PairsToHalves(source, target, (int)shape[0], (int)shape[1], c.HeadSize));
             return (data, shape);
         };
+    }
+
+    /// <summary>The values rearranged into a pooled array of the same size; the source goes back to the pool.</summary>
+    static float[] Reordered(FloatArrayPool pool, float[] source, Action<float[], float[]> reorder)
+    {
+        var target = pool.Rent(source.Length);
+        reorder(source, target);
+        pool.Return(source);
+        return target;
     }
 
     static (string? Name, bool Conv1D) LlamaName(string hf)
@@ -155,9 +167,8 @@ public static class GgufModel
     }
 
     /// <summary>llama.cpp's arch-llama Q/K rows (adjacent pairs 2i, 2i + 1 per head) back to HF's halves (i, i + hs/2).</summary>
-    static float[] PairsToHalves(float[] w, int rows, int cols, int headSize)
+    static void PairsToHalves(float[] w, float[] result, int rows, int cols, int headSize)
     {
-        var result = new float[w.Length];
         int half = headSize / 2;
         for (int head = 0; head + headSize <= rows; head += headSize)
             for (int i = 0; i < half; i++)
@@ -165,7 +176,6 @@ public static class GgufModel
                 Array.Copy(w, (long)(head + 2 * i) * cols, result, (long)(head + i) * cols, cols);
                 Array.Copy(w, (long)(head + 2 * i + 1) * cols, result, (long)(head + half + i) * cols, cols);
             }
-        return result;
     }
 
     /// <summary>
