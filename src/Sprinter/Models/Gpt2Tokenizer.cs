@@ -189,15 +189,18 @@ public sealed class Gpt2Tokenizer
     /// <summary>A tokenizer from a parsed SentencePiece model; <paramref name="proto"/> is its file (or <see cref="SentencePieceModelFile.ToBytes"/>).</summary>
     public static Gpt2Tokenizer FromSentencePieceModel(SentencePieceModelFile model, byte[] proto, string source, bool addBos)
     {
+        // Control, user-defined and unknown pieces (<s>, </s>, <unk>) are matched in text, as Hugging
+        // Face's Llama tokenizers and llama.cpp do; the text between them is encoded segment by
+        // segment, each with its own dummy-prefix space (Hugging Face's legacy behaviour, and llama.cpp's).
         var special = new Dictionary<string, int>();
         for (int id = 0; id < model.Pieces.Count; id++)
-            if (model.Pieces[id].Type is PieceType.Control or PieceType.UserDefined && model.Pieces[id].Piece.Length > 0)
+            if (model.Pieces[id].Type is PieceType.Control or PieceType.UserDefined or PieceType.Unknown && model.Pieces[id].Piece.Length > 0)
                 special.TryAdd(model.Pieces[id].Piece, id);
         SentencePieceTokenizer tokenizer;
         try
         {
             using var stream = new MemoryStream(proto, writable: false);
-            tokenizer = LlamaTokenizer.Create(stream, addBeginOfSentence: false, addEndOfSentence: false, specialTokens: special);
+            tokenizer = LlamaTokenizer.Create(stream, addBeginOfSentence: false, addEndOfSentence: false);
         }
         catch (Exception e) when (e is not InvalidInputException)
         {
@@ -211,7 +214,7 @@ public sealed class Gpt2Tokenizer
                 : Encoding.UTF8.GetBytes(p.Type == PieceType.Control ? p.Piece : p.Piece.Replace('\u2581', ' '));
         }
         int? eos = model.EndId >= 0 ? model.EndId : null;
-        return new Gpt2Tokenizer(null, bytes, eos, model.ComputeIdentity(), sentencePieceModel: tokenizer, dummyPrefix: model.AddDummyPrefix)
+        return new Gpt2Tokenizer(null, bytes, eos, model.ComputeIdentity(), added: special, sentencePieceModel: tokenizer, dummyPrefix: model.AddDummyPrefix)
         {
             BeginningOfSequence = addBos && model.BeginId >= 0 ? model.BeginId : null,
         };
@@ -246,7 +249,18 @@ public sealed class Gpt2Tokenizer
     {
         if (_sentencePiece is not null) return _sentencePiece.Encode(text);
         if (_sentencePieceModel is not null)
-            return [.. _sentencePieceModel.EncodeToIds(text, addBeginningOfSentence: false, addEndOfSentence: false)];
+        {
+            var pieces = new List<int>();
+            for (int from = 0; from < text.Length;)
+            {
+                var (at, token) = HfTokenizerJson.NextAddedToken(text, from, _added);
+                if (at > from) pieces.AddRange(_sentencePieceModel.EncodeToIds(text[from..at], addBeginningOfSentence: false, addEndOfSentence: false));
+                if (token is null) break;
+                pieces.Add(_added![token]);
+                from = at + token.Length;
+            }
+            return [.. pieces];
+        }
         if (_nfc) text = text.Normalize(NormalizationForm.FormC);
         // Microsoft.ML.Tokenizers' RegexPreTokenizer loops forever on a zero-length match; a pattern
         // that slipped past the load-time probes is refused here instead.

@@ -10,7 +10,7 @@ namespace Sprinter.Tests.Models;
 /// the folder does (every family; arch llama's Q/K rows undone, GPT-2's Conv1D restored), its
 /// embedded tokenizer gives the folder's ids, and info / generate / SD accept the file.
 /// </summary>
-public class GgufTests
+public class GgufTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     internal static string Folder(ModelConfig c, int seed)
     {
@@ -162,6 +162,24 @@ public class GgufTests
         Assert.Equal(original.Identity, embedded.Identity);   // a GGUF draft pairs with a folder target of the same tokenizer
         foreach (string text in RealTokenizerTests.Texts)
             Assert.True(original.EncodePrompt(text).SequenceEqual(embedded.EncodePrompt(text)), $"{source}: '{text}'");
+        // llama.cpp reads the same metadata the same way: its own tokenizer gives our ids.
+        LlamaParityTests.LoadNative();
+        using var weights = LLama.LLamaWeights.LoadFromFile(new LLama.Common.ModelParams(gguf) { GpuLayerCount = 0, VocabOnly = true });
+        int agreed = 0, compared = 0;
+        foreach (string text in RealTokenizerTests.Texts)
+        {
+            // Where llama.cpp departs from Hugging Face, Hugging Face decides (the tests above): it does
+            // not NFC-normalize for qwen2, and it makes "</s>" a control token wherever a vocabulary has it.
+            if (source.Contains("qwen3") && (text.Contains('\u0301') || text.Contains("</s>"))) continue;
+            compared++;
+            int[] theirs = weights.Tokenize(text, false, true, System.Text.Encoding.UTF8).Select(t => (int)t).ToArray();
+            int[] ours = embedded.Encode(text);
+            if (theirs.SequenceEqual(ours)) agreed++;
+            else output.WriteLine($"{source}: llama.cpp differs on '{text}':\n ours  [{string.Join(", ", ours)}]\n llama [{string.Join(", ", theirs)}]");
+        }
+        output.WriteLine($"{source}: llama.cpp's tokenizer agrees on {agreed} of {compared} texts");
+        Assert.Equal(compared, agreed);
+        Assert.True(compared >= RealTokenizerTests.Texts.Length - 2);
     }
 
     [Fact]
