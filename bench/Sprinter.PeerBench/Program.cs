@@ -98,6 +98,7 @@ static int Run(string? folder, int[] ks, int runCount, string[] ourTypes, string
                 timers.Add(new SprinterPassTimer(TransformerModel.Load(folder, type), ks.Max()));
             }
             NativeLibraryConfig.All.WithLogCallback((level, message) => { if (level == LLamaLogLevel.Error) Console.Error.Write(message); });
+            NativeApi.llama_empty_call();   // the quantizer's first call does not load the library itself
             string f32 = Path.Combine(work, "model-F32.gguf");
             if (ggufTypes.Length > 0) GgufWriter.Convert(folder, f32, GgufType.F32);
             foreach (var t in ggufTypes)
