@@ -75,6 +75,46 @@ public class GgufParityTests(ITestOutputHelper output)
     }
 
     /// <summary>Our greedy continuation, with the gap between the best two logits at each step.</summary>
+    /// <summary>
+    /// Every tensor of files llama.cpp's quantizer wrote (Q4_K_M mixes Q4_K and Q6_K; Q5_1, Q4_0, Q2_K
+    /// and Q3_K_M cover the rest) decodes through our reader to exactly what libggml's
+    /// dequantize_row_* gives for the same bytes.
+    /// </summary>
+    [Theory]
+    [InlineData(LLamaFtype.MOSTLY_Q4_K_M)]
+    [InlineData(LLamaFtype.MOSTLY_Q5_1)]
+    [InlineData(LLamaFtype.MOSTLY_Q4_0)]
+    [InlineData(LLamaFtype.MOSTLY_Q5_K_M)]
+    [InlineData(LLamaFtype.MOSTLY_Q3_K_M)]
+    [InlineData(LLamaFtype.MOSTLY_Q2_K)]
+    public void EveryTensorOfAQuantizedFileDecodesAsLibggmlDecodesIt(LLamaFtype quantization)
+    {
+        var c = GgufTests.Family("llama", d: 256, inner: 512) with { HeadCount = 4, KeyValueHeadCount = 2, HeadDimension = 0 };
+        string folder = GgufTests.Folder(c, 85);
+        string f32 = Path.Combine(folder, "model-f32.gguf"), quantized = Path.Combine(folder, $"model-{quantization}.gguf");
+        GgufWriter.Convert(folder, f32, GgufType.F32);
+        LlamaParityTests.LoadNative();
+        Assert.True(LLamaQuantizer.Quantize(f32, quantized, quantization, 2), $"llama.cpp could not quantize to {quantization}");
+        var libggml = Libggml.Load(output);
+        if (libggml is null) return;
+        using var file = Sprinter.Models.Gguf.GgufFile.Open(quantized);
+        var types = new SortedSet<string>();
+        foreach (var t in file.TensorList)
+        {
+            float[] ours = file.ReadFloats(t);
+            float[] theirs = t.Type == Sprinter.Models.Gguf.GgmlType.F32   // libggml has no f32 "dequantize"
+                ? System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(file.Bytes(t)).ToArray()
+                : libggml.ToFloat(t.Type, file.Bytes(t).ToArray());
+            Assert.Equal(theirs.Length, ours.Length);
+            for (int i = 0; i < ours.Length; i++)
+                if (BitConverter.SingleToInt32Bits(ours[i]) != BitConverter.SingleToInt32Bits(theirs[i]))
+                    Assert.Fail($"{t.Name} ({t.Type}) value {i}: ours {ours[i]:R}, libggml {theirs[i]:R}");
+            types.Add(t.Type.ToString());
+        }
+        output.WriteLine($"{quantization}: {file.TensorList.Count} tensors ({string.Join(", ", types)}) bit-identical to libggml");
+        Assert.True(types.Count >= 2, "the file holds one type only: nothing quantized was compared");
+    }
+
     internal static (int[] Tokens, float[] Gaps) Greedy(LanguageModel lm, int[] prompt)
     {
         var session = lm.Model.CreateSession();
