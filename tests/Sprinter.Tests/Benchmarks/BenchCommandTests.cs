@@ -77,7 +77,9 @@ public class BenchCommandTests
             goals.Select(g => (string)g!["name"]!));
         double sdMs = (double)methods.Single(m => (string)m!["name"]! == "sd-g2" && (string)m["sampling"]! == (string)goal["sampling"]!)!["ms_per_token"]!;
         double paperMs = (double)methods.Single(m => (string)m!["name"]! == "sprinter-paper-t0.5" && (string)m["sampling"]! == (string)goal["sampling"]!)!["ms_per_token"]!;
-        Assert.Equal(sdMs / paperMs, (double)goals[1]!["value"]!, 1);
+        // Within 2%: the JSON's ms values are rounded, and sub-millisecond ones move the ratio by ~0.5%
+        // (comparing at one decimal place failed whenever the ratio sat near a rounding boundary).
+        Assert.InRange((double)goals[1]!["value"]!, sdMs / paperMs * 0.98, sdMs / paperMs * 1.02);
         Assert.Equal(goals.All(g => (bool)g!["met"]!), (bool)goal["met"]!);
         // SD's per-position acceptance is reported for every position it drafts (gamma 2).
         Assert.Equal(2, sd["acceptance_at_position"]!.AsArray().Count);

@@ -8,6 +8,12 @@ namespace Sprinter.Tests.Serving;
 /// One slot and no queue, with each token slowed on the decoding thread (a stand-in for a slow
 /// model), so a generation is still running while the test acts on it.
 /// </summary>
+/// <summary>Timing-dependent (a slowed generation must still be running when the client leaves), so
+/// these run alone, not beside the rest of the suite on 2 cores.</summary>
+[CollectionDefinition(nameof(AdmissionTests), DisableParallelization = true)]
+public class AdmissionTestsCollection;
+
+[Collection(nameof(AdmissionTests))]
 public class AdmissionTests : IAsyncLifetime
 {
     readonly ServerFixture _fixture = new();
@@ -15,7 +21,7 @@ public class AdmissionTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         await _fixture.StartAsync(ServerFixture.DefaultOptions with { MaxConcurrent = 1, MaxQueue = 0 });
-        _fixture.Service.AfterEachToken = () => Thread.Sleep(15);
+        _fixture.Service.AfterEachToken = () => Thread.Sleep(50);
     }
 
     public Task DisposeAsync() => _fixture.DisposeAsync();
@@ -40,7 +46,7 @@ public class AdmissionTests : IAsyncLifetime
             Assert.Contains("\"rate_limit_error\"", await busy.Content.ReadAsStringAsync());
         }
 
-        // The client goes away mid-stream: the generation (200 tokens x 15 ms) is cancelled, not finished.
+        // The client goes away mid-stream: the generation (200 tokens x 50 ms) is cancelled, not finished.
         cts.Cancel();
         reader.Dispose();
         response.Dispose();
