@@ -23,7 +23,7 @@ internal sealed class ModelPair : IDisposable
             {
                 if (draft.Model.OutputVocabulary != target.Model.OutputVocabulary)
                     throw new InvalidInputException($"the draft ({draft.Source}) has {draft.Model.OutputVocabulary} tokens but the target ({target.Source}) has {target.Model.OutputVocabulary}; pick a pair that shares one tokenizer.");
-                if (draft.Tokenizer.Identity != target.Tokenizer.Identity)
+                if (draft.Tokenizer.VocabularyIdentity != target.Tokenizer.VocabularyIdentity)
                     throw new InvalidInputException($"the draft ({draft.TokenizerFiles}) and the target ({target.TokenizerFiles}) have different tokenizers; pick a pair that shares one tokenizer.");
             }
             return new ModelPair { Target = target, Draft = draft };

@@ -28,8 +28,17 @@ public sealed class Gpt2Tokenizer
     public int? EndOfText { get; }
     /// <summary>The token every prompt starts with (Llama 3's &lt;|begin_of_text|&gt;), or null; see <see cref="EncodePrompt"/>.</summary>
     public int? BeginningOfSequence { get; private init; }
-    /// <summary>sha256 of vocab.json and merges.txt: two models share a tokenizer iff these match.</summary>
+    /// <summary>
+    /// The files' identity: sha256 of vocab.json and merges.txt, or over what decides tokenization for
+    /// tokenizer.json, SentencePiece and GGUF vocabularies. Caches and checkpoints are keyed by it.
+    /// </summary>
     public string Identity { get; }
+    /// <summary>
+    /// sha256 over what decides tokenization, the same for one tokenizer in any format (vocab.json +
+    /// merges.txt, tokenizer.json, tokenizer.model, GGUF): two models share a tokenizer iff these match.
+    /// </summary>
+    public string VocabularyIdentity { get => _vocabularyIdentity ?? Identity; private init => _vocabularyIdentity = value; }
+    readonly string? _vocabularyIdentity;
 
     Gpt2Tokenizer(Tokenizer? tokenizer, byte[][] bytes, int? endOfText, string identity, Dictionary<string, int>? wholePieces = null,
         System.Text.RegularExpressions.Regex? split = null, Dictionary<string, int>? added = null, bool nfc = false, SentencePieceBpe? sentencePiece = null,
@@ -90,7 +99,7 @@ public sealed class Gpt2Tokenizer
 
     /// <summary>
     /// sha256 over what decides tokenization (every token in id order, the merges, the pre-tokenizer
-    /// regex and switches), so that a tokenizer.json and the same vocabulary in a GGUF file compare equal.
+    /// regex and switches), so that the same vocabulary compares equal in every file format.
     /// </summary>
     static string CanonicalIdentity(HfTokenizerSpec spec, int size)
     {
@@ -133,7 +142,8 @@ public sealed class Gpt2Tokenizer
             throw new InvalidInputException($"{mergesPath}: the tokenizer files could not be loaded ({e.Message}).");
         }
         string identity = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData([.. vocabBytes, .. mergesBytes]));
-        return new Gpt2Tokenizer(tokenizer, bytes, eot, identity);
+        var asSpec = new HfTokenizerSpec(vocab, [.. ReadMergeLines(mergesBytes)], Gpt2PreTokenizer.Pattern, [], IgnoreMerges: false, Nfc: false);
+        return new Gpt2Tokenizer(tokenizer, bytes, eot, identity) { VocabularyIdentity = CanonicalIdentity(asSpec, vocab.Count) };
     }
 
     static IEnumerable<string> ReadMergeLines(byte[] mergesBytes) =>

@@ -22,7 +22,7 @@ public sealed class DistillationTeacher : IDisposable
         _model = LanguageModel.Load(folder);
         try
         {
-            if (_model.Tokenizer.Identity != studentTokenizer.Identity)
+            if (_model.Tokenizer.VocabularyIdentity != studentTokenizer.VocabularyIdentity)
                 throw new InvalidInputException($"{folder}: the teacher's tokenizer (vocab.json + merges.txt) differs from the training tokenizer; a teacher must share it token for token.");
             if (_model.Config.MaxPositions < context)
                 throw new InvalidInputException($"{folder}: the teacher's context is {_model.Config.MaxPositions} positions, shorter than the training context {context}.");

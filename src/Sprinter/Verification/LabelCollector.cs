@@ -71,7 +71,7 @@ public static class LabelCollector
         CollectOptions options, IProgress<JobProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         options.Validate();
-        if (draft.Tokenizer.Identity != target.Tokenizer.Identity || draft.Model.OutputVocabulary != target.Model.OutputVocabulary)
+        if (draft.Tokenizer.VocabularyIdentity != target.Tokenizer.VocabularyIdentity || draft.Model.OutputVocabulary != target.Model.OutputVocabulary)
             throw new InvalidInputException($"the draft ({draft.Source}) and target ({target.Source}) do not share one tokenizer; pick a matching pair.");
         var texts = PromptSource.Sample(sourceTexts, options.Prompts, options.Seed);
         int d = draft.Config.EmbeddingSize, vocab = draft.Model.OutputVocabulary;

@@ -46,6 +46,7 @@ public class GgufTests(Xunit.Abstractions.ITestOutputHelper output)
         string text = "the theme of the test";
         Assert.Equal(fromFolder.Tokenizer.EncodePrompt(text), fromGguf.Tokenizer.EncodePrompt(text));
         Assert.Equal(fromFolder.StopTokens, fromGguf.StopTokens);
+        Assert.Equal(fromFolder.Tokenizer.VocabularyIdentity, fromGguf.Tokenizer.VocabularyIdentity);   // vocab.json + merges.txt vs GGUF
         int[] tokens = TestModels.RandomTokens(20, c.VocabSize, seed: 62);
         var a = fromFolder.Model.CreateSession();
         var b = fromGguf.Model.CreateSession();
@@ -159,7 +160,7 @@ public class GgufTests(Xunit.Abstractions.ITestOutputHelper output)
         var embedded = GgufTokenizer.Read(file);
         Assert.Equal(original.VocabSize, embedded.VocabSize);
         Assert.Equal(original.BeginningOfSequence, embedded.BeginningOfSequence);
-        Assert.Equal(original.Identity, embedded.Identity);   // a GGUF draft pairs with a folder target of the same tokenizer
+        Assert.Equal(original.VocabularyIdentity, embedded.VocabularyIdentity);   // a GGUF draft pairs with a folder target of the same tokenizer
         foreach (string text in RealTokenizerTests.Texts)
             Assert.True(original.EncodePrompt(text).SequenceEqual(embedded.EncodePrompt(text)), $"{source}: '{text}'");
         // llama.cpp reads the same metadata the same way: its own tokenizer gives our ids.
