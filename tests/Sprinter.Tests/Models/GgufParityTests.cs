@@ -49,6 +49,17 @@ public class GgufParityTests(ITestOutputHelper output)
         using var exact = LanguageModel.Load(quantized, WeightType.F32);       // the file's weights, dequantized
         using var auto = LanguageModel.Load(quantized);                         // --dtype auto: q8_0 at run time
         Assert.Equal(WeightType.Q8_0, auto.Model.WeightType);
+        if (quantization == LLamaFtype.MOSTLY_Q8_0)
+        {
+            // Q8_0 stays Q8_0 block for block: the file llama.cpp quantized runs exactly as our own
+            // q8_0 packing of the original weights (the same reference rounding).
+            using var ownQ8 = LanguageModel.Load(folder, WeightType.Q8_0);
+            var fromFile = auto.Model.CreateSession();
+            var fromFolder = ownQ8.Model.CreateSession();
+            fromFile.Forward(prompt);
+            fromFolder.Forward(prompt);
+            for (int i = 0; i < prompt.Length; i++) Assert.Equal(fromFolder.Logits(i).ToArray(), fromFile.Logits(i).ToArray());
+        }
         foreach (var (lm, name) in new[] { (exact, "fp32"), (auto, "auto (q8_0)") })
         {
             var session = lm.Model.CreateSession();
