@@ -160,9 +160,7 @@ public sealed class TransformerModel : IDisposable
         if (LanguageModel.IsGguf(folder))
         {
             using var gguf = Models.Gguf.GgufFile.Open(folder);
-            var c = Models.Gguf.GgufModel.ReadConfig(gguf);
-            var pool = new FloatArrayPool();
-            return FromTensors(c, Models.Gguf.GgufModel.Tensors(gguf, c, pool), type, folder, pool);
+            return Models.Gguf.GgufModel.Load(gguf, Models.Gguf.GgufModel.ReadConfig(gguf), type);
         }
         var files = ModelFolder.Resolve(folder);
         var config = ModelConfig.Load(files.ConfigPath);

@@ -259,45 +259,35 @@ public sealed class Gpt2Tokenizer
     {
         if (_sentencePiece is not null) return _sentencePiece.Encode(text);
         if (_sentencePieceModel is not null)
-        {
-            var pieces = new List<int>();
-            for (int from = 0; from < text.Length;)
-            {
-                var (at, token) = HfTokenizerJson.NextAddedToken(text, from, _added);
-                if (at > from) pieces.AddRange(_sentencePieceModel.EncodeToIds(text[from..at], addBeginningOfSentence: false, addEndOfSentence: false));
-                if (token is null) break;
-                pieces.Add(_added![token]);
-                from = at + token.Length;
-            }
-            return [.. pieces];
-        }
+            return HfTokenizerJson.EncodeAroundAddedTokens(text, _added,
+                (segment, _, ids) => ids.AddRange(_sentencePieceModel.EncodeToIds(segment, addBeginningOfSentence: false, addEndOfSentence: false)));
         if (_nfc) text = text.Normalize(NormalizationForm.FormC);
-        // Microsoft.ML.Tokenizers' RegexPreTokenizer loops forever on a zero-length match; a pattern
-        // that slipped past the load-time probes is refused here instead.
-        if (_split is not null)
-            foreach (var m in _split.EnumerateMatches(text))
-                if (m.Length == 0) throw new InvalidInputException($"tokenizer: the pre-tokenizer regex matched an empty piece of text at offset {m.Index}; the tokenizer.json pattern is not usable.");
-        if (_wholePieces is null && !IndividualDigits) return [.. _tokenizer!.EncodeToIds(text)];
+        if (_wholePieces is null && !IndividualDigits)
+        {
+            // Microsoft.ML.Tokenizers' RegexPreTokenizer loops forever on a zero-length match; a
+            // pattern that slipped past the load-time probes is refused here instead.
+            if (_split is not null)
+                foreach (var m in _split.EnumerateMatches(text))
+                    if (m.Length == 0) throw EmptyMatch(m.Index);
+            return [.. _tokenizer!.EncodeToIds(text)];
+        }
         // Options BpeTokenizer has no switch for: cut at added tokens, then (individual digits) at
         // every digit, then at the pre-tokenizer's regex; with ignore_merges a piece whose byte-level
         // form is in the vocabulary is one token; the rest go through BPE piece by piece.
-        var ids = new List<int>();
-        int start = 0;
-        while (start < text.Length)
+        return HfTokenizerJson.EncodeAroundAddedTokens(text, _added, (segment, start, ids) =>
         {
-            var (at, token) = HfTokenizerJson.NextAddedToken(text, start, _added);
-            foreach (string section in IndividualDigits ? DigitSections(text[start..at]) : [text[start..at]])
+            foreach (string section in IndividualDigits ? DigitSections(segment) : [segment])
                 foreach (System.Text.RegularExpressions.Match m in _split!.Matches(section))
                 {
+                    if (m.Length == 0) throw EmptyMatch(start);
                     if (_wholePieces is not null && _wholePieces.TryGetValue(ByteLevel.Encode(Encoding.UTF8.GetBytes(m.Value)), out int id)) ids.Add(id);
                     else ids.AddRange(_tokenizer!.EncodeToIds(m.Value));
                 }
-            if (token is null) break;
-            ids.Add(_added![token]);
-            start = at + token.Length;
-        }
-        return [.. ids];
+        });
     }
+
+    static InvalidInputException EmptyMatch(int offset) =>
+        new($"tokenizer: the pre-tokenizer regex matched an empty piece of text (at or after offset {offset}); the tokenizer.json pattern is not usable.");
 
     /// <summary>Text cut before and after every digit (Hugging Face's Digits pre-tokenizer with individual_digits).</summary>
     static IEnumerable<string> DigitSections(string text)

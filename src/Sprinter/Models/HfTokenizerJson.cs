@@ -33,10 +33,26 @@ public sealed record HfTokenizerSpec(Dictionary<string, int> Vocab, List<string>
 public static class HfTokenizerJson
 {
     /// <summary>
-    /// The first added token at or after <paramref name="from"/> (the longest at a tie), or the end
-    /// of the text: added tokens are cut out verbatim before a tokenizer model sees the text.
+    /// Added tokens are cut out of the text verbatim before a tokenizer model sees it: each segment
+    /// between them goes to <paramref name="encodeSegment"/> (with its offset in the text), each added
+    /// token becomes its id, in order.
     /// </summary>
-    public static (int At, string? Token) NextAddedToken(string text, int from, IReadOnlyDictionary<string, int>? added)
+    public static int[] EncodeAroundAddedTokens(string text, IReadOnlyDictionary<string, int>? added, Action<string, int, List<int>> encodeSegment)
+    {
+        var ids = new List<int>();
+        for (int start = 0; start < text.Length;)
+        {
+            var (at, token) = NextAddedToken(text, start, added);
+            if (at > start) encodeSegment(text[start..at], start, ids);
+            if (token is null) break;
+            ids.Add(added![token]);
+            start = at + token.Length;
+        }
+        return [.. ids];
+    }
+
+    /// <summary>The first added token at or after <paramref name="from"/> (the longest at a tie), or the end of the text.</summary>
+    static (int At, string? Token) NextAddedToken(string text, int from, IReadOnlyDictionary<string, int>? added)
     {
         int best = text.Length;
         string? found = null;

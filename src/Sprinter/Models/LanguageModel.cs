@@ -81,8 +81,7 @@ public sealed class LanguageModel : IDisposable
         var tokenizer = GgufTokenizer.Read(file);
         if (tokenizer.VocabSize != config.VocabSize && !IsPadding(tokenizer.VocabSize, config.VocabSize))
             throw new InvalidInputException($"{path}: the embedded tokenizer has {tokenizer.VocabSize} tokens but token_embd.weight has {config.VocabSize} rows; the file is inconsistent.");
-        var pool = new FloatArrayPool();
-        var model = TransformerModel.FromTensors(config, GgufModel.Tensors(file, config, pool), type ?? GgufModel.AutoWeightType(file), path, pool);
+        var model = GgufModel.Load(file, config, type);
         model.LimitOutputVocabulary(tokenizer.VocabSize);
         return new LanguageModel
         {

@@ -33,25 +33,7 @@ public static class RandomModel
         }
         void Add(string name, float[] data, params long[] shape) => t[name] = (data, shape);
         double residualStd = 0.02 / Math.Sqrt(2 * c.LayerCount);
-        if (c.ModelType == "gpt_neo")
-        {
-            // GPT-Neo: GPT-2's names for embeddings and norms, nn.Linear [out, in] weights, q/k/v without bias.
-            Add("wte.weight", Normal((long)c.VocabSize * d, 0.02), c.VocabSize, d);
-            Add("wpe.weight", Normal((long)c.MaxPositions * d, 0.01), c.MaxPositions, d);
-            for (int l = 0; l < c.LayerCount; l++)
-            {
-                string h = $"h.{l}.";
-                Add(h + "ln_1.weight", Constant(d, 1, lnNoise), d); Add(h + "ln_1.bias", Constant(d, 0, lnNoise), d);
-                foreach (var proj in new[] { "q_proj", "k_proj", "v_proj" }) Add(h + "attn.attention." + proj + ".weight", Normal((long)d * d, 0.05), d, d);
-                Add(h + "attn.attention.out_proj.weight", Normal((long)d * d, residualStd), d, d); Add(h + "attn.attention.out_proj.bias", Constant(d, 0, lnNoise), d);
-                Add(h + "ln_2.weight", Constant(d, 1, lnNoise), d); Add(h + "ln_2.bias", Constant(d, 0, lnNoise), d);
-                Add(h + "mlp.c_fc.weight", Normal((long)f * d, 0.02), f, d); Add(h + "mlp.c_fc.bias", Constant(f, 0, lnNoise), f);
-                Add(h + "mlp.c_proj.weight", Normal((long)d * f, residualStd), d, f); Add(h + "mlp.c_proj.bias", Constant(d, 0, lnNoise), d);
-            }
-            Add("ln_f.weight", Constant(d, 1, lnNoise), d); Add("ln_f.bias", Constant(d, 0, lnNoise), d);
-            return t;
-        }
-        if (c.ModelType != "gpt2")
+        if (c.ModelType is not ("gpt2" or "gpt_neo"))
         {
             // The Llama layout: nn.Linear weights [out, in], RMSNorm scales only, no position table.
             int kv = c.KeyValueSize, q = c.QuerySize, hs = c.HeadSize;
@@ -84,17 +66,28 @@ public static class RandomModel
             if (!c.TieWordEmbeddings) Add("lm_head.weight", Normal((long)c.VocabSize * d, 0.02), c.VocabSize, d);
             return t;
         }
+        // GPT-2, and GPT-Neo with its names: separate bias-free q/k/v and nn.Linear [out, in] weights.
+        bool neo = c.ModelType == "gpt_neo";
         Add("wte.weight", Normal((long)c.VocabSize * d, 0.02), c.VocabSize, d);
         Add("wpe.weight", Normal((long)c.MaxPositions * d, 0.01), c.MaxPositions, d);
         for (int l = 0; l < c.LayerCount; l++)
         {
             string h = $"h.{l}.";
             Add(h + "ln_1.weight", Constant(d, 1, lnNoise), d); Add(h + "ln_1.bias", Constant(d, 0, lnNoise), d);
-            Add(h + "attn.c_attn.weight", Normal((long)d * 3 * d, 0.02), d, 3 * d); Add(h + "attn.c_attn.bias", Constant(3 * d, 0, lnNoise), 3 * d);
-            Add(h + "attn.c_proj.weight", Normal((long)d * d, residualStd), d, d); Add(h + "attn.c_proj.bias", Constant(d, 0, lnNoise), d);
+            if (neo)
+            {
+                foreach (var proj in new[] { "q_proj", "k_proj", "v_proj" }) Add(h + "attn.attention." + proj + ".weight", Normal((long)d * d, 0.05), d, d);
+                Add(h + "attn.attention.out_proj.weight", Normal((long)d * d, residualStd), d, d); Add(h + "attn.attention.out_proj.bias", Constant(d, 0, lnNoise), d);
+            }
+            else
+            {
+                Add(h + "attn.c_attn.weight", Normal((long)d * 3 * d, 0.02), d, 3 * d); Add(h + "attn.c_attn.bias", Constant(3 * d, 0, lnNoise), 3 * d);
+                Add(h + "attn.c_proj.weight", Normal((long)d * d, residualStd), d, d); Add(h + "attn.c_proj.bias", Constant(d, 0, lnNoise), d);
+            }
             Add(h + "ln_2.weight", Constant(d, 1, lnNoise), d); Add(h + "ln_2.bias", Constant(d, 0, lnNoise), d);
-            Add(h + "mlp.c_fc.weight", Normal((long)d * f, 0.02), d, f); Add(h + "mlp.c_fc.bias", Constant(f, 0, lnNoise), f);
-            Add(h + "mlp.c_proj.weight", Normal((long)f * d, residualStd), f, d); Add(h + "mlp.c_proj.bias", Constant(d, 0, lnNoise), d);
+            long[] fcShape = neo ? [f, d] : [d, f], projShape = neo ? [d, f] : [f, d];
+            Add(h + "mlp.c_fc.weight", Normal((long)d * f, 0.02), fcShape); Add(h + "mlp.c_fc.bias", Constant(f, 0, lnNoise), f);
+            Add(h + "mlp.c_proj.weight", Normal((long)f * d, residualStd), projShape); Add(h + "mlp.c_proj.bias", Constant(d, 0, lnNoise), d);
         }
         Add("ln_f.weight", Constant(d, 1, lnNoise), d); Add("ln_f.bias", Constant(d, 0, lnNoise), d);
         return t;

@@ -49,20 +49,8 @@ public sealed class SentencePieceBpe
             && byte.TryParse(token.AsSpan(3, 2), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out value);
     }
 
-    public int[] Encode(string text)
-    {
-        var ids = new List<int>();
-        int start = 0;
-        while (start < text.Length)
-        {
-            var (at, token) = HfTokenizerJson.NextAddedToken(text, start, _added);
-            if (at > start) EncodePiece(text[start..at], ids, prefix: start == 0 || !_prefixFirstOnly);
-            if (token is null) break;
-            ids.Add(_added[token]);
-            start = at + token.Length;
-        }
-        return [.. ids];
-    }
+    public int[] Encode(string text) => HfTokenizerJson.EncodeAroundAddedTokens(text, _added,
+        (segment, start, ids) => EncodePiece(segment, ids, prefix: start == 0 || !_prefixFirstOnly));
 
     /// <summary>One text segment between added tokens: the normalizer (and its U+2581 prefix) applies to each.</summary>
     void EncodePiece(string text, List<int> ids, bool prefix)

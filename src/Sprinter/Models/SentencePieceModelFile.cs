@@ -80,6 +80,19 @@ public sealed record SentencePieceModelFile(IReadOnlyList<SentencePiece> Pieces,
             }
             else file.Skip(wire);
         }
+        return new SentencePieceModelFile(pieces, modelType, byteFallback, dummyPrefix, removeSpaces, escapeSpaces, unk, bos, eos, pad).Validate(source);
+    }
+
+    /// <summary>
+    /// This model, after the checks a tokenizer needs (BPE, ids within the pieces, distinct non-empty
+    /// pieces, 256 byte pieces for byte fallback, an unknown piece); each failure is one line naming
+    /// <paramref name="source"/>.
+    /// </summary>
+    public SentencePieceModelFile Validate(string source)
+    {
+        var pieces = Pieces;
+        int modelType = ModelType, unk = UnknownId, bos = BeginId, eos = EndId, pad = PadId;
+        bool byteFallback = ByteFallback;
         if (pieces.Count == 0) throw new InvalidInputException($"{source}: the SentencePiece model has no pieces; is this a tokenizer.model file?");
         if (modelType != Bpe)
             throw new InvalidInputException($"{source}: field 'trainer_spec.model_type' is {modelType} ({(modelType == Unigram ? "unigram" : "not BPE")}); only BPE SentencePiece models (Llama 2, TinyLlama, Mistral) are supported.");
@@ -105,7 +118,7 @@ public sealed record SentencePieceModelFile(IReadOnlyList<SentencePiece> Pieces,
             throw new InvalidInputException($"{source}: field 'trainer_spec.byte_fallback' is true but the model has {byteCount} BYTE pieces, not 256.");
         if (unk < 0 || pieces[unk].Type != PieceType.Unknown)
             throw new InvalidInputException($"{source}: field 'trainer_spec.unk_id' ({unk}) does not name the model's unknown piece.");
-        return new SentencePieceModelFile(pieces, modelType, byteFallback, dummyPrefix, removeSpaces, escapeSpaces, unk, bos, eos, pad);
+        return this;
     }
 
     /// <summary>A piece as a JSON string, so that control characters stay on the error's one line.</summary>

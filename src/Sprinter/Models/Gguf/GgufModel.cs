@@ -77,6 +77,13 @@ public static class GgufModel
     static GgufTensor Tensor(GgufFile f, string name) =>
         f.Tensors.TryGetValue(name, out var t) ? t : throw new InvalidInputException($"{f.Path}: tensor '{name}' is missing; the file is incomplete or not a supported model.");
 
+    /// <summary>The file's weights as the one transformer at <paramref name="type"/> (null: <see cref="AutoWeightType"/>).</summary>
+    public static TransformerModel Load(GgufFile f, ModelConfig c, WeightType? type)
+    {
+        var pool = new FloatArrayPool();
+        return TransformerModel.FromTensors(c, Tensors(f, c, pool), type ?? AutoWeightType(f), f.Path, pool);
+    }
+
     /// <summary>
     /// Looks a Hugging Face tensor name up in the file: the values (dequantized) and the shape the
     /// engine expects, or null when the file has no such tensor.

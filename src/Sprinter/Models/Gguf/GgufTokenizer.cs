@@ -78,10 +78,9 @@ public static class GgufTokenizer
             AddDummyPrefix: f.GetBool("tokenizer.ggml.add_space_prefix") ?? true,
             RemoveExtraWhitespaces: f.GetBool("tokenizer.ggml.remove_extra_whitespaces") ?? false,
             EscapeWhitespaces: true, UnknownId: unk ?? 0, BeginId: bos ?? -1, EndId: eos ?? -1, PadId: pad ?? -1);
-        byte[] proto = model.ToBytes();
         // The checks of a tokenizer.model file apply to the vocabulary as GGUF carries it.
-        model = SentencePieceModelFile.Parse(proto, $"{f.Path} (tokenizer.ggml.*)");
-        return Gpt2Tokenizer.FromSentencePieceModel(model, proto, f.Path, f.GetBool("tokenizer.ggml.add_bos_token") ?? true);
+        model = model.Validate($"{f.Path} (tokenizer.ggml.*)");
+        return Gpt2Tokenizer.FromSentencePieceModel(model, model.ToBytes(), f.Path, f.GetBool("tokenizer.ggml.add_bos_token") ?? true);
     }
 
     static Gpt2Tokenizer ByteLevelBpe(GgufFile f, string[] tokens, int[] types, int? bos)
