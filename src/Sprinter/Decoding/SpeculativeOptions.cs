@@ -23,6 +23,8 @@ public sealed record SpeculativeOptions
     public int MaxDraft { get; init; } = 20;
     public SprinterMode SprinterMode { get; init; } = SprinterMode.Paper;
     public IVerifier? Verifier { get; init; }
+    /// <summary>Try prompt lookup before the draft model each round (SD only: copied tokens have no verifier score).</summary>
+    public bool PromptLookup { get; init; }
 
     public bool Lossless => Method == SpeculativeMethod.Sd || SprinterMode == SprinterMode.StrictOnCall;
 
@@ -35,6 +37,7 @@ public sealed record SpeculativeOptions
     public void Validate(int draftHiddenSize)
     {
         if (Method == SpeculativeMethod.Sd && Gamma < 1) throw new InvalidInputException($"--gamma must be >= 1, got {Gamma}.");
+        if (PromptLookup && Method != SpeculativeMethod.Sd) throw new InvalidInputException("--prompt-lookup works with --mode sd only (copied tokens have no verifier score).");
         if (Method != SpeculativeMethod.Sprinter) return;
         if (MaxDraft < 1) throw new InvalidInputException($"--max-draft must be >= 1, got {MaxDraft}.");
         if (!(Threshold >= 0 && Threshold <= 1)) throw new InvalidInputException($"--threshold must be in [0, 1], got {Threshold}.");
