@@ -19,6 +19,7 @@ internal static class GenerateCommand
         var gamma = new Option<int>("--gamma") { Description = "SD: draft tokens per round.", DefaultValueFactory = _ => 4 };
         var threshold = new Option<float?>("--threshold") { Description = "SPRINTER: keep drafting while the verifier's score >= this. Default: the verifier's calibrated threshold, else 0.5." };
         var maxDraft = new Option<int>("--max-draft") { Description = "SPRINTER: cap on drafted tokens per round.", DefaultValueFactory = _ => 20 };
+        var promptLookup = new Option<bool>("--prompt-lookup") { Description = "SD: try prompt lookup (copy a continuation from the prompt or output) before the draft model; lossless." };
         var sprinterMode = new Option<string>("--sprinter-mode") { Description = "paper (target tests only the round's last token; lossy) or strict-on-call (tests every drafted token when called; lossless).", DefaultValueFactory = _ => "paper" };
         var prompt = new Option<string>("--prompt") { Description = "Text to continue.", Required = true };
         var chat = new Option<bool>("--chat") { Description = "Treat --prompt as a user message and format it with the target's chat template (tokenizer_config.json); only the reply is printed." };
@@ -27,7 +28,7 @@ internal static class GenerateCommand
         var json = CliSupport.JsonOption();
         var sampling = new CliSupport.SamplingOptionSet();
         var command = new Command("generate", "Generate text after a prompt, streaming it as tokens are committed.")
-            { mode, model, draft, verifier, gamma, threshold, maxDraft, sprinterMode, prompt, chat, maxTokens, dtype, json };
+            { mode, model, draft, verifier, gamma, threshold, maxDraft, sprinterMode, promptLookup, prompt, chat, maxTokens, dtype, json };
         sampling.AddTo(command);
         command.SetAction(async (r, ct) =>
         {
@@ -44,6 +45,7 @@ internal static class GenerateCommand
                 Threshold = r.GetValue(threshold),
                 MaxDraft = r.GetValue(maxDraft),
                 SprinterMode = CliSupport.ParseSprinterMode(r.GetValue(sprinterMode)!),
+                PromptLookup = r.GetValue(promptLookup),
             };
             var weightType = CliSupport.ParseDtype(r.GetValue(dtype)!);
             int seed = r.GetValue(sampling.Seed);

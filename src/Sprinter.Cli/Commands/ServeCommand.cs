@@ -19,14 +19,17 @@ internal static class ServeCommand
         var threshold = new Option<float?>("--threshold") { Description = "SPRINTER: verifier threshold. Default: the verifier's calibrated one, else 0.5." };
         var maxDraft = new Option<int>("--max-draft") { Description = "SPRINTER: cap on drafted tokens per round.", DefaultValueFactory = _ => 20 };
         var sprinterMode = new Option<string>("--sprinter-mode") { Description = "paper (lossy) or strict-on-call (lossless).", DefaultValueFactory = _ => "paper" };
-        var maxConcurrent = new Option<int>("--max-concurrent") { Description = "Generations that run at once; more wait in the queue.", DefaultValueFactory = _ => 4 };
+        var maxConcurrent = new Option<int>("--max-batch", "--max-concurrent") { Description = "Generations that run at once, as one batch (sequences per pass); more wait in the queue.", DefaultValueFactory = _ => 16 };
+        var noBatching = new Option<bool>("--no-batching") { Description = "Run each generation on a thread of its own instead of one continuous batch (the pre-batching server, for comparison)." };
+        var fixedGamma = new Option<bool>("--fixed-gamma") { Description = "SD drafts its gamma at every load (default: a measured cost model lowers it, down to plain AR steps, when the batch makes the target pass compute-bound)." };
+        var promptLookup = new Option<bool>("--prompt-lookup") { Description = "SD: try prompt lookup (copy a continuation from the prompt or output) before the draft model (default of requests)." };
         var queue = new Option<int>("--queue") { Description = "Generations that may wait for a slot; beyond that a request gets 429 with Retry-After.", DefaultValueFactory = _ => 128 };
         var maxPrompt = new Option<int?>("--max-prompt-tokens") { Description = "Longest prompt accepted (400 beyond). Default: what the context allows." };
         var defaultMaxTokens = new Option<int>("--default-max-tokens") { Description = "New tokens when a request gives no max_tokens.", DefaultValueFactory = _ => 256 };
         var maxBody = new Option<int>("--max-body-bytes") { Description = "Largest request body accepted (400 beyond).", DefaultValueFactory = _ => 1 << 20 };
         var dtype = CliSupport.DtypeOption();
         var command = new Command("serve", "Serve the models over an OpenAI-compatible HTTP API (chat and text completions, streaming, /v1/models, /health, Prometheus /metrics).")
-            { host, port, target, draft, verifier, mode, gamma, threshold, maxDraft, sprinterMode, maxConcurrent, queue, maxPrompt, defaultMaxTokens, maxBody, dtype };
+            { host, port, target, draft, verifier, mode, gamma, threshold, maxDraft, sprinterMode, promptLookup, maxConcurrent, noBatching, fixedGamma, queue, maxPrompt, defaultMaxTokens, maxBody, dtype };
         command.SetAction(async (r, ct) =>
         {
             string modeName = r.GetValue(mode)!;
@@ -38,11 +41,14 @@ internal static class ServeCommand
                 Threshold = r.GetValue(threshold) is float t && !(t >= 0 && t <= 1) ? throw new InvalidInputException($"--threshold must be in [0, 1], got {t}.") : r.GetValue(threshold),
                 MaxDraft = Positive(r.GetValue(maxDraft), "--max-draft"),
                 SprinterMode = CliSupport.ParseSprinterMode(r.GetValue(sprinterMode)!),
+                PromptLookup = r.GetValue(promptLookup),
             };
             var options = new ServingOptions
             {
                 Decoding = settings,
-                MaxConcurrent = Positive(r.GetValue(maxConcurrent), "--max-concurrent"),
+                MaxConcurrent = Positive(r.GetValue(maxConcurrent), "--max-batch"),
+                Batching = !r.GetValue(noBatching),
+                AdaptiveGamma = !r.GetValue(fixedGamma),
                 MaxQueue = r.GetValue(queue) is >= 0 and var q ? q : throw new InvalidInputException($"--queue must be >= 0, got {r.GetValue(queue)}."),
                 MaxPromptTokens = r.GetValue(maxPrompt) is int mp ? Positive(mp, "--max-prompt-tokens") : null,
                 DefaultMaxTokens = Positive(r.GetValue(defaultMaxTokens), "--default-max-tokens"),
@@ -61,7 +67,9 @@ internal static class ServeCommand
             if (settings.Mode == DecodingMode.Sprinter) verifiers!("greedy");   // a bad verifier stops the start, not the first request
             await using var server = await StartServer(service, serverOptions);
             output.WriteLine($"sprinter serve: {service.ModelId} on {server.Address} (OpenAI API at {server.Address}v1); default mode {DecodingSettings.Name(settings.Mode)} " +
-                $"({(settings.Lossless ? "lossless" : "LOSSY")}), {options.MaxConcurrent} at once, queue {options.MaxQueue}. Ctrl+C stops.");
+                $"({(settings.Lossless ? "lossless" : "LOSSY")}), {options.MaxConcurrent} at once{(options.Batching ? " in one batch" : ", unbatched")}, queue {options.MaxQueue}. Ctrl+C stops.");
+            if (service.Scheduler is { } scheduler)
+                output.WriteLine("pass cost model (ms, target / draft): " + string.Join(", ", scheduler.CostModel.Table().Take(8).Select(c => $"{c.Rows}: {c.TargetMs:0.00}/{c.DraftMs:0.00}")));
             output.Flush();
             try { await server.WaitAsync(ct); }
             catch (OperationCanceledException) { }

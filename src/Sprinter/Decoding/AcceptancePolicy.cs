@@ -23,7 +23,7 @@ public abstract class AcceptancePolicy
     public abstract int FirstTested(int drafted);
 
     sealed class TestEvery : AcceptancePolicy { public override int FirstTested(int drafted) => 0; }
-    sealed class TestLast : AcceptancePolicy { public override int FirstTested(int drafted) => drafted - 1; }
+    sealed class TestLast : AcceptancePolicy { public override int FirstTested(int drafted) => Math.Max(0, drafted - 1); }
 
     /// <summary>Judges the round of <paramref name="s"/> against its target logits (row i - FirstTested
     /// holds drafted token i's position) into its round tokens, then rolls both caches back to what is kept.</summary>

@@ -42,6 +42,13 @@ public sealed class DecodeSequence
     /// <summary>Prompt tokens this step caches (0: the sequence decodes this step).</summary>
     internal int StepPrefill;
     internal readonly AcceptancePolicy Policy;
+    /// <summary>Most tokens this step may draft (the scheduler's cost model lowers it under load; 0 makes the step plain AR).</summary>
+    public int GammaLimit { get; set; } = int.MaxValue;
+    /// <summary>Whether a scheduler may lower <see cref="GammaLimit"/>: SD whose output does not depend on it
+    /// (greedy, or sampling without a fixed seed: a fixed seed's text must not change with the load).</summary>
+    public bool AdaptiveGamma { get; init; }
+    /// <summary>Prompt tokens the next step will cache (what the cost model sees before the step).</summary>
+    internal int StepPrefillEstimate => Finished ? 0 : Math.Min(32, PrefillLeft);
 
     /// <summary>Optional audit of SPRINTER's verifier decisions against the target.</summary>
     public IVerificationObserver? Observer { get; set; }
@@ -98,7 +105,7 @@ public sealed class DecodeSequence
     internal ReadOnlySpan<int> Uncached(TransformerSession session) => CollectionsMarshal.AsSpan(Committed)[session.Length..];
 
     /// <summary>Most tokens this round may draft: the round cap, and no more than the tokens still wanted.</summary>
-    internal int RoundCap => Math.Min(Q.Length, MaxTokens - Produced);
+    internal int RoundCap => Math.Min(Math.Min(Q.Length, GammaLimit), MaxTokens - Produced);
 
     /// <summary>
     /// Commits the round's tokens under the max-tokens and stop-token rules, and moves them to

@@ -35,6 +35,7 @@ internal sealed class DraftProposer(TransformerModel draft)
                 s.LookupRound = true;
                 continue;   // the draft reads the copied tokens with the next round's catch-up
             }
+            if (s.Kind == SequenceKind.Speculative && s.RoundCap == 0) continue;   // a plain AR step this time
             _batch.Add(s.Draft, s.Uncached(s.Draft), 1);
             _drafting.Add(s);
         }

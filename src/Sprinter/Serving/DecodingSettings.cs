@@ -30,6 +30,8 @@ public sealed record DecodingSettings
     /// <summary>SPRINTER: cap on drafted tokens per round.</summary>
     public int MaxDraft { get; init; } = 20;
     public SprinterMode SprinterMode { get; init; } = SprinterMode.Paper;
+    /// <summary>SD: try prompt lookup (copy a continuation of the prompt or output) before the draft model.</summary>
+    public bool PromptLookup { get; init; }
 
     public bool NeedsTarget => Mode != DecodingMode.ArDraft;
     public bool NeedsDraft => Mode != DecodingMode.Ar;
@@ -61,32 +63,20 @@ public sealed record DecodingSettings
 /// <summary>A verifier and the threshold calibrated with it (null when the file stores none).</summary>
 public sealed record VerifierChoice(IVerifier Verifier, float? CalibratedThreshold);
 
-/// <summary>Builds the decoder of a generation from its settings: the one place the CLI and the server set one up.</summary>
+/// <summary>Builds the decoder of a generation from its settings: the one place the CLI, the server and the bench set one up.</summary>
 public static class DecoderFactory
 {
-    /// <param name="target">Needed unless the mode is ar-draft.</param>
-    /// <param name="draft">Needed unless the mode is ar.</param>
-    /// <param name="verifier">Needed for SPRINTER; must not be shared by two decoders running at once
-    /// (a learned verifier has scratch buffers: give each decoder its own <see cref="Verification.LearnedVerifier.Clone"/>).</param>
-    /// <param name="targetSession">The target's KV cache; null makes a new one.</param>
-    /// <param name="draftSession">The draft's KV cache; null makes a new one.</param>
-    /// <returns>The decoder and a one-line description of the models it runs.</returns>
-    public static (IDecoder Decoder, string Description) Create(DecodingSettings settings, LanguageModel? target, LanguageModel? draft,
-        SamplingOptions sampling, int seed, VerifierChoice? verifier = null,
-        Engine.TransformerSession? targetSession = null, Engine.TransformerSession? draftSession = null)
+    /// <summary>The loop and the speculative options that <paramref name="settings"/> ask for.</summary>
+    /// <param name="verifier">Needed for SPRINTER; must not be shared by two sequences running at once
+    /// (a learned verifier has scratch buffers: give each its own <see cref="Verification.LearnedVerifier.Clone"/>).</param>
+    public static (SequenceKind Kind, SpeculativeOptions Options) Plan(DecodingSettings settings, VerifierChoice? verifier)
     {
-        if (settings.NeedsTarget && target is null) throw new ArgumentException("this mode needs the target model", nameof(target));
-        if (settings.NeedsDraft && draft is null) throw new ArgumentException("this mode needs the draft model", nameof(draft));
-        if (settings.Mode is DecodingMode.Ar or DecodingMode.ArDraft)
-        {
-            var lm = settings.Mode == DecodingMode.Ar ? target! : draft!;
-            var session = (settings.Mode == DecodingMode.Ar ? targetSession : draftSession) ?? lm.Model.CreateSession();
-            return (new AutoregressiveDecoder(session, sampling, seed, isTarget: settings.Mode == DecodingMode.Ar), lm.Name);
-        }
-        var options = new SpeculativeOptions { Gamma = settings.Gamma };
+        if (settings.Mode is DecodingMode.Ar) return (SequenceKind.Ar, new SpeculativeOptions());
+        if (settings.Mode is DecodingMode.ArDraft) return (SequenceKind.ArDraft, new SpeculativeOptions());
+        var options = new SpeculativeOptions { Gamma = settings.Gamma, PromptLookup = settings.PromptLookup };
         if (settings.Mode == DecodingMode.Sprinter)
         {
-            if (verifier is null) throw new InvalidInputException("SPRINTER needs a verifier; pass --verifier FILE (or constant:S).");
+            if (verifier is null) throw new InvalidInputException("SPRINTER needs a verifier; give one (a verifier file, or constant:S).");
             options = options with
             {
                 Method = SpeculativeMethod.Sprinter,
@@ -96,10 +86,33 @@ public static class DecoderFactory
                 SprinterMode = settings.SprinterMode,
             };
         }
-        var decoder = new SpeculativeDecoder(draftSession ?? draft!.Model.CreateSession(), targetSession ?? target!.Model.CreateSession(), options, sampling, seed);
-        string description = options.Method == SpeculativeMethod.Sd
-            ? $"draft {draft!.Name} -> target {target!.Name}, gamma {options.Gamma}"
-            : $"draft {draft!.Name} -> target {target!.Name}, verifier {options.Verifier!.Name}, threshold {options.Threshold}, max-draft {options.MaxDraft}";
+        return (SequenceKind.Speculative, options);
+    }
+
+    /// <param name="target">Needed unless the mode is ar-draft.</param>
+    /// <param name="draft">Needed unless the mode is ar.</param>
+    /// <param name="verifier">Needed for SPRINTER (see <see cref="Plan"/>).</param>
+    /// <param name="targetSession">The target's KV cache; null makes a new one.</param>
+    /// <param name="draftSession">The draft's KV cache; null makes a new one.</param>
+    /// <returns>The decoder and a one-line description of the models it runs.</returns>
+    public static (SequenceDecoder Decoder, string Description) Create(DecodingSettings settings, LanguageModel? target, LanguageModel? draft,
+        SamplingOptions sampling, int seed, VerifierChoice? verifier = null,
+        Engine.TransformerSession? targetSession = null, Engine.TransformerSession? draftSession = null)
+    {
+        if (settings.NeedsTarget && target is null) throw new ArgumentException("this mode needs the target model", nameof(target));
+        if (settings.NeedsDraft && draft is null) throw new ArgumentException("this mode needs the draft model", nameof(draft));
+        var (kind, options) = Plan(settings, verifier);
+        var targetRun = settings.NeedsTarget ? targetSession ?? target!.Model.CreateSession() : null;
+        var draftRun = settings.NeedsDraft ? draftSession ?? draft!.Model.CreateSession() : null;
+        var decoder = kind == SequenceKind.Speculative ? new SpeculativeDecoder(draftRun!, targetRun!, options, sampling, seed)
+            : new SequenceDecoder(kind, options, sampling, seed, targetRun, draftRun);
+        string description = kind switch
+        {
+            SequenceKind.Ar => target!.Name,
+            SequenceKind.ArDraft => draft!.Name,
+            _ when options.Method == SpeculativeMethod.Sd => $"draft {draft!.Name} -> target {target!.Name}, gamma {options.Gamma}{(options.PromptLookup ? ", prompt lookup first" : "")}",
+            _ => $"draft {draft!.Name} -> target {target!.Name}, verifier {options.Verifier!.Name}, threshold {options.Threshold}, max-draft {options.MaxDraft}",
+        };
         return (decoder, description);
     }
 }

@@ -18,6 +18,13 @@ public sealed record ServingOptions
     public int? MaxPromptTokens { get; init; }
     /// <summary>New tokens when a request gives no max_tokens (fewer when the context is shorter).</summary>
     public int DefaultMaxTokens { get; init; } = 256;
+    /// <summary>Run all generations as one batch (continuous batching, <see cref="BatchScheduler"/>); false runs
+    /// each on a thread of its own, as before batching existed (kept for comparison).</summary>
+    public bool Batching { get; init; } = true;
+    /// <summary>Prompt tokens a joining request caches per step while the others decode.</summary>
+    public int PrefillChunk { get; init; } = 32;
+    /// <summary>Let the cost model lower SD's gamma under load (greedy, or unseeded sampling only).</summary>
+    public bool AdaptiveGamma { get; init; } = true;
 }
 
 /// <summary>
@@ -31,6 +38,7 @@ public sealed class GenerationService : IDisposable
     readonly Func<string, VerifierChoice>? _verifiers;
     readonly ConcurrentDictionary<string, Lazy<VerifierChoice>> _verifierByDecoding = new();
     readonly SessionPool? _targetSessions, _draftSessions;
+    readonly BatchScheduler? _scheduler;
 
     public LanguageModel? Target { get; }
     public LanguageModel? Draft { get; }
@@ -62,7 +70,15 @@ public sealed class GenerationService : IDisposable
         Gate = new AdmissionGate(options.MaxConcurrent, options.MaxQueue);
         Metrics = new ServingMetrics(Gate);
         Template = (target ?? draft)!.ChatTemplate;
+        if (options.Batching)
+        {
+            _scheduler = new BatchScheduler(target?.Model, draft?.Model, options.PrefillChunk) { Adaptive = options.AdaptiveGamma };
+            Metrics.Observe(_scheduler);
+        }
     }
+
+    /// <summary>The continuous-batching scheduler (null when <see cref="ServingOptions.Batching"/> is off).</summary>
+    public BatchScheduler? Scheduler => _scheduler;
 
     static int Capacity(LanguageModel? model) => model is null ? int.MaxValue : Math.Min(model.Config.MaxPositions, Engine.TransformerModel.DefaultMaxContext);
 
@@ -96,7 +112,11 @@ public sealed class GenerationService : IDisposable
             Metrics.QueueTime(Stopwatch.GetElapsedTime(arrival));
             if (settings.NeedsTarget) target = _targetSessions!.Rent();
             if (settings.NeedsDraft) draft = _draftSessions!.Rent();
-            var (decoder, _) = DecoderFactory.Create(settings, Target, Draft, request.Sampling, request.Seed ?? Random.Shared.Next(), verifier, target, draft);
+            int seed = request.Seed ?? Random.Shared.Next();
+            IDecoder decoder = _scheduler is null
+                ? DecoderFactory.Create(settings, Target, Draft, request.Sampling, seed, verifier, target, draft).Decoder
+                : new ScheduledDecoder(_scheduler, settings, verifier, request.Sampling, seed, target, draft,
+                    adaptive: request.Sampling.IsGreedy || request.Seed is null);
             return Generation.Start(this, decoder, settings, request, prompt, maxTokens, arrival, Release);
         }
         catch
@@ -137,5 +157,27 @@ public sealed class GenerationService : IDisposable
         return shared.Verifier is LearnedVerifier learned ? shared with { Verifier = learned.Clone() } : shared;
     }
 
-    public void Dispose() => Metrics.Dispose();
+    public void Dispose()
+    {
+        _scheduler?.Dispose();
+        Metrics.Dispose();
+    }
+}
+
+/// <summary>A generation run by the shared <see cref="BatchScheduler"/>: its tokens come from the batch's steps.</summary>
+internal sealed class ScheduledDecoder(BatchScheduler scheduler, DecodingSettings settings, VerifierChoice? verifier, SamplingOptions sampling, int seed,
+    TransformerSession? target, TransformerSession? draft, bool adaptive) : IDecoder
+{
+    public DecodingStats? LastStats { get; private set; }
+
+    public IAsyncEnumerable<EmittedToken> GenerateAsync(int[] prompt, int maxTokens, IReadOnlySet<int>? stopTokens = null, CancellationToken cancellationToken = default)
+    {
+        var (kind, options) = DecoderFactory.Plan(settings, verifier);
+        var sequence = new DecodeSequence(kind, options, sampling, new TokenSampler(seed), target, draft, prompt, maxTokens, stopTokens)
+        {
+            AdaptiveGamma = adaptive && kind == SequenceKind.Speculative && options.Method == SpeculativeMethod.Sd,
+        };
+        LastStats = sequence.Stats;
+        return scheduler.Run(sequence, cancellationToken);
+    }
 }

@@ -121,7 +121,7 @@ public static class RequestParser
     static DecodingOverrides Overrides(JsonElement root) =>
         Optional(root, "sprinter", JsonValueKind.Object) is { } s ? ParseOverrides(s) : new DecodingOverrides();
 
-    /// <summary>A <c>sprinter</c> object: mode, gamma, threshold, max_draft, sprinter_mode, provenance.</summary>
+    /// <summary>A <c>sprinter</c> object: mode, gamma, threshold, max_draft, sprinter_mode, prompt_lookup, provenance.</summary>
     public static DecodingOverrides ParseOverrides(JsonElement s)
     {
         string? mode = OptionalString(s, "mode", "sprinter.mode"), sprinterMode = OptionalString(s, "sprinter_mode", "sprinter.sprinter_mode");
@@ -135,6 +135,7 @@ public static class RequestParser
             SprinterMode = sprinterMode is null ? null : DecodingSettings.ParseSprinterMode(sprinterMode)
                 ?? throw new InvalidRequestException("sprinter.sprinter_mode", $"sprinter.sprinter_mode must be paper or strict-on-call, got '{Short(sprinterMode)}'."),
             Provenance = OptionalBool(s, "provenance", "sprinter.provenance") ?? false,
+            PromptLookup = OptionalBool(s, "prompt_lookup", "sprinter.prompt_lookup"),
         };
     }
 
