@@ -22,6 +22,7 @@ internal static class ServeCommand
         var maxConcurrent = new Option<int>("--max-batch", "--max-concurrent") { Description = "Generations that run at once, as one batch (sequences per pass); more wait in the queue.", DefaultValueFactory = _ => 16 };
         var noBatching = new Option<bool>("--no-batching") { Description = "Run each generation on a thread of its own instead of one continuous batch (the pre-batching server, for comparison)." };
         var fixedGamma = new Option<bool>("--fixed-gamma") { Description = "SD drafts its gamma at every load (default: a measured cost model lowers it, down to plain AR steps, when the batch makes the target pass compute-bound)." };
+        var prefillChunk = new Option<int>("--prefill-chunk") { Description = "Prompt positions a joining request caches per step while the batch decodes.", DefaultValueFactory = _ => 32 };
         var promptLookup = new Option<bool>("--prompt-lookup") { Description = "SD: try prompt lookup (copy a continuation from the prompt or output) before the draft model (default of requests)." };
         var queue = new Option<int>("--queue") { Description = "Generations that may wait for a slot; beyond that a request gets 429 with Retry-After.", DefaultValueFactory = _ => 128 };
         var maxPrompt = new Option<int?>("--max-prompt-tokens") { Description = "Longest prompt accepted (400 beyond). Default: what the context allows." };
@@ -29,7 +30,7 @@ internal static class ServeCommand
         var maxBody = new Option<int>("--max-body-bytes") { Description = "Largest request body accepted (400 beyond).", DefaultValueFactory = _ => 1 << 20 };
         var dtype = CliSupport.DtypeOption();
         var command = new Command("serve", "Serve the models over an OpenAI-compatible HTTP API (chat and text completions, streaming, /v1/models, /health, Prometheus /metrics).")
-            { host, port, target, draft, verifier, mode, gamma, threshold, maxDraft, sprinterMode, promptLookup, maxConcurrent, noBatching, fixedGamma, queue, maxPrompt, defaultMaxTokens, maxBody, dtype };
+            { host, port, target, draft, verifier, mode, gamma, threshold, maxDraft, sprinterMode, promptLookup, maxConcurrent, noBatching, fixedGamma, prefillChunk, queue, maxPrompt, defaultMaxTokens, maxBody, dtype };
         command.SetAction(async (r, ct) =>
         {
             string modeName = r.GetValue(mode)!;
@@ -49,6 +50,7 @@ internal static class ServeCommand
                 MaxConcurrent = Positive(r.GetValue(maxConcurrent), "--max-batch"),
                 Batching = !r.GetValue(noBatching),
                 AdaptiveGamma = !r.GetValue(fixedGamma),
+                PrefillChunk = Positive(r.GetValue(prefillChunk), "--prefill-chunk"),
                 MaxQueue = r.GetValue(queue) is >= 0 and var q ? q : throw new InvalidInputException($"--queue must be >= 0, got {r.GetValue(queue)}."),
                 MaxPromptTokens = r.GetValue(maxPrompt) is int mp ? Positive(mp, "--max-prompt-tokens") : null,
                 DefaultMaxTokens = Positive(r.GetValue(defaultMaxTokens), "--default-max-tokens"),
