@@ -43,9 +43,10 @@ internal static class BenchCommand
         var verifier = new Option<string?>("--verifier") { Description = "Verifier file, or constant:S. Default: the shipped verifier." };
         var outDir = new Option<string>("--out") { Description = "Output folder for results.json, report.md and the plots.", DefaultValueFactory = _ => "bench-results" };
         var dtype = CliSupport.DtypeOption();
+        var lookup = new Option<bool>("--prompt-lookup") { Description = "Also run SD with prompt lookup in front of the draft (sd-lookup, at the first gamma)." };
         var json = new Option<bool>("--json") { Description = "Print the results object (as in results.json) on stdout." };
         var command = new Command("bench", "Benchmark AR, SD and SPRINTER on WikiText-2 / LM1B prompts: speed, target calls, FLOPs, ROUGE, perplexity, verifier rates, theory check.")
-            { quick, datasets, data, prompts, newTokens, gammas, thresholds, sampling, maxDraft, seed, target, draft, verifier, outDir, dtype, json };
+            { quick, datasets, data, prompts, newTokens, gammas, thresholds, sampling, maxDraft, seed, target, draft, verifier, outDir, dtype, lookup, json };
         command.SetAction(Task<int> (r, ct) =>
         {
             bool isQuick = r.GetValue(quick);
@@ -97,6 +98,7 @@ internal static class BenchCommand
             var methods = new List<BenchMethod> { new(BenchMethodKind.ArTarget) };
             if (!isQuick) methods.Add(new(BenchMethodKind.ArDraft));
             methods.AddRange((isQuick ? gammaList.Take(1) : gammaList).Select(g => new BenchMethod(BenchMethodKind.Sd, Gamma: g)));
+            if (r.GetValue(lookup)) methods.Add(new BenchMethod(BenchMethodKind.Sd, Gamma: gammaList[0], PromptLookup: true));
             foreach (var kind in new[] { BenchMethodKind.SprinterPaper, BenchMethodKind.SprinterStrictOnCall })
                 methods.AddRange((isQuick ? thresholdList.Take(1) : thresholdList).Select(t => new BenchMethod(kind, Threshold: t, Calibrated: CalibratedSpec(t))));
             var config = new BenchConfig

@@ -11,7 +11,7 @@ public enum BenchMethodKind { ArTarget, ArDraft, Sd, SprinterPaper, SprinterStri
 /// <paramref name="Calibrated"/>, each sampling setting runs at the calibrated threshold of its own
 /// verifier (the benchmark then uses one verifier per decoding); Threshold holds the first setting's.
 /// </summary>
-public sealed record BenchMethod(BenchMethodKind Kind, int Gamma = 4, float Threshold = 0.5f, bool Calibrated = false)
+public sealed record BenchMethod(BenchMethodKind Kind, int Gamma = 4, float Threshold = 0.5f, bool Calibrated = false, bool PromptLookup = false)
 {
     /// <summary>The mode name used by decoders and <c>generate --mode</c>.</summary>
     public string Mode => Kind switch
@@ -27,7 +27,7 @@ public sealed record BenchMethod(BenchMethodKind Kind, int Gamma = 4, float Thre
 
     public string Name => Kind switch
     {
-        BenchMethodKind.Sd => $"sd-g{Gamma}",
+        BenchMethodKind.Sd => PromptLookup ? $"sd-lookup-g{Gamma}" : $"sd-g{Gamma}",
         _ when IsSprinter && Calibrated => $"{Mode}-calibrated",
         _ when IsSprinter => $"{Mode}-t{Threshold:0.###}",
         _ => Mode,
@@ -38,7 +38,7 @@ public sealed record BenchMethod(BenchMethodKind Kind, int Gamma = 4, float Thre
 
     public SpeculativeOptions SpeculativeOptions(BenchVerifier? verifier, int maxDraft) => Kind switch
     {
-        BenchMethodKind.Sd => new SpeculativeOptions { Method = SpeculativeMethod.Sd, Gamma = Gamma },
+        BenchMethodKind.Sd => new SpeculativeOptions { Method = SpeculativeMethod.Sd, Gamma = Gamma, PromptLookup = PromptLookup },
         _ => new SpeculativeOptions
         {
             Method = SpeculativeMethod.Sprinter, Verifier = verifier?.Verifier, Threshold = ThresholdFor(verifier), MaxDraft = maxDraft,
