@@ -27,7 +27,7 @@ internal static class OpenAiJson
     };
 
     public static JsonArray Provenance(IEnumerable<EmittedToken> tokens) =>
-        new(tokens.Select(t => (JsonNode)SprinterChatClient.OriginName(t.Origin)).ToArray());
+        new(tokens.Select(t => (JsonNode)t.Provenance).ToArray());
 
     /// <summary>The envelope shared by every response and chunk of one generation.</summary>
     public static JsonObject Envelope(bool chat, bool chunk, Generation generation, string model) => new()

@@ -83,4 +83,34 @@ internal static class CliSupport
             return options;
         }
     }
+
+    /// <summary>SPRINTER's round options shared by generate, serve and bench: lookahead, stop rule, online calibration.</summary>
+    public sealed class RoundOptionSet
+    {
+        public Option<int> Lookahead { get; } = new("--lookahead") { Description = "SPRINTER: tokens drafted after the verifier stops; the same target call tests them with SD's rule.", DefaultValueFactory = _ => 0 };
+        public Option<string> StopRule { get; } = new("--stop-rule") { Description = "SPRINTER: threshold (stop at the first score under --threshold, the paper) or cumulative (stop when the product of scores since the last call is under --cumulative-threshold, SpecDec++).", DefaultValueFactory = _ => "threshold" };
+        public Option<float> Cumulative { get; } = new("--cumulative-threshold") { Description = "SPRINTER with --stop-rule cumulative: h in [0, 1].", DefaultValueFactory = _ => 0.5f };
+        public Option<bool> Online { get; } = new("--online-calibration") { Description = "SPRINTER: move the threshold online so the verifier's false-positive rate, labelled by every target call, holds at its budget." };
+        public Option<double?> Budget { get; } = new("--fp-budget") { Description = "SPRINTER with --online-calibration: the false-positive budget. Default: the verifier's (its max_fp_rate), else 0.1." };
+
+        public void AddTo(Command command)
+        {
+            command.Add(Lookahead); command.Add(StopRule); command.Add(Cumulative); command.Add(Online); command.Add(Budget);
+        }
+
+        public Sprinter.Serving.DecodingSettings Apply(ParseResult r, Sprinter.Serving.DecodingSettings settings)
+        {
+            int lookahead = r.GetValue(Lookahead);
+            if (lookahead is < 0 or > 16) throw new InvalidInputException($"--lookahead must be in [0, 16], got {lookahead}.");
+            float h = r.GetValue(Cumulative);
+            if (!(h >= 0 && h <= 1)) throw new InvalidInputException($"--cumulative-threshold must be in [0, 1], got {h}.");
+            double? budget = r.GetValue(Budget);
+            if (budget is double b && !(b > 0 && b < 1)) throw new InvalidInputException($"--fp-budget must be in (0, 1), got {b}.");
+            return settings with
+            {
+                Lookahead = lookahead, CumulativeThreshold = h, OnlineCalibration = r.GetValue(Online), FpBudget = budget,
+                Stop = Sprinter.Serving.DecodingSettings.ParseStop(r.GetValue(StopRule)!) ?? throw new InvalidInputException($"--stop-rule must be threshold or cumulative, got '{r.GetValue(StopRule)}'."),
+            };
+        }
+    }
 }

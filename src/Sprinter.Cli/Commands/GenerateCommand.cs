@@ -30,6 +30,8 @@ internal static class GenerateCommand
         var command = new Command("generate", "Generate text after a prompt, streaming it as tokens are committed.")
             { mode, model, draft, verifier, gamma, threshold, maxDraft, sprinterMode, promptLookup, prompt, chat, maxTokens, dtype, json };
         sampling.AddTo(command);
+        var rounds = new CliSupport.RoundOptionSet();
+        rounds.AddTo(command);
         command.SetAction(async (r, ct) =>
         {
             var samplingOptions = sampling.Read(r);
@@ -42,11 +44,12 @@ internal static class GenerateCommand
             {
                 Mode = DecodingSettings.ParseMode(modeName) ?? throw new InvalidInputException($"--mode must be ar, ar-draft, sd or sprinter, got '{modeName}'."),
                 Gamma = r.GetValue(gamma),
-                Threshold = r.GetValue(threshold),
+                Threshold = r.GetValue(threshold) is float t && !(t >= 0 && t <= 1) ? throw new InvalidInputException($"--threshold must be in [0, 1], got {t}.") : r.GetValue(threshold),
                 MaxDraft = r.GetValue(maxDraft),
                 SprinterMode = CliSupport.ParseSprinterMode(r.GetValue(sprinterMode)!),
                 PromptLookup = r.GetValue(promptLookup),
             };
+            settings = rounds.Apply(r, settings);
             var weightType = CliSupport.ParseDtype(r.GetValue(dtype)!);
             int seed = r.GetValue(sampling.Seed);
 
@@ -94,7 +97,7 @@ internal static class GenerateCommand
                     ["text"] = produced.ToString(),
                     ["prompt_token_ids"] = new JsonArray(ids.Select(i => (JsonNode)i).ToArray()),
                     ["token_ids"] = new JsonArray(emitted.Select(t => (JsonNode)t.Id).ToArray()),
-                    ["provenance"] = new JsonArray(emitted.Select(t => (JsonNode)OriginName(t.Origin)).ToArray()),
+                    ["provenance"] = new JsonArray(emitted.Select(t => (JsonNode)t.Provenance).ToArray()),
                     ["ms_per_token"] = Math.Round(stats.MsPerToken, 3),
                     ["tokens_per_second"] = Math.Round(stats.TokensPerSecond, 2),
                     ["stats"] = stats.ToJson(),
@@ -114,5 +117,4 @@ internal static class GenerateCommand
         return command;
     }
 
-    public static string OriginName(TokenOrigin origin) => origin.ToString().ToLowerInvariant();
 }

@@ -31,6 +31,8 @@ internal static class ServeCommand
         var dtype = CliSupport.DtypeOption();
         var command = new Command("serve", "Serve the models over an OpenAI-compatible HTTP API (chat and text completions, streaming, /v1/models, /health, Prometheus /metrics).")
             { host, port, target, draft, verifier, mode, gamma, threshold, maxDraft, sprinterMode, promptLookup, maxConcurrent, noBatching, fixedGamma, prefillChunk, queue, maxPrompt, defaultMaxTokens, maxBody, dtype };
+        var rounds = new CliSupport.RoundOptionSet();
+        rounds.AddTo(command);
         command.SetAction(async (r, ct) =>
         {
             string modeName = r.GetValue(mode)!;
@@ -44,10 +46,11 @@ internal static class ServeCommand
                 SprinterMode = CliSupport.ParseSprinterMode(r.GetValue(sprinterMode)!),
                 PromptLookup = r.GetValue(promptLookup),
             };
+            settings = rounds.Apply(r, settings);
             var options = new ServingOptions
             {
                 Decoding = settings,
-                MaxConcurrent = Positive(r.GetValue(maxConcurrent), "--max-batch"),
+                MaxConcurrent = Positive(r.GetValue(maxConcurrent), "--max-batch (--max-concurrent)"),
                 Batching = !r.GetValue(noBatching),
                 AdaptiveGamma = !r.GetValue(fixedGamma),
                 PrefillChunk = Positive(r.GetValue(prefillChunk), "--prefill-chunk"),

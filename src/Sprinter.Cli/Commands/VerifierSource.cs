@@ -59,7 +59,9 @@ internal static class VerifierSource
     public static VerifierChoice Choose(string? spec, LanguageModel draft, string decoding, TextWriter? notes = null)
     {
         var (verifier, threshold) = Resolve(spec, draft, decoding, notes);
-        return new VerifierChoice(verifier, threshold);
+        if (verifier is not LearnedVerifier learned) return new VerifierChoice(verifier, threshold);
+        double? budget = learned.Model.Training["max_fp_rate"] is System.Text.Json.Nodes.JsonValue v && v.TryGetValue(out double b) ? b : null;
+        return new VerifierChoice(verifier, threshold, budget, Acceptability.Parse(learned.Model.LabelRule) ?? LabelRule.Paper);
     }
 
     public static string DecodingOf(SamplingOptions options) => options.IsGreedy ? "greedy" : "sample";

@@ -19,11 +19,12 @@ public abstract class AcceptancePolicy
     public static AcceptancePolicy For(SpeculativeOptions options) =>
         options.Method == SpeculativeMethod.Sprinter && options.SprinterMode == SprinterMode.Paper ? SprinterPaper : RejectionSampling;
 
-    /// <summary>The first of <paramref name="drafted"/> tokens the target tests.</summary>
-    public abstract int FirstTested(int drafted);
+    /// <summary>The first drafted token of the round the target tests.</summary>
+    public abstract int FirstTested(DecodeSequence s);
 
-    sealed class TestEvery : AcceptancePolicy { public override int FirstTested(int drafted) => 0; }
-    sealed class TestLast : AcceptancePolicy { public override int FirstTested(int drafted) => Math.Max(0, drafted - 1); }
+    sealed class TestEvery : AcceptancePolicy { public override int FirstTested(DecodeSequence s) => 0; }
+    /// <summary>From the token where the verifier stopped (the round's last, unless lookahead followed it).</summary>
+    sealed class TestLast : AcceptancePolicy { public override int FirstTested(DecodeSequence s) => Math.Max(0, s.StopIndex); }
 
     /// <summary>Judges the round of <paramref name="s"/> against its target logits (row i - FirstTested
     /// holds drafted token i's position) into its round tokens, then rolls both caches back to what is kept.</summary>
@@ -31,7 +32,9 @@ public abstract class AcceptancePolicy
     {
         var stats = s.Stats;
         var target = s.Target!;
-        int k = s.DraftCount, first = s.FirstTested, n = s.Committed.Count;
+        int k = s.DraftCount, first = s.FirstTested, n = s.Committed.Count, r0 = s.LogitStart;
+        bool sprinter = s.Options.Method == SpeculativeMethod.Sprinter && !s.LookupRound;
+        if (s.Calibration is { } calibration && sprinter) Calibrate(s, calibration, target);
         for (int i = 0; i < first; i++)
         {
             s.Round.Add(new EmittedToken(s.Drafted[i], 0, TokenOrigin.Unverified));
@@ -42,13 +45,13 @@ public abstract class AcceptancePolicy
         for (int i = first; i < k; i++)
         {
             stats.Tested++;
-            var logits = target.Logits(i - first);
+            var logits = target.Logits(i - r0);
             s.Distribution.Compute(logits, s.P);
             int token = s.Drafted[i];
             s.Observer?.Tested(i, token, logits);
             if (AcceptanceRule.Accepts(s.P[token], s.Q[i][token], s.Sampler.NextUniform()))
             {
-                s.Round.Add(new EmittedToken(token, 0, TokenOrigin.Accepted));
+                s.Round.Add(new EmittedToken(token, 0, TokenOrigin.Accepted, Lookahead: sprinter && i > s.StopIndex));
                 stats.CountPosition(i, kept: true);
                 continue;
             }
@@ -61,11 +64,23 @@ public abstract class AcceptancePolicy
         }
         if (kept == k)
         {
-            s.Distribution.Compute(target.Logits(k - first), s.P);
+            s.Distribution.Compute(target.Logits(k - r0), s.P);
             s.Round.Add(new EmittedToken(s.Sampler.Sample(s.P), 0, TokenOrigin.Bonus));
         }
         stats.SamplingMs += Stopwatch.GetElapsedTime(s0).TotalMilliseconds;
         target.Truncate(n + kept);
+        s.Calibration?.EndRound();
         s.Draft!.Truncate(Math.Min(s.Draft.Length, n + kept));
+    }
+
+    /// <summary>Labels every verifier decision of the round from this call's logits and feeds the online threshold.</summary>
+    static void Calibrate(DecodeSequence s, OnlineCalibration calibration, Engine.TransformerSession target)
+    {
+        for (int i = 0; i <= s.StopIndex && i < s.DraftCount; i++)
+        {
+            var p = s.Residual.AsSpan(0, target.Model.OutputVocabulary);
+            System.Numerics.Tensors.TensorPrimitives.SoftMax(target.Logits(i - s.LogitStart), p);
+            calibration.Observe(s.VerifierAccepted[i], Verification.Acceptability.Of(calibration.Label, s.DraftQx[i], p, s.Drafted[i]));
+        }
     }
 }

@@ -37,6 +37,21 @@ public sealed class DecodeSequence
     public bool Finished { get; private set; }
     /// <summary>Drafted tokens of the round in flight, and the first of them the target tests.</summary>
     internal int DraftCount, FirstTested;
+    /// <summary>SPRINTER: the drafted token at which the verifier stopped (or the cap was reached); tokens after it are lookahead.</summary>
+    internal int StopIndex;
+    /// <summary>SPRINTER: lookahead tokens still to draft this round, and the product of scores since the last call.</summary>
+    internal int LookaheadLeft;
+    internal double ScoreProduct;
+    /// <summary>SPRINTER: the verifier's decision on each drafted token up to <see cref="StopIndex"/>.</summary>
+    internal readonly bool[] VerifierAccepted;
+    /// <summary>While calibrating: the draft's temperature-1 probability of each drafted token.</summary>
+    internal readonly float[] DraftQx;
+    /// <summary>First drafted token whose target logits the scorer asks for (all of them while calibrating).</summary>
+    internal int LogitStart;
+    /// <summary>SPRINTER: the online threshold controller of this generation (null: a fixed threshold).</summary>
+    public OnlineCalibration? Calibration { get; init; }
+    /// <summary>SPRINTER: the threshold the verifier's score is held against now.</summary>
+    internal float Threshold => Calibration?.Threshold ?? Options.Threshold;
     /// <summary>Whether the round in flight drafted from the prompt (prompt lookup) rather than the draft model.</summary>
     internal bool LookupRound;
     /// <summary>Prompt tokens this step caches (0: the sequence decodes this step).</summary>
@@ -82,6 +97,9 @@ public sealed class DecodeSequence
         Residual = kind == SequenceKind.Speculative ? new float[vocab] : [];
         Drafted = new int[cap];
         Policy = AcceptancePolicy.For(options);
+        VerifierAccepted = new bool[cap];
+        DraftQx = new float[cap];
+        Calibration = kind == SequenceKind.Speculative ? options.Calibration?.Fork() : null;
         Committed = new List<int>(prompt.Length + maxTokens + cap + 1);
         Committed.AddRange(prompt);
         Stats = new DecodingStats
@@ -120,12 +138,14 @@ public sealed class DecodeSequence
         {
             if (Produced == MaxTokens) break;
             Stats.CountOrigin(token.Origin);
+            if (token.Lookahead) Stats.LookaheadTokens++;
             emitted++;
             Emitted.Add(token with { Index = Produced++ });
             if (_stopTokens?.Contains(token.Id) == true) { Finished = true; break; }
         }
         if (Produced == MaxTokens) Finished = true;
         Stats.TokensPerRound.Add(emitted);
+        Stats.Calibration = Calibration;
         Round.Clear();
     }
 

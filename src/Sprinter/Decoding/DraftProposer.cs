@@ -30,6 +30,8 @@ internal sealed class DraftProposer(TransformerModel draft)
             if (s.Kind == SequenceKind.Ar) continue;
             s.DraftCount = 0;
             s.LookupRound = false;
+            s.LookaheadLeft = 0;
+            s.ScoreProduct = 1;
             if (s.Kind == SequenceKind.Speculative && s.Options.PromptLookup && PromptLookup.Propose(s))
             {
                 s.LookupRound = true;
@@ -61,7 +63,9 @@ internal sealed class DraftProposer(TransformerModel draft)
             if (!s.Finished && s.StepPrefill == 0 && s.Kind == SequenceKind.Speculative)
             {
                 s.Stats.Drafted += s.DraftCount;
-                s.FirstTested = s.Policy.FirstTested(s.DraftCount);
+                if (s.Options.Method != SpeculativeMethod.Sprinter || s.LookupRound || s.DraftCount == 0) s.StopIndex = s.DraftCount - 1;
+                s.FirstTested = s.Policy.FirstTested(s);
+                s.LogitStart = s.Calibration is not null && s.Options.Method == SpeculativeMethod.Sprinter ? 0 : s.FirstTested;
             }
         LastStepMs = Stopwatch.GetElapsedTime(stepStart).TotalMilliseconds;
     }
@@ -84,16 +88,31 @@ internal sealed class DraftProposer(TransformerModel draft)
         s.Stats.SamplingMs += Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
         int k = s.DraftCount;
         s.Drafted[s.DraftCount++] = token;
-        if (s.Options.Method == SpeculativeMethod.Sprinter)
-        {
-            long v0 = Stopwatch.GetTimestamp();
-            float score = s.Options.Verifier!.Score(new VerifierInput(session.Hidden(session.HiddenRows - 1), token, q, session.Logits(0)));
-            s.Stats.VerifierMs += Stopwatch.GetElapsedTime(v0).TotalMilliseconds;
-            s.Observer?.Drafted(k, token, session.Logits(0), score >= s.Options.Threshold);
-            if (score < s.Options.Threshold) { s.Stats.VerifierRejects++; return false; }
-            s.Stats.VerifierAccepts++;
-        }
-        return s.DraftCount < s.RoundCap;
+        if (s.Options.Method != SpeculativeMethod.Sprinter) return s.DraftCount < s.RoundCap;
+        if (s.LookaheadLeft > 0) return --s.LookaheadLeft > 0 && s.DraftCount < s.RoundCap;
+        long v0 = Stopwatch.GetTimestamp();
+        float score = s.Options.Verifier!.Score(new VerifierInput(session.Hidden(session.HiddenRows - 1), token, q, session.Logits(0)));
+        s.Stats.VerifierMs += Stopwatch.GetElapsedTime(v0).TotalMilliseconds;
+        bool accepts = s.Options.Stop == SprinterStop.Cumulative ? (s.ScoreProduct *= score) >= s.Options.CumulativeThreshold : score >= s.Threshold;
+        s.VerifierAccepted[k] = accepts;
+        if (s.Calibration is not null) s.DraftQx[k] = TemperatureOne(session.Logits(0), token, s.Residual);
+        s.Observer?.Drafted(k, token, session.Logits(0), accepts);
+        if (accepts) s.Stats.VerifierAccepts++;
+        else s.Stats.VerifierRejects++;
+        bool capped = s.DraftCount >= Math.Min(s.RoundCap, s.Options.MaxDraft);
+        if (accepts && !capped) return true;
+        s.StopIndex = k;
+        // Lookahead: a few more tokens for the same target call, tested with SD's rule.
+        s.LookaheadLeft = accepts ? 0 : Math.Min(s.Options.Lookahead, s.RoundCap - s.DraftCount);
+        return s.LookaheadLeft > 0;
+    }
+
+    /// <summary>softmax(logits)[token] at temperature 1 (the verifier's labels are defined on it), using a scratch row.</summary>
+    internal static float TemperatureOne(ReadOnlySpan<float> logits, int token, float[] scratch)
+    {
+        var probs = scratch.AsSpan(0, logits.Length);
+        System.Numerics.Tensors.TensorPrimitives.SoftMax(logits, probs);
+        return probs[token];
     }
 
     /// <summary>AR on the draft alone: the sampled token is the round.</summary>

@@ -37,6 +37,8 @@ public class SequenceDecoder : IDecoder
 
     public DecodingStats? LastStats { get; private set; }
     public SpeculativeOptions Options => _options;
+    /// <summary>SPRINTER's online threshold controller, kept across the generations of this decoder (null: a fixed threshold).</summary>
+    public OnlineCalibration? Calibration { get; set; }
     /// <summary>Optional audit of SPRINTER's verifier decisions against the target (null: none).</summary>
     public IVerificationObserver? Observer { get; set; }
     /// <summary>Test hook: called after every round with the committed sequence.</summary>
@@ -45,6 +47,7 @@ public class SequenceDecoder : IDecoder
     public SequenceDecoder(SequenceKind kind, SpeculativeOptions options, SamplingOptions sampling, int seed, TransformerSession? target, TransformerSession? draft)
     {
         (_kind, _options, _sampling, _sampler, _target, _draft) = (kind, options, sampling, new TokenSampler(seed), target, draft);
+        Calibration = options.Calibration?.Fork();
         _batch = new BatchDecoder(kind == SequenceKind.ArDraft ? null : target?.Model, kind == SequenceKind.Ar ? null : draft?.Model);
     }
 
@@ -52,7 +55,7 @@ public class SequenceDecoder : IDecoder
     public IAsyncEnumerable<EmittedToken> GenerateAsync(int[] prompt, int maxTokens, IReadOnlySet<int>? stopTokens = null, CancellationToken cancellationToken = default)
     {
         var sequence = new DecodeSequence(_kind, _options, _sampling, _sampler, _kind == SequenceKind.ArDraft ? null : _target,
-            _kind == SequenceKind.Ar ? null : _draft, prompt, maxTokens, stopTokens) { Observer = Observer, RoundCompleted = RoundCompleted };
+            _kind == SequenceKind.Ar ? null : _draft, prompt, maxTokens, stopTokens) { Observer = Observer, RoundCompleted = RoundCompleted, Calibration = Calibration };
         LastStats = sequence.Stats;
         return Generate(sequence, cancellationToken);
     }

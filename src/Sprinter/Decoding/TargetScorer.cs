@@ -34,7 +34,7 @@ internal sealed class TargetScorer(TransformerModel target)
                 if (_input.Length < rows) _input = new int[Math.Max(rows, 2 * _input.Length)];
                 uncached.CopyTo(_input);
                 s.Drafted.AsSpan(0, s.DraftCount).CopyTo(_input.AsSpan(uncached.Length));
-                _batch.Add(s.Target, _input.AsSpan(0, rows), s.DraftCount - s.FirstTested + 1);
+                _batch.Add(s.Target, _input.AsSpan(0, rows), s.DraftCount - s.LogitStart + 1);
             }
             else continue;
             _scored.Add(s);

@@ -32,6 +32,14 @@ public sealed record DecodingSettings
     public SprinterMode SprinterMode { get; init; } = SprinterMode.Paper;
     /// <summary>SD: try prompt lookup (copy a continuation of the prompt or output) before the draft model.</summary>
     public bool PromptLookup { get; init; }
+    /// <summary>SPRINTER: tokens drafted after the verifier stops, tested with SD's rule in the same call.</summary>
+    public int Lookahead { get; init; }
+    public SprinterStop Stop { get; init; } = SprinterStop.Threshold;
+    public float CumulativeThreshold { get; init; } = 0.5f;
+    /// <summary>SPRINTER: move the threshold online to hold the verifier's false-positive rate at its budget.</summary>
+    public bool OnlineCalibration { get; init; }
+    /// <summary>The budget for <see cref="OnlineCalibration"/>; null takes the verifier's (its file's max_fp_rate), else 0.1.</summary>
+    public double? FpBudget { get; init; }
 
     public bool NeedsTarget => Mode != DecodingMode.ArDraft;
     public bool NeedsDraft => Mode != DecodingMode.Ar;
@@ -39,6 +47,14 @@ public sealed record DecodingSettings
     /// <summary>Whether the output has the target's distribution (AR, SD, SPRINTER strict-on-call).</summary>
     public bool Lossless => Mode is DecodingMode.Ar or DecodingMode.Sd
         || (Mode == DecodingMode.Sprinter && SprinterMode == SprinterMode.StrictOnCall);
+
+    /// <summary>threshold or cumulative; null for anything else.</summary>
+    public static SprinterStop? ParseStop(string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "threshold" => SprinterStop.Threshold,
+        "cumulative" => SprinterStop.Cumulative,
+        _ => null,
+    };
 
     public static string Name(DecodingMode mode) => mode switch
     {
@@ -61,7 +77,9 @@ public sealed record DecodingSettings
 }
 
 /// <summary>A verifier and the threshold calibrated with it (null when the file stores none).</summary>
-public sealed record VerifierChoice(IVerifier Verifier, float? CalibratedThreshold);
+/// <param name="FpBudget">The false-positive rate the verifier was calibrated for (its file's max_fp_rate), if known.</param>
+/// <param name="Label">The label rule the verifier was trained on (what its eta_FP counts).</param>
+public sealed record VerifierChoice(IVerifier Verifier, float? CalibratedThreshold, double? FpBudget = null, Verification.LabelRule Label = Verification.LabelRule.Paper);
 
 /// <summary>Builds the decoder of a generation from its settings: the one place the CLI, the server and the bench set one up.</summary>
 public static class DecoderFactory
@@ -84,7 +102,12 @@ public static class DecoderFactory
                 Threshold = settings.Threshold ?? verifier.CalibratedThreshold ?? 0.5f,
                 MaxDraft = settings.MaxDraft,
                 SprinterMode = settings.SprinterMode,
+                Lookahead = settings.Lookahead,
+                Stop = settings.Stop,
+                CumulativeThreshold = settings.CumulativeThreshold,
             };
+            if (settings.OnlineCalibration)
+                options = options with { Calibration = new OnlineCalibration(options.Threshold, settings.FpBudget ?? verifier.FpBudget ?? 0.1, verifier.Label) };
         }
         return (SequenceKind.Speculative, options);
     }
