@@ -25,7 +25,7 @@ internal static class DecoderChecks
 /// <summary>Plain autoregressive decoding with one model: one forward pass per token.</summary>
 public sealed class AutoregressiveDecoder : IDecoder
 {
-    readonly ModelRunner _model;
+    readonly ModelRunner<ITargetSession> _model;
     readonly DistributionBuilder _distribution;
     readonly TokenSampler _sampler;
     readonly float[] _probs;
@@ -34,10 +34,10 @@ public sealed class AutoregressiveDecoder : IDecoder
     public DecodingStats? LastStats { get; private set; }
 
     /// <param name="isTarget">Whether this model plays the target (its passes count as target calls) or the draft.</param>
-    public AutoregressiveDecoder(TransformerSession session, SamplingOptions options, int seed, bool isTarget = true)
+    public AutoregressiveDecoder(ITargetSession session, SamplingOptions options, int seed, bool isTarget = true)
     {
-        _model = new ModelRunner(session);
-        int vocab = session.Model.OutputVocabulary;
+        _model = new ModelRunner<ITargetSession>(session);
+        int vocab = session.OutputVocabulary;
         _distribution = new DistributionBuilder(options, vocab);
         _sampler = new TokenSampler(seed);
         _probs = new float[vocab];
@@ -58,6 +58,7 @@ public sealed class AutoregressiveDecoder : IDecoder
         LastStats = stats;
         var clock = Stopwatch.StartNew();
         _model.Reset();
+        _model.Cancellation = cancellationToken;
         _model.Prefill(prompt);
         stats.PrefillMs = clock.Elapsed.TotalMilliseconds;
         var committed = new List<int>(prompt);
@@ -85,7 +86,7 @@ public sealed class AutoregressiveDecoder : IDecoder
     void Record(DecodingStats stats, long decodeStart)
     {
         stats.DecodeMs += Stopwatch.GetElapsedTime(decodeStart).TotalMilliseconds;
-        if (_isTarget) { stats.TargetCalls = _model.Calls; stats.TargetMs = _model.Milliseconds; stats.TargetFlops = _model.Flops; }
+        if (_isTarget) { stats.TargetCalls = _model.Calls; stats.TargetMs = _model.Milliseconds; stats.TargetFlops = _model.Flops; stats.Remote = _model.Session.Remote?.Copy(); }
         else { stats.DraftSteps = _model.Calls; stats.DraftMs = _model.Milliseconds; stats.DraftFlops = _model.Flops; }
     }
 }

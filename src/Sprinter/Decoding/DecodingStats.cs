@@ -58,6 +58,8 @@ public sealed class DecodingStats
     public double DecodeMs { get; set; }
     public double DraftFlops { get; set; }
     public double TargetFlops { get; set; }
+    /// <summary>HTTP calls of a remote target (null: the target ran here).</summary>
+    public RemoteCallStats? Remote { get; set; }
 
     public double TokensPerTargetCall => TargetCalls == 0 ? 0 : (double)NewTokens / TargetCalls;
     public double TargetCallsPerToken => NewTokens == 0 ? 0 : (double)TargetCalls / NewTokens;
@@ -125,6 +127,16 @@ public sealed class DecodingStats
             ["draft_flops"] = DraftFlops,
             ["target_flops"] = TargetFlops,
             ["flops_per_token"] = Math.Round(FlopsPerToken),
+            ["remote"] = Remote is null ? null : new JsonObject
+            {
+                ["http_calls"] = Remote.Calls,
+                ["retries"] = Remote.Retries,
+                ["bytes_sent"] = Remote.BytesSent,
+                ["bytes_received"] = Remote.BytesReceived,
+                ["round_trip_ms"] = R(Remote.RoundTripMs),
+                ["calls_per_token"] = R(NewTokens == 0 ? 0 : (double)Remote.Calls / NewTokens),
+                ["full_distribution"] = Remote.FullDistribution,
+            },
         };
     }
 

@@ -13,7 +13,8 @@ namespace Sprinter.Decoding;
 /// </summary>
 public sealed class SpeculativeDecoder : IDecoder
 {
-    readonly ModelRunner _draft, _target;
+    readonly ModelRunner<TransformerSession> _draft;
+    readonly ModelRunner<ITargetSession> _target;
     readonly SpeculativeOptions _options;
     readonly DistributionBuilder _distribution;
     readonly TokenSampler _sampler;
@@ -31,15 +32,15 @@ public sealed class SpeculativeDecoder : IDecoder
     public DecodingStats? LastStats { get; private set; }
     public SpeculativeOptions Options => _options;
 
-    public SpeculativeDecoder(TransformerSession draft, TransformerSession target, SpeculativeOptions options, SamplingOptions sampling, int seed)
+    public SpeculativeDecoder(TransformerSession draft, ITargetSession target, SpeculativeOptions options, SamplingOptions sampling, int seed)
     {
-        if (draft.Model.OutputVocabulary != target.Model.OutputVocabulary)
-            throw new InvalidInputException($"the draft emits {draft.Model.OutputVocabulary} tokens but the target {target.Model.OutputVocabulary}; both models must share one tokenizer.");
+        if (draft.Model.OutputVocabulary != target.OutputVocabulary)
+            throw new InvalidInputException($"the draft emits {draft.Model.OutputVocabulary} tokens but the target {target.OutputVocabulary}; both models must share one tokenizer.");
         options.Validate(draft.Model.Config.EmbeddingSize);
-        _draft = new ModelRunner(draft);
-        _target = new ModelRunner(target);
+        _draft = new ModelRunner<TransformerSession>(draft);
+        _target = new ModelRunner<ITargetSession>(target);
         _options = options;
-        _vocab = target.Model.OutputVocabulary;
+        _vocab = target.OutputVocabulary;
         _distribution = new DistributionBuilder(sampling, _vocab);
         _sampler = new TokenSampler(seed);
         _q = new float[options.RoundCap][];
@@ -65,6 +66,7 @@ public sealed class SpeculativeDecoder : IDecoder
         LastStats = stats;
         var clock = Stopwatch.StartNew();
         _draft.Reset(); _target.Reset();
+        _target.Cancellation = cancellationToken;
         _draft.Prefill(prompt); _target.Prefill(prompt);
         stats.PrefillMs = clock.Elapsed.TotalMilliseconds;
 
@@ -82,6 +84,7 @@ public sealed class SpeculativeDecoder : IDecoder
             // connection) still reads true counts.
             stats.DraftMs = _draft.Milliseconds; stats.DraftFlops = _draft.Flops; stats.DraftSteps = _draft.Calls;
             stats.TargetMs = _target.Milliseconds; stats.TargetFlops = _target.Flops; stats.TargetCalls = _target.Calls;
+            stats.Remote = _target.Session.Remote?.Copy();
             int emittedThisRound = 0;
             bool stop = false;
             foreach (var token in round)
@@ -179,6 +182,6 @@ public sealed class SpeculativeDecoder : IDecoder
         foreach (var t in output) committed.Add(t.Id);
         _target.Session.Truncate(n + kept);
         _draft.Session.Truncate(Math.Min(_draft.Length, n + kept));
-        RoundCompleted?.Invoke(committed, _draft.Session, _target.Session);
+        if (_target.Session is TransformerSession localTarget) RoundCompleted?.Invoke(committed, _draft.Session, localTarget);
     }
 }
