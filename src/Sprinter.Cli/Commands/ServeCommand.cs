@@ -25,8 +25,11 @@ internal static class ServeCommand
         var defaultMaxTokens = new Option<int>("--default-max-tokens") { Description = "New tokens when a request gives no max_tokens.", DefaultValueFactory = _ => 256 };
         var maxBody = new Option<int>("--max-body-bytes") { Description = "Largest request body accepted (400 beyond).", DefaultValueFactory = _ => 1 << 20 };
         var dtype = CliSupport.DtypeOption();
+        var debugDelay = new Option<int>("--debug-delay-ms") { Description = "Testing aid: each completion call waits this many ms first (an added network round trip for remote-target measurements).", DefaultValueFactory = _ => 0 };
+        var debugFail = new Option<double>("--debug-fail-rate") { Description = "Testing aid: this share of completion calls fails (a 503 or a dropped connection, alternately) to exercise clients' retries.", DefaultValueFactory = _ => 0 };
+        var debugSeed = new Option<int>("--debug-seed") { Description = "Testing aid: seed of the injected faults.", DefaultValueFactory = _ => 0 };
         var command = new Command("serve", "Serve the models over an OpenAI-compatible HTTP API (chat and text completions, streaming, /v1/models, /health, Prometheus /metrics).")
-            { host, port, target, draft, verifier, mode, gamma, threshold, maxDraft, sprinterMode, maxConcurrent, queue, maxPrompt, defaultMaxTokens, maxBody, dtype };
+            { host, port, target, draft, verifier, mode, gamma, threshold, maxDraft, sprinterMode, maxConcurrent, queue, maxPrompt, defaultMaxTokens, maxBody, dtype, debugDelay, debugFail, debugSeed };
         command.SetAction(async (r, ct) =>
         {
             string modeName = r.GetValue(mode)!;
@@ -47,7 +50,13 @@ internal static class ServeCommand
                 MaxPromptTokens = r.GetValue(maxPrompt) is int mp ? Positive(mp, "--max-prompt-tokens") : null,
                 DefaultMaxTokens = Positive(r.GetValue(defaultMaxTokens), "--default-max-tokens"),
             };
-            var serverOptions = new ServerOptions { Host = r.GetValue(host)!, Port = r.GetValue(port), MaxBodyBytes = Positive(r.GetValue(maxBody), "--max-body-bytes") };
+            var serverOptions = new ServerOptions
+            {
+                Host = r.GetValue(host)!, Port = r.GetValue(port), MaxBodyBytes = Positive(r.GetValue(maxBody), "--max-body-bytes"),
+                DebugDelayMs = r.GetValue(debugDelay) is >= 0 and var dd ? dd : throw new InvalidInputException($"--debug-delay-ms must be >= 0, got {r.GetValue(debugDelay)}."),
+                DebugFailRate = r.GetValue(debugFail) is >= 0 and < 1 and var fr ? fr : throw new InvalidInputException($"--debug-fail-rate must be in [0, 1), got {r.GetValue(debugFail)}."),
+                DebugSeed = r.GetValue(debugSeed),
+            };
             if (serverOptions.Port is < 0 or > 65535) throw new InvalidInputException($"--port must be in [0, 65535], got {serverOptions.Port}.");
             string? verifierSpec = r.GetValue(verifier);
             if (verifierSpec is not null && !verifierSpec.StartsWith("constant:", StringComparison.OrdinalIgnoreCase) && !File.Exists(verifierSpec))
@@ -61,7 +70,8 @@ internal static class ServeCommand
             if (settings.Mode == DecodingMode.Sprinter) verifiers!("greedy");   // a bad verifier stops the start, not the first request
             await using var server = await StartServer(service, serverOptions);
             output.WriteLine($"sprinter serve: {service.ModelId} on {server.Address} (OpenAI API at {server.Address}v1); default mode {DecodingSettings.Name(settings.Mode)} " +
-                $"({(settings.Lossless ? "lossless" : "LOSSY")}), {options.MaxConcurrent} at once, queue {options.MaxQueue}. Ctrl+C stops.");
+                $"({(settings.Lossless ? "lossless" : "LOSSY")}), {options.MaxConcurrent} at once, queue {options.MaxQueue}" +
+                (serverOptions.DebugDelayMs > 0 || serverOptions.DebugFailRate > 0 ? $"; TESTING AIDS ON: +{serverOptions.DebugDelayMs} ms per call, {serverOptions.DebugFailRate:P0} injected faults" : "") + ". Ctrl+C stops.");
             output.Flush();
             try { await server.WaitAsync(ct); }
             catch (OperationCanceledException) { }

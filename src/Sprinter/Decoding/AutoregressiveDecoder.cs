@@ -32,6 +32,8 @@ public sealed class AutoregressiveDecoder : IDecoder
     readonly bool _isTarget;
 
     public DecodingStats? LastStats { get; private set; }
+    /// <summary>Null: no log-probabilities; else each token gets its own and this many top candidates (-1: all).</summary>
+    public int? LogprobsTopK { get; set; }
 
     /// <param name="isTarget">Whether this model plays the target (its passes count as target calls) or the draft.</param>
     public AutoregressiveDecoder(ITargetSession session, SamplingOptions options, int seed, bool isTarget = true)
@@ -76,7 +78,8 @@ public sealed class AutoregressiveDecoder : IDecoder
             stats.CountOrigin(TokenOrigin.Sampled);
             stats.TokensPerRound.Add(1);
             Record(stats, decodeStart);
-            yield return new EmittedToken(token, i, TokenOrigin.Sampled);
+            var logprobs = LogprobsTopK is int topK ? TokenLogprobs.From(_model.Session.Logits(0), token, topK) : null;
+            yield return new EmittedToken(token, i, TokenOrigin.Sampled, logprobs);
             if (stopTokens?.Contains(token) == true) break;
             decodeStart = Stopwatch.GetTimestamp();
             await Task.CompletedTask;

@@ -17,8 +17,9 @@ public enum TokenOrigin
     Bonus,
 }
 
-/// <summary>One committed token with its provenance.</summary>
-public readonly record struct EmittedToken(int Id, int Index, TokenOrigin Origin);
+/// <summary>One committed token with its provenance, and its target log-probabilities when the
+/// decoder was asked for them (null for an unverified token: the target never scored it).</summary>
+public readonly record struct EmittedToken(int Id, int Index, TokenOrigin Origin, TokenLogprobs? Logprobs = null);
 
 /// <summary>
 /// Counters and timings of one generation. Formulas:

@@ -30,6 +30,8 @@ public sealed class SpeculativeDecoder : IDecoder
     public IVerificationObserver? Observer { get; set; }
 
     public DecodingStats? LastStats { get; private set; }
+    /// <summary>Null: no log-probabilities; else each target-scored token gets its own and this many top candidates (-1: all).</summary>
+    public int? LogprobsTopK { get; set; }
     public SpeculativeOptions Options => _options;
 
     public SpeculativeDecoder(TransformerSession draft, ITargetSession target, SpeculativeOptions options, SamplingOptions sampling, int seed)
@@ -101,6 +103,8 @@ public sealed class SpeculativeDecoder : IDecoder
         }
     }
 
+    TokenLogprobs? Logprobs(int row, int token) => LogprobsTopK is int topK ? TokenLogprobs.From(_target.Session.Logits(row), token, topK) : null;
+
     /// <summary>One round; appends its tokens to <paramref name="committed"/> and to <paramref name="output"/>.</summary>
     void RunRound(List<int> committed, int cap, DecodingStats stats, List<EmittedToken> output)
     {
@@ -160,13 +164,14 @@ public sealed class SpeculativeDecoder : IDecoder
             Observer?.Tested(i, token, _target.Session.Logits(i + rowOffset));
             if (AcceptanceRule.Accepts(_p[token], _q[i][token], _sampler.NextUniform()))
             {
-                output.Add(new EmittedToken(token, 0, TokenOrigin.Accepted));
+                output.Add(new EmittedToken(token, 0, TokenOrigin.Accepted, Logprobs(i + rowOffset, token)));
                 stats.CountPosition(i, kept: true);
                 continue;
             }
             stats.CountPosition(i, kept: false);
             AcceptanceRule.Residual(_p, _q[i], _residual);
-            output.Add(new EmittedToken(_sampler.Sample(_residual), 0, TokenOrigin.Resampled));
+            int resampled = _sampler.Sample(_residual);
+            output.Add(new EmittedToken(resampled, 0, TokenOrigin.Resampled, Logprobs(i + rowOffset, resampled)));
             kept = i;
             for (int j = i + 1; j < k; j++) stats.CountPosition(j, kept: false); // discarded with the rejection
             break;
@@ -174,7 +179,8 @@ public sealed class SpeculativeDecoder : IDecoder
         if (kept == k)
         {
             _distribution.Compute(_target.Session.Logits(k + rowOffset), _p);
-            output.Add(new EmittedToken(_sampler.Sample(_p), 0, TokenOrigin.Bonus));
+            int bonus = _sampler.Sample(_p);
+            output.Add(new EmittedToken(bonus, 0, TokenOrigin.Bonus, Logprobs(k + rowOffset, bonus)));
         }
         stats.SamplingMs += Stopwatch.GetElapsedTime(s0).TotalMilliseconds;
 

@@ -70,18 +70,19 @@ public static class DecoderFactory
     /// (a learned verifier has scratch buffers: give each decoder its own <see cref="Verification.LearnedVerifier.Clone"/>).</param>
     /// <param name="targetSession">The target's KV cache; null makes a new one.</param>
     /// <param name="draftSession">The draft's KV cache; null makes a new one.</param>
+    /// <param name="logprobs">Null: no per-token log-probabilities; else the top candidates each token lists (-1: all).</param>
     /// <returns>The decoder and a one-line description of the models it runs.</returns>
     public static (IDecoder Decoder, string Description) Create(DecodingSettings settings, LanguageModel? target, LanguageModel? draft,
         SamplingOptions sampling, int seed, VerifierChoice? verifier = null,
-        Engine.TransformerSession? targetSession = null, Engine.TransformerSession? draftSession = null)
+        ITargetSession? targetSession = null, Engine.TransformerSession? draftSession = null, int? logprobs = null)
     {
-        if (settings.NeedsTarget && target is null) throw new ArgumentException("this mode needs the target model", nameof(target));
+        if (settings.NeedsTarget && target is null && targetSession is null) throw new ArgumentException("this mode needs the target model", nameof(target));
         if (settings.NeedsDraft && draft is null) throw new ArgumentException("this mode needs the draft model", nameof(draft));
         if (settings.Mode is DecodingMode.Ar or DecodingMode.ArDraft)
         {
-            var lm = settings.Mode == DecodingMode.Ar ? target! : draft!;
-            var session = (settings.Mode == DecodingMode.Ar ? targetSession : draftSession) ?? lm.Model.CreateSession();
-            return (new AutoregressiveDecoder(session, sampling, seed, isTarget: settings.Mode == DecodingMode.Ar), lm.Name);
+            var lm = settings.Mode == DecodingMode.Ar ? target : draft!;
+            ITargetSession session = (settings.Mode == DecodingMode.Ar ? targetSession : draftSession) ?? lm!.Model.CreateSession();
+            return (new AutoregressiveDecoder(session, sampling, seed, isTarget: settings.Mode == DecodingMode.Ar) { LogprobsTopK = logprobs }, lm?.Name ?? TargetName(session));
         }
         var options = new SpeculativeOptions { Gamma = settings.Gamma };
         if (settings.Mode == DecodingMode.Sprinter)
@@ -96,10 +97,14 @@ public static class DecoderFactory
                 SprinterMode = settings.SprinterMode,
             };
         }
-        var decoder = new SpeculativeDecoder(draftSession ?? draft!.Model.CreateSession(), targetSession ?? target!.Model.CreateSession(), options, sampling, seed);
+        var targetOf = targetSession ?? target!.Model.CreateSession();
+        var decoder = new SpeculativeDecoder(draftSession ?? draft!.Model.CreateSession(), targetOf, options, sampling, seed) { LogprobsTopK = logprobs };
+        string targetName = target?.Name ?? TargetName(targetOf);
         string description = options.Method == SpeculativeMethod.Sd
-            ? $"draft {draft!.Name} -> target {target!.Name}, gamma {options.Gamma}"
-            : $"draft {draft!.Name} -> target {target!.Name}, verifier {options.Verifier!.Name}, threshold {options.Threshold}, max-draft {options.MaxDraft}";
+            ? $"draft {draft!.Name} -> target {targetName}, gamma {options.Gamma}"
+            : $"draft {draft!.Name} -> target {targetName}, verifier {options.Verifier!.Name}, threshold {options.Threshold}, max-draft {options.MaxDraft}";
         return (decoder, description);
     }
+
+    static string TargetName(ITargetSession session) => session.ToString() ?? "target";
 }

@@ -26,7 +26,7 @@ public sealed record ServingOptions
 /// at once behind a bounded queue, and the metrics of each. Used by the HTTP server and by
 /// <see cref="SprinterChatClient"/>.
 /// </summary>
-public sealed class GenerationService : IDisposable
+public sealed partial class GenerationService : IDisposable
 {
     readonly Func<string, VerifierChoice>? _verifiers;
     readonly ConcurrentDictionary<string, Lazy<VerifierChoice>> _verifierByDecoding = new();
@@ -67,9 +67,18 @@ public sealed class GenerationService : IDisposable
     static int Capacity(LanguageModel? model) => model is null ? int.MaxValue : Math.Min(model.Config.MaxPositions, Engine.TransformerModel.DefaultMaxContext);
 
     /// <summary>The prompt ids of a chat request or a text completion.</summary>
-    public int[] EncodePrompt(CompletionRequest request) => request.Messages is { } messages
-        ? ChatPrompt.Encode(Tokenizer, Template, messages)
-        : Tokenizer.EncodePrompt(request.Prompt ?? throw new ArgumentException("a request needs messages or a prompt"));
+    public int[] EncodePrompt(CompletionRequest request)
+    {
+        if (request.Messages is { } messages) return ChatPrompt.Encode(Tokenizer, Template, messages);
+        if (request.PromptTokens is { } ids)
+        {
+            int vocab = (Target ?? Draft)!.Model.OutputVocabulary;
+            foreach (int id in ids)
+                if (id >= vocab) throw new InvalidRequestException("prompt", $"token id {id} is outside this model's vocabulary [0, {vocab}).");
+            return ids;
+        }
+        return Tokenizer.EncodePrompt(request.Prompt ?? throw new ArgumentException("a request needs messages or a prompt"));
+    }
 
     /// <summary>
     /// Checks the request against the limits, waits for a slot, and starts decoding on a thread of
@@ -96,7 +105,7 @@ public sealed class GenerationService : IDisposable
             Metrics.QueueTime(Stopwatch.GetElapsedTime(arrival));
             if (settings.NeedsTarget) target = _targetSessions!.Rent();
             if (settings.NeedsDraft) draft = _draftSessions!.Rent();
-            var (decoder, _) = DecoderFactory.Create(settings, Target, Draft, request.Sampling, request.Seed ?? Random.Shared.Next(), verifier, target, draft);
+            var (decoder, _) = DecoderFactory.Create(settings, Target, Draft, request.Sampling, request.Seed ?? Random.Shared.Next(), verifier, target, draft, request.Logprobs);
             return Generation.Start(this, decoder, settings, request, prompt, maxTokens, arrival, Release);
         }
         catch
