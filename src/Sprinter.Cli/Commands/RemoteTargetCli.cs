@@ -22,13 +22,17 @@ internal sealed class RemoteTargetCli
     public static bool IsUrl(string? target) => target is not null && (target.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || target.StartsWith("https://", StringComparison.OrdinalIgnoreCase));
 
     /// <summary>Connects to <paramref name="url"/> and checks its tokenizer against the draft's (a mismatch is one line, exit code 2).</summary>
-    public RemoteTarget.Connection Connect(ParseResult r, string url, LanguageModel draft, SamplingOptions sampling, CancellationToken ct)
+    public RemoteTarget.Connection Connect(ParseResult r, string url, LanguageModel draft, SamplingOptions sampling, CancellationToken ct) =>
+        Connect(r, url, draft, sampling.IsGreedy ? 1 : -1, ct);
+
+    /// <param name="defaultLogprobs">Candidates per position when --target-logprobs is not given (1: what greedy needs; -1: all).</param>
+    public RemoteTarget.Connection Connect(ParseResult r, string url, LanguageModel draft, int defaultLogprobs, CancellationToken ct)
     {
         double timeout = r.GetValue(Timeout);
         if (!(timeout > 0 && timeout <= 3600)) throw new InvalidInputException($"--target-timeout must be in (0, 3600] seconds, got {timeout}.");
         int retries = r.GetValue(Retries);
         if (retries is < 0 or > 20) throw new InvalidInputException($"--target-retries must be in [0, 20], got {retries}.");
-        int logprobs = r.GetValue(Logprobs) ?? (sampling.IsGreedy ? 1 : -1);
+        int logprobs = r.GetValue(Logprobs) ?? defaultLogprobs;
         if (logprobs is 0 or < -1) throw new InvalidInputException($"--target-logprobs must be -1 (all) or >= 1, got {logprobs}.");
         var options = new RemoteTargetOptions
         {

@@ -31,13 +31,17 @@ public sealed class BenchRunner
     readonly IVerifier? _verifier;                                    // the first setting's (theory check)
     readonly BenchConfig _config;
     readonly TransformerSession _draftSession, _targetSession;
+    readonly ITargetSession _decodingTarget;   // the target the decoders call: the local session, or a remote one
     readonly LikelihoodScorer _scorer;
 
     public BenchRunner(TransformerModel draft, TransformerModel target, Gpt2Tokenizer tokenizer, IVerifier? verifier, BenchConfig config)
         : this(draft, target, tokenizer, verifier is null ? null : config.Settings.ToDictionary(s => s.Name, _ => new BenchVerifier(verifier, null, verifier.Name)), config) { }
 
     /// <param name="verifiers">The verifier of each sampling setting, by setting name (SPRINTER methods need one for every setting).</param>
-    public BenchRunner(TransformerModel draft, TransformerModel target, Gpt2Tokenizer tokenizer, IReadOnlyDictionary<string, BenchVerifier>? verifiers, BenchConfig config)
+    /// <param name="remoteTarget">A remote target the decoders call instead of <paramref name="target"/>; the local
+    /// <paramref name="target"/> then only scores outputs (perplexity, win rate, theory check).</param>
+    public BenchRunner(TransformerModel draft, TransformerModel target, Gpt2Tokenizer tokenizer, IReadOnlyDictionary<string, BenchVerifier>? verifiers, BenchConfig config,
+        ITargetSession? remoteTarget = null)
     {
         _draft = draft; _target = target; _tokenizer = tokenizer; _config = config;
         _verifiers = verifiers ?? new Dictionary<string, BenchVerifier>();
@@ -46,11 +50,12 @@ public sealed class BenchRunner
         _verifier = config.Settings.Select(s => _verifiers.GetValueOrDefault(s.Name)?.Verifier).FirstOrDefault(v => v is not null);
         _draftSession = draft.CreateSession();
         _targetSession = target.CreateSession();
+        _decodingTarget = remoteTarget ?? _targetSession;
         _scorer = new LikelihoodScorer(target);
     }
 
     /// <summary>Most prompt tokens that leave room for the new tokens and one token of lookahead.</summary>
-    public int PromptBudget => Math.Min(_draftSession.Capacity, _targetSession.Capacity) - _config.NewTokens - 1;
+    public int PromptBudget => Math.Min(_draftSession.Capacity, _decodingTarget.Capacity) - _config.NewTokens - 1;
 
     public BenchOutcome Run(IReadOnlyList<BenchExample> examples, IProgress<JobProgress>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -107,9 +112,9 @@ public sealed class BenchRunner
 
     IDecoder Decoder(BenchMethod method, SamplingSetting setting, int seed, VerifierAudit? audit) => method.Kind switch
     {
-        BenchMethodKind.ArTarget => new AutoregressiveDecoder(_targetSession, setting.Options, seed, isTarget: true),
+        BenchMethodKind.ArTarget => new AutoregressiveDecoder(_decodingTarget, setting.Options, seed, isTarget: true),
         BenchMethodKind.ArDraft => new AutoregressiveDecoder(_draftSession, setting.Options, seed, isTarget: false),
-        _ => new SpeculativeDecoder(_draftSession, _targetSession, method.SpeculativeOptions(_verifiers.GetValueOrDefault(setting.Name), _config.MaxDraft), setting.Options, seed) { Observer = audit },
+        _ => new SpeculativeDecoder(_draftSession, _decodingTarget, method.SpeculativeOptions(_verifiers.GetValueOrDefault(setting.Name), _config.MaxDraft), setting.Options, seed) { Observer = audit },
     };
 
     static int[] Generate(IDecoder decoder, int[] prompt, int maxTokens)

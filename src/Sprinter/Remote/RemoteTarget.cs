@@ -58,6 +58,11 @@ public static class RemoteTarget
             client.Stats.Calls = 0; client.Stats.BytesSent = 0; client.Stats.BytesReceived = 0; client.Stats.RoundTripMs = 0; client.Stats.Retries = 0;
             return new Connection(new RemoteTargetSession(client, model, vocabulary, capacity), model, capacity, check);
         }
+        catch (ArgumentException e)   // a duplicate key in an answer (JsonObject throws on first read)
+        {
+            client.Dispose();
+            throw new RemoteTargetException($"the target at {options.BaseUrl} answered malformed JSON: {e.Message.ReplaceLineEndings(" ")}.");
+        }
         catch
         {
             client.Dispose();

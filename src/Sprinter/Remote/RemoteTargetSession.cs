@@ -116,6 +116,13 @@ public static class RemoteLogprobs
     /// <summary>Rows for the last <paramref name="rows"/> positions of a <paramref name="length"/>-token prompt: row r is the distribution after position length - rows + r.</summary>
     public static float[] Parse(JsonNode response, int length, int rows, int vocabulary)
     {
+        // JsonObject throws ArgumentException on a duplicate key when it is first read (found by the fuzzer).
+        try { return ParseRows(response, length, rows, vocabulary); }
+        catch (ArgumentException e) { throw new RemoteTargetException($"the target's answer is not as expected: {e.Message.ReplaceLineEndings(" ")}."); }
+    }
+
+    static float[] ParseRows(JsonNode response, int length, int rows, int vocabulary)
+    {
         var result = new float[rows * vocabulary];
         Array.Fill(result, float.NegativeInfinity);
         var choice = (response as JsonObject)?["choices"] is JsonArray { Count: > 0 } choices ? choices[0] as JsonObject : null;
