@@ -48,8 +48,9 @@ public sealed partial class GenerationService
         var stats = new DecodingStats { Mode = "ar", Lossless = true, PromptTokens = prompt.Length };
         long start = Stopwatch.GetTimestamp();
         session.Reset();
-        int rows = maxTokens == 1 ? prompt.Length : prompt.Length - 1;
-        if (rows > 0) session.Forward(prompt, rows);
+        // Logits for every position: row i is the distribution after prompt token i (rows are the last
+        // positions of a call, so asking for fewer would shift them).
+        session.Forward(prompt, prompt.Length);
         var promptLogprobs = new TokenLogprobs?[prompt.Length];
         int? promptTop = request.PromptLogprobs ?? (request.Echo ? request.Logprobs : null);
         if (promptTop is int k)
