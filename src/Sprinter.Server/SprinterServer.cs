@@ -144,6 +144,7 @@ public sealed class SprinterServer : IAsyncDisposable
                 context.Response.Headers.RetryAfter = "1";
                 return Json(context, 429, OpenAiJson.Error(busy.Message, "rate_limit_error", null, "server_busy"));
             case OperationCanceledException when context.RequestAborted.IsCancellationRequested: return Task.CompletedTask;
+            case Sprinter.Remote.RemoteTargetException remote: return Json(context, 502, OpenAiJson.Error("the remote target failed: " + remote.Message, "server_error", null, "remote_target_error"));
             default:
                 context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger<SprinterServer>().LogError(e, "request failed");
                 return Json(context, 500, OpenAiJson.Error("internal error: " + e.Message.ReplaceLineEndings(" "), "server_error", null));

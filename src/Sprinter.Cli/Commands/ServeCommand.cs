@@ -11,7 +11,8 @@ internal static class ServeCommand
     {
         var host = new Option<string>("--host") { Description = "Address to listen on.", DefaultValueFactory = _ => "127.0.0.1" };
         var port = new Option<int>("--port") { Description = "Port to listen on (0: any free port).", DefaultValueFactory = _ => 8080 };
-        var target = new Option<string?>("--target", "--model") { Description = "Target model folder. Default: the shipped target." };
+        var target = new Option<string?>("--target", "--model") { Description = "Target model folder, or the http(s):// URL of an OpenAI-compatible server serving it (vLLM, another Sprinter): this server is then a front end with the local draft and verifier. Default: the shipped target." };
+        var remote = new RemoteTargetCli();
         var draft = new Option<string?>("--draft") { Description = "Draft model folder (sd, sprinter). Default: the shipped draft; not loaded with --mode ar." };
         var verifier = new Option<string?>("--verifier") { Description = "SPRINTER verifier file, or constant:S. Default: the shipped verifier for the request's decoding (greedy or sample)." };
         var mode = new Option<string>("--mode") { Description = "Decoding when a request does not say: sd (lossless, default), ar (lossless, target only) or sprinter (lossy in paper mode). Requests choose with their 'sprinter' object.", DefaultValueFactory = _ => "sd" };
@@ -30,6 +31,7 @@ internal static class ServeCommand
         var debugSeed = new Option<int>("--debug-seed") { Description = "Testing aid: seed of the injected faults.", DefaultValueFactory = _ => 0 };
         var command = new Command("serve", "Serve the models over an OpenAI-compatible HTTP API (chat and text completions, streaming, /v1/models, /health, Prometheus /metrics).")
             { host, port, target, draft, verifier, mode, gamma, threshold, maxDraft, sprinterMode, maxConcurrent, queue, maxPrompt, defaultMaxTokens, maxBody, dtype, debugDelay, debugFail, debugSeed };
+        remote.AddTo(command);
         command.SetAction(async (r, ct) =>
         {
             string modeName = r.GetValue(mode)!;
@@ -63,10 +65,21 @@ internal static class ServeCommand
                 throw new InvalidInputException($"{verifierSpec}: verifier file not found; train one with 'sprinter verifier train'.");
 
             // Lossless by default: the draft is loaded for SD, and SPRINTER is there for requests that ask.
-            bool needsDraft = settings.Mode != DecodingMode.Ar || r.GetValue(draft) is not null;
-            using var pair = ModelPair.Load(needsTarget: true, r.GetValue(target), needsDraft, r.GetValue(draft), CliSupport.ParseDtype(r.GetValue(dtype)!));
+            string? targetSpec = r.GetValue(target);
+            bool remoteTarget = RemoteTargetCli.IsUrl(targetSpec);
+            bool needsDraft = settings.Mode != DecodingMode.Ar || r.GetValue(draft) is not null || remoteTarget;
+            using var pair = ModelPair.Load(needsTarget: !remoteTarget, targetSpec, needsDraft, r.GetValue(draft), CliSupport.ParseDtype(r.GetValue(dtype)!));
             Func<string, VerifierChoice>? verifiers = pair.Draft is null ? null : decoding => VerifierSource.Choose(verifierSpec, pair.Draft, decoding, error);
-            using var service = new GenerationService(pair.Target, pair.Draft, options, verifiers);
+            RemoteTargetSource? source = null;
+            if (remoteTarget)
+            {
+                // One connection checks the tokenizer now; each generation then opens a session of its own.
+                var connection = remote.Connect(r, targetSpec!, pair.Draft!, Sprinter.Decoding.SamplingOptions.Greedy, ct);
+                source = new RemoteTargetSource(connection.Session.Client.Options, connection.Model, pair.Draft!.Model.OutputVocabulary, connection.Capacity);
+                connection.Session.Client.Dispose();
+                output.WriteLine($"target: {connection.Model} at {targetSpec} (tokenizer {connection.TokenizerCheck}; top-{source.Options.TopLogprobs} logprobs per position{(source.FullDistribution ? "" : ": greedy requests only are lossless")})");
+            }
+            using var service = new GenerationService(pair.Target, pair.Draft, options, verifiers, source);
             if (settings.Mode == DecodingMode.Sprinter) verifiers!("greedy");   // a bad verifier stops the start, not the first request
             await using var server = await StartServer(service, serverOptions);
             output.WriteLine($"sprinter serve: {service.ModelId} on {server.Address} (OpenAI API at {server.Address}v1); default mode {DecodingSettings.Name(settings.Mode)} " +

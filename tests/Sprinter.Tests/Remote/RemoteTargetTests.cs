@@ -183,6 +183,43 @@ public sealed class RemoteTargetTests : IAsyncLifetime
         Assert.Equal(0, session.Length);
     }
 
+    [Fact]
+    public async Task ASprinterFrontEndWithARemoteTargetAnswersAsTheTargetItselfAndMapsItsFailureTo502()
+    {
+        var connection = Connect(_server);
+        connection.Session.Client.Dispose();
+        var source = new RemoteTargetSource(connection.Session.Client.Options, connection.Model, _draft.Model.OutputVocabulary, connection.Capacity);
+        var frontService = new GenerationService(null, _draft, new ServingOptions { Decoding = new DecodingSettings { Mode = DecodingMode.Sd, Gamma = 3 } }, null, source);
+        await using var front = await SprinterServer.StartAsync(frontService, new ServerOptions { Port = 0 });
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
+        async Task<(int, JsonNode)> Post(Uri server, string body)
+        {
+            using var response = await http.PostAsync(new Uri(server, "v1/completions"), new StringContent(body, Encoding.UTF8, "application/json"));
+            return ((int)response.StatusCode, JsonNode.Parse(await response.Content.ReadAsStringAsync())!);
+        }
+        string request = """{"prompt": "The city of", "max_tokens": 16, "temperature": 0}""";
+        var (status, direct) = await Post(_server.Address, request);
+        Assert.Equal(200, status);
+        (status, var viaFront) = await Post(front.Address, request);
+        Assert.True(status == 200, viaFront.ToJsonString());
+        Assert.Equal((string)direct["choices"]![0]!["text"]!, (string)viaFront["choices"]![0]!["text"]!);
+        Assert.Equal("sd", (string)viaFront["usage"]!["mode"]!);
+        Assert.True((int)viaFront["usage"]!["sprinter"]!["remote"]!["http_calls"]! >= 1);
+
+        // Top-1 logprobs cannot sample losslessly: refused by name, not silently approximated.
+        (status, var refused) = await Post(front.Address, """{"prompt": "x", "max_tokens": 4, "temperature": 1}""");
+        Assert.Equal(400, status);
+        Assert.Equal("temperature", (string?)refused["error"]!["param"]);
+
+        await _server.DisposeAsync();   // the target goes away: the front end answers 502 with one line
+        _server.Service.Dispose();
+        (status, var failed) = await Post(front.Address, request);
+        Assert.Equal(502, status);
+        Assert.Contains("remote target failed", (string)failed["error"]!["message"]!);
+        _server = await Start(new ServerOptions { Port = 0 });
+        frontService.Dispose();
+    }
+
     sealed class FakeHandler(Func<HttpRequestMessage, string> answer) : HttpMessageHandler
     {
         protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
