@@ -60,6 +60,9 @@ internal static class OpenAiJson
     /// <summary>A token as a logprobs entry names it: its text, or vLLM's "token_id:N" when asked.</summary>
     public static string TokenName(Sprinter.Models.Gpt2Tokenizer tokenizer, int id, bool asIds) => asIds ? $"token_id:{id}" : tokenizer.Decode([id]);
 
+    /// <summary>JSON has no -Infinity: a token outside a remote target's top list is written as vLLM writes it, -9999.</summary>
+    static double Finite(float logprob) => float.IsFinite(logprob) ? Math.Round(logprob, 6) : -9999.0;
+
     const string UnverifiedNote = "unverified: SPRINTER emitted this token on the verifier's word and the target never scored it, so it has no target logprob";
 
     /// <summary>
@@ -71,10 +74,10 @@ internal static class OpenAiJson
         var content = new JsonArray();
         foreach (var t in tokens)
         {
-            var entry = new JsonObject { ["token"] = TokenName(tokenizer, t.Id, asIds), ["logprob"] = t.Logprobs is { } lp ? Math.Round(lp.Logprob, 6) : null, ["bytes"] = Bytes(tokenizer, t.Id) };
+            var entry = new JsonObject { ["token"] = TokenName(tokenizer, t.Id, asIds), ["logprob"] = t.Logprobs is { } lp ? Finite(lp.Logprob) : null, ["bytes"] = Bytes(tokenizer, t.Id) };
             entry["top_logprobs"] = new JsonArray((t.Logprobs?.Top ?? []).Select(c => (JsonNode)new JsonObject
             {
-                ["token"] = TokenName(tokenizer, c.Id, asIds), ["logprob"] = Math.Round(c.Logprob, 6), ["bytes"] = Bytes(tokenizer, c.Id),
+                ["token"] = TokenName(tokenizer, c.Id, asIds), ["logprob"] = Finite(c.Logprob), ["bytes"] = Bytes(tokenizer, c.Id),
             }).ToArray());
             if (t.Logprobs is null) entry["sprinter"] = UnverifiedNote;
             content.Add(entry);
@@ -94,12 +97,12 @@ internal static class OpenAiJson
         {
             string name = TokenName(tokenizer, id, asIds);
             names.Add(name);
-            values.Add(lp is null ? null : (JsonNode)Math.Round(lp.Logprob, 6));
+            values.Add(lp is null ? null : (JsonNode)Finite(lp.Logprob));
             if (lp is null) tops.Add(null);
             else
             {
                 var top = new JsonObject();
-                foreach (var c in lp.Top) top[TokenName(tokenizer, c.Id, asIds)] = Math.Round(c.Logprob, 6);   // same-text tokens share a key, as in OpenAI's format
+                foreach (var c in lp.Top) top[TokenName(tokenizer, c.Id, asIds)] = Finite(c.Logprob);   // same-text tokens share a key, as in OpenAI's format
                 tops.Add(top);
             }
             offsets.Add(offset);
@@ -125,7 +128,7 @@ internal static class OpenAiJson
             list.Add(position);
         }
         return list;
-        JsonObject Entry(float logprob, int rank, int id) => new() { ["logprob"] = Math.Round(logprob, 6), ["rank"] = rank, ["decoded_token"] = tokenizer.Decode([id]) };
+        JsonObject Entry(float logprob, int rank, int id) => new() { ["logprob"] = Finite(logprob), ["rank"] = rank, ["decoded_token"] = tokenizer.Decode([id]) };
     }
 
     /// <summary>OpenAI's finish reasons: an aborted generation never reaches a client, so only stop and length.</summary>

@@ -72,7 +72,7 @@ public sealed class RemoteTargetClient : IDisposable
     {
         if (path.StartsWith('/')) return new Uri(_options.BaseUrl, path);
         string b = _options.BaseUrl.AbsoluteUri;
-        return new Uri(b.EndsWith('/') ? b : b + "/", UriKind.Absolute).Combine(path);
+        return new Uri(new Uri(b.EndsWith('/') ? b : b + "/", UriKind.Absolute), path);
     }
 
     public JsonNode Post(string path, JsonObject body, CancellationToken cancellationToken) =>
@@ -139,9 +139,4 @@ public sealed class RemoteTargetClient : IDisposable
     }
 
     public void Dispose() => _http.Dispose();
-}
-
-static class UriExtensions
-{
-    public static Uri Combine(this Uri baseUri, string relative) => new(baseUri, relative);
 }
