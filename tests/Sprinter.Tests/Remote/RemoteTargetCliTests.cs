@@ -57,6 +57,28 @@ public sealed class RemoteTargetCliTests : IAsyncLifetime
     }
 
     [Fact]
+    public void AgreementAndVerifierLabelsWithARemoteTargetEqualTheLocalTargets()
+    {
+        string data = Path.Combine(TestModels.TempDir(), "texts.txt");
+        File.WriteAllLines(data, ["the city of the river is big and old", "a quick brown fox jumps over the lazy dog again", "numbers like 12 and 34 appear in the text here"]);
+        string[] common = ["agreement", "--draft", DraftFolder, "--data", data, "--prompts", "3", "--tokens", "5", "--json"];
+        var (code, local, error) = CliTests.Run([.. common, "--target", TargetFolder]);
+        Assert.True(code == 0, error);
+        (code, var remote, error) = CliTests.Run([.. common, "--target", Url]);
+        Assert.True(code == 0, error);
+        foreach (var key in new[] { "greedy_agreement", "acceptable_rate", "sd_sample_acceptance", "mean_p" })
+            Assert.Equal((double)Json(local)[key]!, (double)Json(remote)[key]!, 3);
+        Assert.Equal(-1, (int)Json(remote)["target"]!["top_logprobs"]!);   // p(x) of any token: the whole distribution
+
+        string outLocal = Path.Combine(TestModels.TempDir(), "labels-local"), outRemote = Path.Combine(TestModels.TempDir(), "labels-remote");
+        (code, _, error) = CliTests.Run("verifier", "collect", "--draft", DraftFolder, "--target", TargetFolder, "--data", data, "--prompts", "3", "--tokens", "5", "--label", "greedy", "--out", outLocal);
+        Assert.True(code == 0, error);
+        (code, var collected, error) = CliTests.Run("verifier", "collect", "--draft", DraftFolder, "--target", Url, "--data", data, "--prompts", "3", "--tokens", "5", "--label", "greedy", "--out", outRemote);
+        Assert.True(code == 0, error);
+        Assert.Contains("15 examples", collected);
+    }
+
+    [Fact]
     public void ADraftWithAnotherTokenizerABadUrlAndADeadTargetAreOneLine()
     {
         // The shipped draft (8,192 BPE tokens) against the tiny byte-level target.
