@@ -49,6 +49,12 @@ public static class Program
             error.WriteLine("error: " + e.Message);
             return 2;
         }
+        catch (Sprinter.Remote.RemoteTargetException e)
+        {
+            // The remote target failed after its retries: one line, and not a usage mistake (exit 1).
+            error.WriteLine("error: " + e.Message);
+            return 1;
+        }
         catch (OperationCanceledException)
         {
             error.WriteLine("cancelled.");

@@ -21,6 +21,12 @@ public sealed record ServerOptions
     /// <summary>Request bodies larger than this are refused with 400.</summary>
     public int MaxBodyBytes { get; init; } = 1 << 20;
     public LogLevel LogLevel { get; init; } = LogLevel.Warning;
+    /// <summary>Testing aid: every completion request waits this long before it is served (an added network round trip).</summary>
+    public int DebugDelayMs { get; init; }
+    /// <summary>Testing aid: this share of completion requests fails (alternately a 503 and a dropped connection) before it is served.</summary>
+    public double DebugFailRate { get; init; }
+    /// <summary>Seed of the fault draws (reproducible runs).</summary>
+    public int DebugSeed { get; init; }
 }
 
 /// <summary>
@@ -73,9 +79,13 @@ public sealed class SprinterServer : IAsyncDisposable
                 Service.Metrics.HttpRequest(route, context.Response.StatusCode, Stopwatch.GetElapsedTime(start));
             }
         });
+        if (options.DebugDelayMs > 0 || options.DebugFailRate > 0) _app.Use(DebugFaults(options));
         var endpoints = new CompletionEndpoints(Service, options.MaxBodyBytes);
         _app.MapPost("/v1/chat/completions", context => endpoints.Handle(context, chat: true)).WithDisplayName("/v1/chat/completions");
         _app.MapPost("/v1/completions", context => endpoints.Handle(context, chat: false)).WithDisplayName("/v1/completions");
+        // vLLM's /tokenize (the remote-target client compares tokenizers with it); at the root as vLLM serves it, and under /v1.
+        foreach (var path in new[] { "/tokenize", "/v1/tokenize" })
+            _app.MapPost(path, context => endpoints.Tokenize(context)).WithDisplayName(path);
         _app.MapGet("/v1/models", context => Json(context, 200, new JsonObject
         {
             ["object"] = "list",
@@ -101,6 +111,27 @@ public sealed class SprinterServer : IAsyncDisposable
         }).WithDisplayName("/metrics");
     }
 
+    /// <summary>
+    /// Testing aids for remote-target measurements (<c>serve --debug-delay-ms / --debug-fail-rate</c>):
+    /// completion calls wait the delay, then a seeded share of them fails before any work, alternately
+    /// with a 503 and with a dropped connection, the two faults a client must retry.
+    /// </summary>
+    static Func<HttpContext, Func<Task>, Task> DebugFaults(ServerOptions options)
+    {
+        var random = new Random(options.DebugSeed);
+        long faults = 0;
+        return async (context, next) =>
+        {
+            if (!context.Request.Path.StartsWithSegments("/v1/completions") && !context.Request.Path.StartsWithSegments("/v1/chat/completions")) { await next(); return; }
+            if (options.DebugDelayMs > 0) await Task.Delay(options.DebugDelayMs, context.RequestAborted);
+            bool fail;
+            lock (random) fail = random.NextDouble() < options.DebugFailRate;
+            if (!fail) { await next(); return; }
+            if (Interlocked.Increment(ref faults) % 2 == 0) { context.Abort(); return; }
+            await Json(context, 503, OpenAiJson.Error("injected fault (--debug-fail-rate)", "server_error", null, "debug_fault"));
+        };
+    }
+
     /// <summary>Client mistakes are 400 in OpenAI's error shape, a full queue 429 with Retry-After; anything else is ours (500).</summary>
     static Task WriteError(HttpContext context, Exception e)
     {
@@ -113,6 +144,7 @@ public sealed class SprinterServer : IAsyncDisposable
                 context.Response.Headers.RetryAfter = "1";
                 return Json(context, 429, OpenAiJson.Error(busy.Message, "rate_limit_error", null, "server_busy"));
             case OperationCanceledException when context.RequestAborted.IsCancellationRequested: return Task.CompletedTask;
+            case Sprinter.Remote.RemoteTargetException remote: return Json(context, 502, OpenAiJson.Error("the remote target failed: " + remote.Message, "server_error", null, "remote_target_error"));
             default:
                 context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger<SprinterServer>().LogError(e, "request failed");
                 return Json(context, 500, OpenAiJson.Error("internal error: " + e.Message.ReplaceLineEndings(" "), "server_error", null));

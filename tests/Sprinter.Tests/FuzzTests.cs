@@ -17,6 +17,7 @@ public class FuzzTests
     [InlineData("index")]
     [InlineData("gguf")]
     [InlineData("request")]
+    [InlineData("remote")]
     public void TenThousandMutatedInputsParseOrFailWithOneClearLine(string parser)
     {
         var result = ParserFuzzer.Run(parser, 10_000, seed: 7);
@@ -33,6 +34,6 @@ public class FuzzTests
         Assert.Contains("config: 300 inputs", output);
         (code, _, error) = Cli.CliTests.Run("fuzz", "--parser", "yaml");
         Assert.Equal(2, code);
-        Assert.Contains("--parser takes config, tokenizer, spm, template, index, gguf, request or all", error);
+        Assert.Contains("--parser takes config, tokenizer, spm, template, index, gguf, request, remote or all", error);
     }
 }

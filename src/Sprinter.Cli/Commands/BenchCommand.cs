@@ -39,7 +39,9 @@ internal static class BenchCommand
         var sampling = new Option<string?>("--sampling") { Description = "Comma-separated settings: greedy, sample (temperature 1). Default: greedy,sample (quick: greedy)." };
         var maxDraft = new Option<int>("--max-draft") { Description = "SPRINTER: cap on drafted tokens per round.", DefaultValueFactory = _ => 20 };
         var seed = new Option<int>("--seed") { Description = "Base seed for the prompt sample and the sampling.", DefaultValueFactory = _ => 0 };
-        var target = new Option<string?>("--target") { Description = "Target model folder. Default: the shipped target." };
+        var target = new Option<string?>("--target") { Description = "Target model folder, or the http(s):// URL of an OpenAI-compatible server serving it (vLLM, another Sprinter); then the local --score-model scores the outputs. Default: the shipped target." };
+        var scoreModel = new Option<string?>("--score-model") { Description = "With --target URL: the local model that scores outputs (perplexity, win rate, theory check). Default: the shipped target." };
+        var remote = new RemoteTargetCli();
         var draft = new Option<string?>("--draft") { Description = "Draft model folder. Default: the shipped draft." };
         var verifier = new Option<string?>("--verifier") { Description = "Verifier file, or constant:S. Default: the shipped verifier." };
         var outDir = new Option<string>("--out") { Description = "Output folder for results.json, report.md and the plots.", DefaultValueFactory = _ => "bench-results" };
@@ -47,9 +49,10 @@ internal static class BenchCommand
         var lookup = new Option<bool>("--prompt-lookup") { Description = "Also run SD with prompt lookup in front of the draft (sd-lookup, at the first gamma)." };
         var json = new Option<bool>("--json") { Description = "Print the results object (as in results.json) on stdout." };
         var command = new Command("bench", "Benchmark AR, SD and SPRINTER on WikiText-2 / LM1B prompts: speed, target calls, FLOPs, ROUGE, perplexity, verifier rates, theory check.")
-            { quick, datasets, data, prompts, newTokens, gammas, thresholds, sampling, maxDraft, seed, target, draft, verifier, outDir, dtype, lookup, json };
+            { quick, datasets, data, prompts, newTokens, gammas, thresholds, sampling, maxDraft, seed, target, draft, verifier, outDir, dtype, lookup, json, scoreModel };
         var rounds = new CliSupport.RoundOptionSet();
         rounds.AddTo(command);
+        remote.AddTo(command);
         command.SetAction(Task<int> (r, ct) =>
         {
             bool isQuick = r.GetValue(quick);
@@ -72,7 +75,13 @@ internal static class BenchCommand
             var examples = List(r.GetValue(datasets) ?? (isQuick ? QuickDefaults.Datasets : "wiki,lm1b"), "--dataset")
                 .SelectMany(d => BenchDatasets.Load(d, dataDir, promptCount, baseSeed)).ToList();
 
-            using var pair = ModelPair.Load(true, r.GetValue(target), true, r.GetValue(draft), CliSupport.ParseDtype(r.GetValue(dtype)!));
+            string? targetSpec = r.GetValue(target);
+            bool remoteTarget = RemoteTargetCli.IsUrl(targetSpec);
+            if (remoteTarget && settings.Any(s => s.Name != SamplingSetting.Greedy.Name) && r.GetValue(remote.Logprobs) is null)
+                error.WriteLine("note: sampled rows ask the remote target for the whole distribution (--target-logprobs -1); vLLM needs --max-logprobs -1 for it.");
+            using var pair = ModelPair.Load(true, remoteTarget ? r.GetValue(scoreModel) : targetSpec, true, r.GetValue(draft), CliSupport.ParseDtype(r.GetValue(dtype)!));
+            var connection = remoteTarget ? remote.Connect(r, targetSpec!, pair.Draft!, settings.All(s => s.Name == SamplingSetting.Greedy.Name) ? SamplingOptions.Greedy : new SamplingOptions(), ct) : null;
+            using var remoteClient = connection?.Session.Client;
             // Each sampling setting runs with the verifier made for its decoding (greedy or sample);
             // --verifier FILE serves every setting (with a note where its decoding differs).
             var verifiers = new Dictionary<string, BenchVerifier>();
@@ -122,13 +131,13 @@ internal static class BenchCommand
 
             string outFolder = r.GetValue(outDir)!;
             Directory.CreateDirectory(outFolder);
-            var runner = new BenchRunner(pair.Draft!.Model, pair.Target!.Model, pair.Tokenizer, verifiers, config);
+            var runner = new BenchRunner(pair.Draft!.Model, pair.Target!.Model, pair.Tokenizer, verifiers, config, connection?.Session);
             var outcome = runner.Run(examples, new ProgressLine(error, "bench"), ct);
             var context = new BenchContext(
                 "sprinter " + string.Join(' ', r.Tokens.Select(t => t.Value.Contains(' ') ? $"\"{t.Value}\"" : t.Value)),
                 BenchContext.DescribeMachine(),
                 BenchContext.DescribeModel(pair.Draft.Name, pair.Draft.Source, pair.Draft.Config, pair.Draft.Model.WeightType),
-                BenchContext.DescribeModel(pair.Target.Name, pair.Target.Source, pair.Target.Config, pair.Target.Model.WeightType),
+                RemoteDescription(BenchContext.DescribeModel(pair.Target.Name, pair.Target.Source, pair.Target.Config, pair.Target.Model.WeightType), connection, targetSpec),
                 perSetting ? string.Join("; ", verifiers.Select(kv => $"{kv.Key} rows: {kv.Value.Description}")) : verifiers[settings[0].Name].Description);
             var results = BenchResults.From(config, context, outcome);
             var resultsJson = results.ToJson();
@@ -148,6 +157,15 @@ internal static class BenchCommand
             return Task.FromResult(0);
         });
         return command;
+    }
+
+    /// <summary>With a remote target, the report names it and says the local model only scores the outputs.</summary>
+    static System.Text.Json.Nodes.JsonObject RemoteDescription(System.Text.Json.Nodes.JsonObject local, Sprinter.Remote.RemoteTarget.Connection? connection, string? url)
+    {
+        if (connection is null) return local;
+        local["name"] = $"remote {connection.Model} at {url} (decodes; top-{connection.Session.Client.Options.TopLogprobs} logprobs per position; tokenizer {connection.TokenizerCheck}); the local {local["name"]} scores the outputs";
+        local["remote"] = new System.Text.Json.Nodes.JsonObject { ["url"] = url, ["model"] = connection.Model, ["top_logprobs"] = connection.Session.Client.Options.TopLogprobs, ["tokenizer_check"] = connection.TokenizerCheck };
+        return local;
     }
 
     static List<string> List(string text, string option)

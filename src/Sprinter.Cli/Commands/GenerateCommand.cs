@@ -13,7 +13,7 @@ internal static class GenerateCommand
     public static Command Create(TextWriter output, TextWriter error)
     {
         var mode = new Option<string>("--mode") { Description = "ar (target only), ar-draft, sd (lossless speculative decoding) or sprinter (approximate verification, lossy in paper mode).", DefaultValueFactory = _ => "ar" };
-        var model = new Option<string?>("--model", "--target") { Description = "Target model folder (the only model for --mode ar). Default: the shipped target." };
+        var model = new Option<string?>("--model", "--target") { Description = "Target model folder (the only model for --mode ar), or the http(s):// URL of an OpenAI-compatible server that serves it (vLLM, another Sprinter). Default: the shipped target." };
         var draft = new Option<string?>("--draft") { Description = "Draft model folder for sd/sprinter. Default: the shipped draft." };
         var verifier = new Option<string?>("--verifier") { Description = "SPRINTER verifier file, or constant:S for a fixed score S in [0,1]. Default: the shipped verifier." };
         var gamma = new Option<int>("--gamma") { Description = "SD: draft tokens per round.", DefaultValueFactory = _ => 4 };
@@ -32,6 +32,8 @@ internal static class GenerateCommand
         sampling.AddTo(command);
         var rounds = new CliSupport.RoundOptionSet();
         rounds.AddTo(command);
+        var remote = new RemoteTargetCli();
+        remote.AddTo(command);
         command.SetAction(async (r, ct) =>
         {
             var samplingOptions = sampling.Read(r);
@@ -53,11 +55,17 @@ internal static class GenerateCommand
             var weightType = CliSupport.ParseDtype(r.GetValue(dtype)!);
             int seed = r.GetValue(sampling.Seed);
 
-            using var pair = ModelPair.Load(settings.NeedsTarget, r.GetValue(model), settings.NeedsDraft, r.GetValue(draft), weightType);
+            string? targetSpec = r.GetValue(model);
+            bool remoteTarget = RemoteTargetCli.IsUrl(targetSpec) && settings.NeedsTarget;
+            // A remote target: the draft is loaded here (its tokenizer also encodes the prompt), the target is an HTTP session.
+            using var pair = ModelPair.Load(settings.NeedsTarget && !remoteTarget, targetSpec, settings.NeedsDraft || remoteTarget, r.GetValue(draft), weightType);
             var tokenizer = pair.Tokenizer;
             var verifierChoice = settings.Mode == DecodingMode.Sprinter
                 ? VerifierSource.Choose(r.GetValue(verifier), pair.Draft!, VerifierSource.DecodingOf(samplingOptions), error) : null;
-            var (decoder, description) = DecoderFactory.Create(settings, pair.Target, pair.Draft, samplingOptions, seed, verifierChoice);
+            var connection = remoteTarget ? remote.Connect(r, targetSpec!, pair.Draft!, samplingOptions, ct) : null;
+            using var remoteClient = connection?.Session.Client;
+            var (decoder, description) = DecoderFactory.Create(settings, pair.Target, settings.NeedsDraft ? pair.Draft : null, samplingOptions, seed, verifierChoice, connection?.Session);
+            bool exact = connection is null || RemoteTargetCli.Exact(connection, samplingOptions);
 
             bool asChat = r.GetValue(chat);
             int[] ids;
@@ -90,7 +98,8 @@ internal static class GenerateCommand
                 CliSupport.WriteJson(output, new JsonObject
                 {
                     ["mode"] = stats.Mode,
-                    ["lossless"] = stats.Lossless,
+                    ["lossless"] = stats.Lossless && exact,
+                    ["target"] = connection is null ? null : new JsonObject { ["url"] = targetSpec, ["model"] = connection.Model, ["tokenizer_check"] = connection.TokenizerCheck, ["exactness"] = RemoteTargetCli.Exactness(connection, samplingOptions, stats.Lossless) },
                     ["models"] = description,
                     ["sampling"] = samplingOptions.ToString(),
                     ["prompt"] = text,
@@ -106,11 +115,15 @@ internal static class GenerateCommand
             else
             {
                 output.WriteLine(tail);
-                string lossy = stats.Lossless ? "lossless"
+                string lossy = stats.Lossless && !exact ? "LOSSY: the remote target returned only a top list; sampling from it is approximate"
+                    : stats.Lossless ? "lossless"
                     : stats.Mode == "ar-draft" ? "LOSSY: every token is the draft's; the target never ran"
                     : "LOSSY: unverified tokens were never checked by the target";
                 error.WriteLine($"[mode {stats.Mode} ({lossy}); {description}; {samplingOptions}]");
                 error.WriteLine($"[{stats.Summary()}, {stats.TokensPerSecond:F1} tokens/s]");
+                if (connection is not null && stats.Remote is { } rc)
+                    error.WriteLine($"[remote target {connection.Model} at {targetSpec}: tokenizer {connection.TokenizerCheck}; {rc.Calls} HTTP calls ({rc.Retries} retried), " +
+                        $"{(double)rc.Calls / Math.Max(1, stats.NewTokens):F2} calls/token, {rc.BytesSent / 1024.0:F1} KiB sent, {rc.BytesReceived / 1024.0:F1} KiB received, round trips {rc.RoundTripMs:F0} ms; {RemoteTargetCli.Exactness(connection, samplingOptions, stats.Lossless)}]");
             }
             return 0;
         });

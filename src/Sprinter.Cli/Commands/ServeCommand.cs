@@ -11,7 +11,8 @@ internal static class ServeCommand
     {
         var host = new Option<string>("--host") { Description = "Address to listen on.", DefaultValueFactory = _ => "127.0.0.1" };
         var port = new Option<int>("--port") { Description = "Port to listen on (0: any free port).", DefaultValueFactory = _ => 8080 };
-        var target = new Option<string?>("--target", "--model") { Description = "Target model folder. Default: the shipped target." };
+        var target = new Option<string?>("--target", "--model") { Description = "Target model folder, or the http(s):// URL of an OpenAI-compatible server serving it (vLLM, another Sprinter): this server is then a front end with the local draft and verifier. Default: the shipped target." };
+        var remote = new RemoteTargetCli();
         var draft = new Option<string?>("--draft") { Description = "Draft model folder (sd, sprinter). Default: the shipped draft; not loaded with --mode ar." };
         var verifier = new Option<string?>("--verifier") { Description = "SPRINTER verifier file, or constant:S. Default: the shipped verifier for the request's decoding (greedy or sample)." };
         var mode = new Option<string>("--mode") { Description = "Decoding when a request does not say: sd (lossless, default), ar (lossless, target only) or sprinter (lossy in paper mode). Requests choose with their 'sprinter' object.", DefaultValueFactory = _ => "sd" };
@@ -29,10 +30,14 @@ internal static class ServeCommand
         var defaultMaxTokens = new Option<int>("--default-max-tokens") { Description = "New tokens when a request gives no max_tokens.", DefaultValueFactory = _ => 256 };
         var maxBody = new Option<int>("--max-body-bytes") { Description = "Largest request body accepted (400 beyond).", DefaultValueFactory = _ => 1 << 20 };
         var dtype = CliSupport.DtypeOption();
+        var debugDelay = new Option<int>("--debug-delay-ms") { Description = "Testing aid: each completion call waits this many ms first (an added network round trip for remote-target measurements).", DefaultValueFactory = _ => 0 };
+        var debugFail = new Option<double>("--debug-fail-rate") { Description = "Testing aid: this share of completion calls fails (a 503 or a dropped connection, alternately) to exercise clients' retries.", DefaultValueFactory = _ => 0 };
+        var debugSeed = new Option<int>("--debug-seed") { Description = "Testing aid: seed of the injected faults.", DefaultValueFactory = _ => 0 };
         var command = new Command("serve", "Serve the models over an OpenAI-compatible HTTP API (chat and text completions, streaming, /v1/models, /health, Prometheus /metrics).")
-            { host, port, target, draft, verifier, mode, gamma, threshold, maxDraft, sprinterMode, promptLookup, maxConcurrent, noBatching, fixedGamma, prefillChunk, queue, maxPrompt, defaultMaxTokens, maxBody, dtype };
+            { host, port, target, draft, verifier, mode, gamma, threshold, maxDraft, sprinterMode, promptLookup, maxConcurrent, noBatching, fixedGamma, prefillChunk, queue, maxPrompt, defaultMaxTokens, maxBody, dtype, debugDelay, debugFail, debugSeed };
         var rounds = new CliSupport.RoundOptionSet();
         rounds.AddTo(command);
+        remote.AddTo(command);
         command.SetAction(async (r, ct) =>
         {
             string modeName = r.GetValue(mode)!;
@@ -58,21 +63,39 @@ internal static class ServeCommand
                 MaxPromptTokens = r.GetValue(maxPrompt) is int mp ? Positive(mp, "--max-prompt-tokens") : null,
                 DefaultMaxTokens = Positive(r.GetValue(defaultMaxTokens), "--default-max-tokens"),
             };
-            var serverOptions = new ServerOptions { Host = r.GetValue(host)!, Port = r.GetValue(port), MaxBodyBytes = Positive(r.GetValue(maxBody), "--max-body-bytes") };
+            var serverOptions = new ServerOptions
+            {
+                Host = r.GetValue(host)!, Port = r.GetValue(port), MaxBodyBytes = Positive(r.GetValue(maxBody), "--max-body-bytes"),
+                DebugDelayMs = r.GetValue(debugDelay) is >= 0 and var dd ? dd : throw new InvalidInputException($"--debug-delay-ms must be >= 0, got {r.GetValue(debugDelay)}."),
+                DebugFailRate = r.GetValue(debugFail) is >= 0 and < 1 and var fr ? fr : throw new InvalidInputException($"--debug-fail-rate must be in [0, 1), got {r.GetValue(debugFail)}."),
+                DebugSeed = r.GetValue(debugSeed),
+            };
             if (serverOptions.Port is < 0 or > 65535) throw new InvalidInputException($"--port must be in [0, 65535], got {serverOptions.Port}.");
             string? verifierSpec = r.GetValue(verifier);
             if (verifierSpec is not null && !verifierSpec.StartsWith("constant:", StringComparison.OrdinalIgnoreCase) && !File.Exists(verifierSpec))
                 throw new InvalidInputException($"{verifierSpec}: verifier file not found; train one with 'sprinter verifier train'.");
 
             // Lossless by default: the draft is loaded for SD, and SPRINTER is there for requests that ask.
-            bool needsDraft = settings.Mode != DecodingMode.Ar || r.GetValue(draft) is not null;
-            using var pair = ModelPair.Load(needsTarget: true, r.GetValue(target), needsDraft, r.GetValue(draft), CliSupport.ParseDtype(r.GetValue(dtype)!));
+            string? targetSpec = r.GetValue(target);
+            bool remoteTarget = RemoteTargetCli.IsUrl(targetSpec);
+            bool needsDraft = settings.Mode != DecodingMode.Ar || r.GetValue(draft) is not null || remoteTarget;
+            using var pair = ModelPair.Load(needsTarget: !remoteTarget, targetSpec, needsDraft, r.GetValue(draft), CliSupport.ParseDtype(r.GetValue(dtype)!));
             Func<string, VerifierChoice>? verifiers = pair.Draft is null ? null : decoding => VerifierSource.Choose(verifierSpec, pair.Draft, decoding, error);
-            using var service = new GenerationService(pair.Target, pair.Draft, options, verifiers);
+            RemoteTargetSource? source = null;
+            if (remoteTarget)
+            {
+                // One connection checks the tokenizer now; each generation then opens a session of its own.
+                var connection = remote.Connect(r, targetSpec!, pair.Draft!, Sprinter.Decoding.SamplingOptions.Greedy, ct);
+                source = new RemoteTargetSource(connection.Session.Client.Options, connection.Model, pair.Draft!.Model.OutputVocabulary, connection.Capacity);
+                connection.Session.Client.Dispose();
+                output.WriteLine($"target: {connection.Model} at {targetSpec} (tokenizer {connection.TokenizerCheck}; top-{source.Options.TopLogprobs} logprobs per position{(source.FullDistribution ? "" : ": greedy requests only are lossless")})");
+            }
+            using var service = new GenerationService(pair.Target, pair.Draft, options, verifiers, source);
             if (settings.Mode == DecodingMode.Sprinter) verifiers!("greedy");   // a bad verifier stops the start, not the first request
             await using var server = await StartServer(service, serverOptions);
             output.WriteLine($"sprinter serve: {service.ModelId} on {server.Address} (OpenAI API at {server.Address}v1); default mode {DecodingSettings.Name(settings.Mode)} " +
-                $"({(settings.Lossless ? "lossless" : "LOSSY")}), {options.MaxConcurrent} at once{(options.Batching ? " in one batch" : ", unbatched")}, queue {options.MaxQueue}. Ctrl+C stops.");
+                $"({(settings.Lossless ? "lossless" : "LOSSY")}), {options.MaxConcurrent} at once{(options.Batching ? " in one batch" : ", unbatched")}, queue {options.MaxQueue}" +
+                (serverOptions.DebugDelayMs > 0 || serverOptions.DebugFailRate > 0 ? $"; TESTING AIDS ON: +{serverOptions.DebugDelayMs} ms per call, {serverOptions.DebugFailRate:P0} injected faults" : "") + ". Ctrl+C stops.");
             if (service.Scheduler is { } scheduler)
                 output.WriteLine("pass cost model (ms, target / draft): " + string.Join(", ", scheduler.CostModel.Table().Take(8).Select(c => $"{c.Rows}: {c.TargetMs:0.00}/{c.DraftMs:0.00}")));
             output.Flush();

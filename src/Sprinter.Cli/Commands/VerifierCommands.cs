@@ -17,7 +17,8 @@ internal static class VerifierCommands
     static Command Collect(TextWriter output, TextWriter error)
     {
         var draft = new Option<string?>("--draft") { Description = "Draft model folder. Default: the shipped draft." };
-        var target = new Option<string?>("--target") { Description = "Target model folder. Default: the shipped target." };
+        var target = new Option<string?>("--target") { Description = "Target model folder, or the http(s):// URL of an OpenAI-compatible server serving it (one call per labelled position). Default: the shipped target." };
+        var remote = new RemoteTargetCli();
         var data = new Option<string>("--data") { Description = "Text file (one text per line) or JSONL with a \"text\" field; prompts are the first 30% of each text's words.", Required = true };
         var prompts = new Option<int>("--prompts") { Description = "Number of prompts (a seeded sample of the texts).", DefaultValueFactory = _ => 500 };
         var tokens = new Option<int>("--tokens") { Description = "Draft tokens labelled per prompt.", DefaultValueFactory = _ => 20 };
@@ -27,6 +28,7 @@ internal static class VerifierCommands
         var labelRule = new Option<string>("--label") { Description = "paper: q(x) <= ratio p(x) (the released code); greedy: the target's greedy token is the draft's (what greedy SD accepts; draft tokens greedy); sample: SD's acceptance probability min(1, p(x)/q(x)) of a token sampled from q, a soft label (draft tokens sampled).", DefaultValueFactory = _ => "paper" };
         var outDir = new Option<string>("--out") { Description = "Output folder (labels.safetensors, summary.json).", Required = true };
         var command = new Command("collect", "Label draft tokens for a verifier (paper, greedy or sample labels), with the draft's hidden states.") { draft, target, data, prompts, tokens, ratio, seed, draftToken, labelRule, outDir };
+        remote.AddTo(command);
         command.SetAction(async Task<int> (r, ct) =>
         {
             var rule = r.GetValue(draftToken)!.ToLowerInvariant() switch
@@ -39,9 +41,19 @@ internal static class VerifierCommands
                 ?? throw new InvalidInputException($"--label must be paper, greedy or sample, got '{r.GetValue(labelRule)}'.");
             var options = new CollectOptions { Prompts = r.GetValue(prompts), TokensPerPrompt = r.GetValue(tokens), Ratio = r.GetValue(ratio), Seed = r.GetValue(seed), DraftToken = rule, Label = label };
             options.Validate();
-            using var pair = ModelPair.Load(true, r.GetValue(target), true, r.GetValue(draft), WeightType.F32);
+            string? targetSpec = r.GetValue(target);
+            bool remoteTarget = RemoteTargetCli.IsUrl(targetSpec);
+            using var pair = ModelPair.Load(!remoteTarget, targetSpec, true, r.GetValue(draft), WeightType.F32);
             await Task.Yield();
-            var set = LabelCollector.Collect(pair.Draft!, pair.Target!, r.GetValue(data)!, options, new ProgressLine(error, "collect"), ct);
+            LabelSet set;
+            if (remoteTarget)
+            {
+                // Greedy labels need only the target's top-1; paper and sample labels need p(x) of any token: the whole distribution.
+                var connection = remote.Connect(r, targetSpec!, pair.Draft!, label == LabelRule.Greedy ? 1 : -1, ct);
+                using var client = connection.Session.Client;
+                set = LabelCollector.Collect(pair.Draft!, connection.Session, targetSpec!, $"remote:{connection.Model}", PromptSource.ReadTexts(r.GetValue(data)!), r.GetValue(data)!, options, new ProgressLine(error, "collect"), ct);
+            }
+            else set = LabelCollector.Collect(pair.Draft!, pair.Target!, r.GetValue(data)!, options, new ProgressLine(error, "collect"), ct);
             set.Save(r.GetValue(outDir)!);
             output.WriteLine($"{set.Count} examples from {set.Summary["prompts"]} prompts, {label.ToString().ToLowerInvariant()} labels for {options.Decoding} decoding, " +
                              $"{set.PositiveRate:P1} acceptable (mean soft label {set.Soft.Average():F3}) -> {r.GetValue(outDir)}");

@@ -78,6 +78,10 @@ public sealed class BenchResults
             ["dataset"] = r.Example.Dataset, ["id"] = r.Example.Id, ["sampling"] = r.Sampling.Name, ["method"] = r.Method.Name,
             ["ms_per_token"] = N(r.Stats.MsPerToken), ["new_tokens"] = r.Stats.NewTokens, ["target_calls"] = r.Stats.TargetCalls,
             ["unverified"] = r.Stats.Unverified, ["output_mean_nll"] = N(r.OutputNll.MeanNll), ["rouge_l"] = N(100 * r.Rouge.RougeL, 3),
+            // The tokens themselves, so runs can be compared token for token (a remote target against a local one).
+            ["output"] = new JsonArray(r.Output.Select(t => (JsonNode)t).ToArray()),
+            ["http_calls"] = r.Stats.Remote?.Calls, ["http_retries"] = r.Stats.Remote?.Retries,
+            ["http_bytes"] = r.Stats.Remote is { } rc ? rc.BytesSent + rc.BytesReceived : null,
         }).ToArray()),
     };
 

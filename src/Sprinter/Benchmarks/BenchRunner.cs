@@ -33,6 +33,7 @@ public sealed class BenchRunner
     readonly IVerifier? _verifier;                                    // the first setting's (theory check)
     readonly BenchConfig _config;
     readonly TransformerSession _draftSession, _targetSession;
+    readonly ITargetSession _decodingTarget;   // the target the decoders call: the local session, or a remote one
     readonly LikelihoodScorer _scorer;
     readonly Dictionary<string, OnlineCalibration> _calibrations = [];
 
@@ -40,7 +41,10 @@ public sealed class BenchRunner
         : this(draft, target, tokenizer, verifier is null ? null : config.Settings.ToDictionary(s => s.Name, _ => new BenchVerifier(verifier, null, verifier.Name)), config) { }
 
     /// <param name="verifiers">The verifier of each sampling setting, by setting name (SPRINTER methods need one for every setting).</param>
-    public BenchRunner(TransformerModel draft, TransformerModel target, Gpt2Tokenizer tokenizer, IReadOnlyDictionary<string, BenchVerifier>? verifiers, BenchConfig config)
+    /// <param name="remoteTarget">A remote target the decoders call instead of <paramref name="target"/>; the local
+    /// <paramref name="target"/> then only scores outputs (perplexity, win rate, theory check).</param>
+    public BenchRunner(TransformerModel draft, TransformerModel target, Gpt2Tokenizer tokenizer, IReadOnlyDictionary<string, BenchVerifier>? verifiers, BenchConfig config,
+        ITargetSession? remoteTarget = null)
     {
         _draft = draft; _target = target; _tokenizer = tokenizer; _config = config;
         _verifiers = verifiers ?? new Dictionary<string, BenchVerifier>();
@@ -49,11 +53,12 @@ public sealed class BenchRunner
         _verifier = config.Settings.Select(s => _verifiers.GetValueOrDefault(s.Name)?.Verifier).FirstOrDefault(v => v is not null);
         _draftSession = draft.CreateSession();
         _targetSession = target.CreateSession();
+        _decodingTarget = remoteTarget ?? _targetSession;
         _scorer = new LikelihoodScorer(target);
     }
 
     /// <summary>Most prompt tokens that leave room for the new tokens and one token of lookahead.</summary>
-    public int PromptBudget => Math.Min(_draftSession.Capacity, _targetSession.Capacity) - _config.NewTokens - 1;
+    public int PromptBudget => Math.Min(_draftSession.Capacity, _decodingTarget.Capacity) - _config.NewTokens - 1;
 
     public BenchOutcome Run(IReadOnlyList<BenchExample> examples, IProgress<JobProgress>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -110,9 +115,9 @@ public sealed class BenchRunner
 
     IDecoder Decoder(BenchMethod method, SamplingSetting setting, int seed, VerifierAudit? audit, bool warmUp = false)
     {
-        if (method.Kind == BenchMethodKind.ArTarget) return new AutoregressiveDecoder(_targetSession, setting.Options, seed, isTarget: true);
+        if (method.Kind == BenchMethodKind.ArTarget) return new AutoregressiveDecoder(_decodingTarget, setting.Options, seed, isTarget: true);
         if (method.Kind == BenchMethodKind.ArDraft) return new AutoregressiveDecoder(_draftSession, setting.Options, seed, isTarget: false);
-        var decoder = new SpeculativeDecoder(_draftSession, _targetSession, method.SpeculativeOptions(_verifiers.GetValueOrDefault(setting.Name), _config.MaxDraft), setting.Options, seed) { Observer = audit };
+        var decoder = new SpeculativeDecoder(_draftSession, _decodingTarget, method.SpeculativeOptions(_verifiers.GetValueOrDefault(setting.Name), _config.MaxDraft), setting.Options, seed) { Observer = audit };
         // Online calibration runs on across the prompts, as it would across a user's requests (the warm-up keeps its own).
         if (decoder.Calibration is { } fresh && !warmUp)
         {

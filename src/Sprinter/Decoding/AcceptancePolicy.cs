@@ -51,21 +51,24 @@ public abstract class AcceptancePolicy
             s.Observer?.Tested(i, token, logits);
             if (AcceptanceRule.Accepts(s.P[token], s.Q[i][token], s.Sampler.NextUniform()))
             {
-                s.Round.Add(new EmittedToken(token, 0, TokenOrigin.Accepted, Lookahead: sprinter && i > s.StopIndex));
+                s.Round.Add(new EmittedToken(token, 0, TokenOrigin.Accepted, s.LogprobsOf(logits, token), Lookahead: sprinter && i > s.StopIndex));
                 stats.CountPosition(i, kept: true);
                 continue;
             }
             stats.CountPosition(i, kept: false);
             AcceptanceRule.Residual(s.P, s.Q[i], s.Residual);
-            s.Round.Add(new EmittedToken(s.Sampler.Sample(s.Residual), 0, TokenOrigin.Resampled));
+            int resampled = s.Sampler.Sample(s.Residual);
+            s.Round.Add(new EmittedToken(resampled, 0, TokenOrigin.Resampled, s.LogprobsOf(logits, resampled)));
             kept = i;
             for (int j = i + 1; j < k; j++) stats.CountPosition(j, kept: false); // discarded with the rejection
             break;
         }
         if (kept == k)
         {
-            s.Distribution.Compute(target.Logits(k - r0), s.P);
-            s.Round.Add(new EmittedToken(s.Sampler.Sample(s.P), 0, TokenOrigin.Bonus));
+            var logits = target.Logits(k - r0);
+            s.Distribution.Compute(logits, s.P);
+            int bonus = s.Sampler.Sample(s.P);
+            s.Round.Add(new EmittedToken(bonus, 0, TokenOrigin.Bonus, s.LogprobsOf(logits, bonus)));
         }
         stats.SamplingMs += Stopwatch.GetElapsedTime(s0).TotalMilliseconds;
         target.Truncate(n + kept);
@@ -74,11 +77,11 @@ public abstract class AcceptancePolicy
     }
 
     /// <summary>Labels every verifier decision of the round from this call's logits and feeds the online threshold.</summary>
-    static void Calibrate(DecodeSequence s, OnlineCalibration calibration, Engine.TransformerSession target)
+    static void Calibrate(DecodeSequence s, OnlineCalibration calibration, ITargetSession target)
     {
         for (int i = 0; i <= s.StopIndex && i < s.DraftCount; i++)
         {
-            var p = s.Residual.AsSpan(0, target.Model.OutputVocabulary);
+            var p = s.Residual.AsSpan(0, target.OutputVocabulary);
             System.Numerics.Tensors.TensorPrimitives.SoftMax(target.Logits(i - s.LogitStart), p);
             calibration.Observe(s.VerifierAccepted[i], Verification.Acceptability.Of(calibration.Label, s.DraftQx[i], p, s.Drafted[i]));
         }

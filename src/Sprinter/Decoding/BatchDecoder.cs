@@ -16,21 +16,20 @@ namespace Sprinter.Decoding;
 public sealed class BatchDecoder
 {
     readonly DraftProposer? _proposer;
-    readonly TargetScorer? _scorer;
+    readonly TargetScorer _scorer;
 
     /// <summary>Prompt tokens a sequence caches per step while others decode (chunked prefill).</summary>
     public int PrefillChunk { get; init; } = int.MaxValue;
 
     /// <summary>Wall time of the last step's target pass and its positions (the server's per-step timings).</summary>
-    public double LastTargetPassMs => _scorer?.LastPassMs ?? 0;
-    public int LastTargetPassRows => _scorer?.LastPassRows ?? 0;
+    public double LastTargetPassMs => _scorer.LastPassMs;
+    public int LastTargetPassRows => _scorer.LastPassRows;
     public double LastDraftMs => _proposer?.LastStepMs ?? 0;
 
     public BatchDecoder(TransformerModel? target, TransformerModel? draft)
     {
-        if (target is null && draft is null) throw new ArgumentException("a batch decoder needs at least one model");
         if (draft is not null) _proposer = new DraftProposer(draft);
-        if (target is not null) _scorer = new TargetScorer(target);
+        _scorer = new TargetScorer(target);   // also scores remote targets, which bring no local model
     }
 
     /// <summary>
@@ -46,11 +45,11 @@ public sealed class BatchDecoder
             s.StepPrefill = s.Finished ? 0 : Math.Min(PrefillChunk, s.PrefillLeft);
         }
         _proposer?.Propose(sequences);
-        _scorer?.Score(sequences);
+        _scorer.Score(sequences);
         double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
         foreach (var s in sequences)
         {
-            if (s.Finished) continue;
+            if (s.Finished) continue;   // also a sequence whose remote target failed in this step
             if (s.StepPrefill > 0)
             {
                 s.Prefilled(s.StepPrefill);
@@ -61,7 +60,7 @@ public sealed class BatchDecoder
             s.Stats.Rounds++;
             s.CommitRound();
             s.Stats.DecodeMs += ms;
-            if (s.Kind == SequenceKind.Speculative) s.RoundCompleted?.Invoke(s.Committed, s.Draft!, s.Target!);
+            if (s.Kind == SequenceKind.Speculative && s.Target is TransformerSession local) s.RoundCompleted?.Invoke(s.Committed, s.Draft!, local);
         }
     }
 }
@@ -73,7 +72,8 @@ internal static class PassAccounting
     {
         s.Stats.TargetMs += ms;
         s.Stats.TargetCalls++;
-        s.Stats.TargetFlops += FlopCount.Forward(s.Target!.Model.Config, start, rows, logitRows);
+        if (s.Target!.Config is { } config) s.Stats.TargetFlops += FlopCount.Forward(config, start, rows, logitRows);
+        if (s.Target.Remote is { } remote) s.Stats.Remote = remote.Copy();
     }
 
     public static void Draft(DecodeSequence s, double ms, int start, int rows, int logitRows)

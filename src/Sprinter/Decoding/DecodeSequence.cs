@@ -26,7 +26,8 @@ public sealed class DecodeSequence
 
     public SequenceKind Kind { get; }
     public SpeculativeOptions Options { get; }
-    public TransformerSession? Target { get; }
+    /// <summary>The target: a local KV cache (batched with the others) or a remote target (one HTTP call per step).</summary>
+    public ITargetSession? Target { get; }
     public TransformerSession? Draft { get; }
     public int PromptLength { get; }
     public int MaxTokens { get; }
@@ -65,6 +66,10 @@ public sealed class DecodeSequence
     /// <summary>Prompt tokens the next step will cache (what the cost model sees before the step).</summary>
     internal int StepPrefillEstimate => Finished ? 0 : Math.Min(32, PrefillLeft);
 
+    /// <summary>Null: no log-probabilities; else each target-scored token carries its own and this many top candidates (-1: all).</summary>
+    public int? LogprobsTopK { get; init; }
+    /// <summary>Stops a remote target's calls for this sequence.</summary>
+    public CancellationToken Cancellation { get; init; }
     /// <summary>Optional audit of SPRINTER's verifier decisions against the target.</summary>
     public IVerificationObserver? Observer { get; set; }
     /// <summary>Test hook: called after every round with the committed sequence.</summary>
@@ -73,21 +78,20 @@ public sealed class DecodeSequence
     /// <param name="sampler">The random generator to draw from; a decoder that runs many sequences one after
     /// another passes its own so that successive runs continue its stream (as one generator seeded once would).</param>
     public DecodeSequence(SequenceKind kind, SpeculativeOptions options, SamplingOptions sampling, TokenSampler sampler,
-        TransformerSession? target, TransformerSession? draft, int[] prompt, int maxTokens, IReadOnlySet<int>? stopTokens)
+        ITargetSession? target, TransformerSession? draft, int[] prompt, int maxTokens, IReadOnlySet<int>? stopTokens)
     {
         if (kind != SequenceKind.ArDraft && target is null) throw new ArgumentException("this kind needs a target session", nameof(target));
         if (kind != SequenceKind.Ar && draft is null) throw new ArgumentException("this kind needs a draft session", nameof(draft));
         if (kind == SequenceKind.Speculative)
         {
-            if (draft!.Model.OutputVocabulary != target!.Model.OutputVocabulary)
-                throw new InvalidInputException($"the draft emits {draft.Model.OutputVocabulary} tokens but the target {target.Model.OutputVocabulary}; both models must share one tokenizer.");
+            if (draft!.Model.OutputVocabulary != target!.OutputVocabulary)
+                throw new InvalidInputException($"the draft emits {draft.Model.OutputVocabulary} tokens but the target {target.OutputVocabulary}; both models must share one tokenizer.");
             options.Validate(draft.Model.Config.EmbeddingSize);
         }
-        var any = (target ?? draft)!;
+        int vocab = target?.OutputVocabulary ?? draft!.Model.OutputVocabulary;
         int capacity = Math.Min(target?.Capacity ?? int.MaxValue, draft?.Capacity ?? int.MaxValue);
         DecoderChecks.Arguments(prompt, maxTokens, capacity, kind == SequenceKind.Speculative ? 1 : 0);
         (Kind, Options, Target, Draft, PromptLength, MaxTokens, _stopTokens) = (kind, options, target, draft, prompt.Length, maxTokens, stopTokens);
-        int vocab = any.Model.OutputVocabulary;
         Distribution = new DistributionBuilder(sampling, vocab);
         Sampler = sampler;
         int cap = kind == SequenceKind.Speculative ? options.RoundCap : 1;
@@ -120,7 +124,7 @@ public sealed class DecodeSequence
     internal void Prefilled(int count) => _prefilled += count;
 
     /// <summary>Committed tokens a session has not cached yet.</summary>
-    internal ReadOnlySpan<int> Uncached(TransformerSession session) => CollectionsMarshal.AsSpan(Committed)[session.Length..];
+    internal ReadOnlySpan<int> Uncached(ITargetSession session) => CollectionsMarshal.AsSpan(Committed)[session.Length..];
 
     /// <summary>Most tokens this round may draft: the round cap, and no more than the tokens still wanted.</summary>
     internal int RoundCap => Math.Min(Math.Min(Q.Length, GammaLimit), MaxTokens - Produced);
@@ -149,6 +153,18 @@ public sealed class DecodeSequence
         Round.Clear();
     }
 
+    /// <summary>The token's log-probabilities under <paramref name="logits"/> when this sequence asks for them.</summary>
+    internal TokenLogprobs? LogprobsOf(ReadOnlySpan<float> logits, int token) => LogprobsTopK is int k ? TokenLogprobs.From(logits, token, k) : null;
+
     /// <summary>Ends the sequence early (a stop string, a closed connection).</summary>
     public void Stop() => Finished = true;
+
+    /// <summary>Why the sequence ended in error (its remote target failed), else null; the others of the step go on.</summary>
+    public Exception? Failure { get; private set; }
+
+    internal void Fail(Exception failure)
+    {
+        Failure = failure;
+        Finished = true;
+    }
 }

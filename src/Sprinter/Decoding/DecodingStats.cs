@@ -17,9 +17,10 @@ public enum TokenOrigin
     Bonus,
 }
 
-/// <summary>One committed token with its provenance.</summary>
+/// <summary>One committed token with its provenance, and its target log-probabilities when the
+/// decoder was asked for them (null for an unverified token: the target never scored it).</summary>
 /// <param name="Lookahead">Drafted after SPRINTER's verifier stopped (tested with SD's rule in the same call).</param>
-public readonly record struct EmittedToken(int Id, int Index, TokenOrigin Origin, bool Lookahead = false)
+public readonly record struct EmittedToken(int Id, int Index, TokenOrigin Origin, TokenLogprobs? Logprobs = null, bool Lookahead = false)
 {
     /// <summary>The provenance name in CLI, JSON and HTTP output: sampled, unverified, accepted, resampled, bonus, and
     /// accepted-lookahead for a lookahead token the target accepted.</summary>
@@ -68,6 +69,8 @@ public sealed class DecodingStats
     public double DecodeMs { get; set; }
     public double DraftFlops { get; set; }
     public double TargetFlops { get; set; }
+    /// <summary>HTTP calls of a remote target (null: the target ran here).</summary>
+    public RemoteCallStats? Remote { get; set; }
 
     public double TokensPerTargetCall => TargetCalls == 0 ? 0 : (double)NewTokens / TargetCalls;
     public double TargetCallsPerToken => NewTokens == 0 ? 0 : (double)TargetCalls / NewTokens;
@@ -140,6 +143,16 @@ public sealed class DecodingStats
             {
                 ["budget"] = c.Budget, ["threshold"] = R(c.Threshold), ["eta_tp"] = double.IsNaN(c.EtaTp) ? null : R(c.EtaTp),
                 ["eta_fp"] = double.IsNaN(c.EtaFp) ? null : R(c.EtaFp), ["threshold_path"] = new JsonArray(c.Path.Select(t => (JsonNode)R(t)).ToArray()),
+            },
+            ["remote"] = Remote is null ? null : new JsonObject
+            {
+                ["http_calls"] = Remote.Calls,
+                ["retries"] = Remote.Retries,
+                ["bytes_sent"] = Remote.BytesSent,
+                ["bytes_received"] = Remote.BytesReceived,
+                ["round_trip_ms"] = R(Remote.RoundTripMs),
+                ["calls_per_token"] = R(NewTokens == 0 ? 0 : (double)Remote.Calls / NewTokens),
+                ["full_distribution"] = Remote.FullDistribution,
             },
         };
     }

@@ -119,9 +119,10 @@ internal sealed class DraftProposer(TransformerModel draft)
     static void SampleOwnToken(DecodeSequence s)
     {
         long t0 = Stopwatch.GetTimestamp();
-        s.Distribution.Compute(s.Draft!.Logits(0), s.P);
+        var logits = s.Draft!.Logits(0);
+        s.Distribution.Compute(logits, s.P);
         int token = s.Sampler.Sample(s.P);
         s.Stats.SamplingMs += Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
-        s.Round.Add(new EmittedToken(token, 0, TokenOrigin.Sampled));
+        s.Round.Add(new EmittedToken(token, 0, TokenOrigin.Sampled, s.LogprobsOf(logits, token)));
     }
 }

@@ -31,7 +31,8 @@ public class SequenceDecoder : IDecoder
     readonly SpeculativeOptions _options;
     readonly SamplingOptions _sampling;
     readonly TokenSampler _sampler;
-    readonly TransformerSession? _target, _draft;
+    readonly ITargetSession? _target;
+    readonly TransformerSession? _draft;
     readonly BatchDecoder _batch;
     readonly DecodeSequence[] _one = new DecodeSequence[1];
 
@@ -44,18 +45,21 @@ public class SequenceDecoder : IDecoder
     /// <summary>Test hook: called after every round with the committed sequence.</summary>
     internal Action<IReadOnlyList<int>, TransformerSession, TransformerSession>? RoundCompleted { get; set; }
 
-    public SequenceDecoder(SequenceKind kind, SpeculativeOptions options, SamplingOptions sampling, int seed, TransformerSession? target, TransformerSession? draft)
+    /// <summary>Null: no log-probabilities; else each token carries its own and this many top candidates (-1: all).</summary>
+    public int? LogprobsTopK { get; set; }
+
+    public SequenceDecoder(SequenceKind kind, SpeculativeOptions options, SamplingOptions sampling, int seed, ITargetSession? target, TransformerSession? draft)
     {
         (_kind, _options, _sampling, _sampler, _target, _draft) = (kind, options, sampling, new TokenSampler(seed), target, draft);
         Calibration = options.Calibration?.Fork();
-        _batch = new BatchDecoder(kind == SequenceKind.ArDraft ? null : target?.Model, kind == SequenceKind.Ar ? null : draft?.Model);
+        _batch = new BatchDecoder(kind == SequenceKind.ArDraft ? null : (target as TransformerSession)?.Model, kind == SequenceKind.Ar ? null : draft?.Model);
     }
 
     /// <summary>Checks the arguments now (not at the first token), then streams the tokens.</summary>
     public IAsyncEnumerable<EmittedToken> GenerateAsync(int[] prompt, int maxTokens, IReadOnlySet<int>? stopTokens = null, CancellationToken cancellationToken = default)
     {
         var sequence = new DecodeSequence(_kind, _options, _sampling, _sampler, _kind == SequenceKind.ArDraft ? null : _target,
-            _kind == SequenceKind.Ar ? null : _draft, prompt, maxTokens, stopTokens) { Observer = Observer, RoundCompleted = RoundCompleted, Calibration = Calibration };
+            _kind == SequenceKind.Ar ? null : _draft, prompt, maxTokens, stopTokens) { Observer = Observer, RoundCompleted = RoundCompleted, Calibration = Calibration, LogprobsTopK = LogprobsTopK, Cancellation = cancellationToken };
         LastStats = sequence.Stats;
         return Generate(sequence, cancellationToken);
     }
@@ -67,6 +71,7 @@ public class SequenceDecoder : IDecoder
         {
             cancellationToken.ThrowIfCancellationRequested();
             _batch.Step(_one);
+            if (sequence.Failure is { } failure) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
             foreach (var token in sequence.Emitted) yield return token;
             await Task.CompletedTask;
         }
@@ -74,9 +79,10 @@ public class SequenceDecoder : IDecoder
 }
 
 /// <summary>Plain autoregressive decoding with one model: one forward pass per token.</summary>
-public sealed class AutoregressiveDecoder(TransformerSession session, SamplingOptions options, int seed, bool isTarget = true)
+/// <param name="session">The target (local or remote), or with <paramref name="isTarget"/> false the draft's local session.</param>
+public sealed class AutoregressiveDecoder(ITargetSession session, SamplingOptions options, int seed, bool isTarget = true)
     : SequenceDecoder(isTarget ? SequenceKind.Ar : SequenceKind.ArDraft, new SpeculativeOptions(), options, seed,
-        isTarget ? session : null, isTarget ? null : session);
+        isTarget ? session : null, isTarget ? null : session as TransformerSession ?? throw new ArgumentException("the draft runs locally", nameof(session)));
 
 /// <summary>
 /// Speculative decoding (SD) and SPRINTER over a draft and a target session. One round: the draft
@@ -86,13 +92,13 @@ public sealed class AutoregressiveDecoder(TransformerSession session, SamplingOp
 /// </summary>
 public sealed class SpeculativeDecoder : SequenceDecoder
 {
-    public SpeculativeDecoder(TransformerSession draft, TransformerSession target, SpeculativeOptions options, SamplingOptions sampling, int seed)
+    public SpeculativeDecoder(TransformerSession draft, ITargetSession target, SpeculativeOptions options, SamplingOptions sampling, int seed)
         : base(SequenceKind.Speculative, Checked(draft, target, options), sampling, seed, target, draft) { }
 
-    static SpeculativeOptions Checked(TransformerSession draft, TransformerSession target, SpeculativeOptions options)
+    static SpeculativeOptions Checked(TransformerSession draft, ITargetSession target, SpeculativeOptions options)
     {
-        if (draft.Model.OutputVocabulary != target.Model.OutputVocabulary)
-            throw new InvalidInputException($"the draft emits {draft.Model.OutputVocabulary} tokens but the target {target.Model.OutputVocabulary}; both models must share one tokenizer.");
+        if (draft.Model.OutputVocabulary != target.OutputVocabulary)
+            throw new InvalidInputException($"the draft emits {draft.Model.OutputVocabulary} tokens but the target {target.OutputVocabulary}; both models must share one tokenizer.");
         options.Validate(draft.Model.Config.EmbeddingSize);
         return options;
     }

@@ -11,7 +11,7 @@ namespace Sprinter.Engine;
 /// <see cref="Forward"/> appends 1..k tokens; <see cref="Truncate"/> rolls back in O(1) by
 /// shortening <see cref="Length"/> (later writes overwrite the stale rows).
 /// </summary>
-public sealed class TransformerSession
+public sealed class TransformerSession : Decoding.ITargetSession
 {
     readonly TransformerModel _model;
     readonly int _d, _heads, _headSize, _vocab, _q, _kv, _kvGroup;
@@ -62,6 +62,13 @@ public sealed class TransformerSession
     }
 
     public void Reset() => Length = 0;
+
+    // ITargetSession: a local session is the target's KV cache itself.
+    int Decoding.ITargetSession.OutputVocabulary => _model.OutputVocabulary;
+    ModelConfig? Decoding.ITargetSession.Config => _model.Config;
+    Decoding.RemoteCallStats? Decoding.ITargetSession.Remote => null;
+    void Decoding.ITargetSession.Prefill(ReadOnlySpan<int> tokens) => Forward(tokens, logitRows: 1);
+    void Decoding.ITargetSession.Forward(ReadOnlySpan<int> tokens, int logitRows, CancellationToken cancellationToken) => Forward(tokens, logitRows);
 
     /// <summary>
     /// Appends <paramref name="tokens"/> at positions Length.. and computes their final hidden

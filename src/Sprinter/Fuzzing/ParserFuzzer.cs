@@ -17,7 +17,7 @@ public sealed record FuzzResult(string Parser, int Iterations, int Accepted, int
 /// </summary>
 public static class ParserFuzzer
 {
-    public static readonly string[] Parsers = ["config", "tokenizer", "spm", "template", "index", "gguf", "request"];
+    public static readonly string[] Parsers = ["config", "tokenizer", "spm", "template", "index", "gguf", "request", "remote"];
 
     /// <param name="kind">0: edit 1-3 bytes; 1: truncate; else: splice in up to 40 of its own bytes.</param>
     public static byte[] Mutate(byte[] valid, Random rng, int kind, bool printable = true)
@@ -85,6 +85,15 @@ public static class ParserFuzzer
             // The seeds with a prompt are text completions; the others chat.
             if (bytes.AsSpan().IndexOf("\"prompt\""u8) >= 0) Serving.RequestParser.ParseCompletion(bytes);
             else Serving.RequestParser.ParseChat(bytes);
+        }),
+        "remote" => (RemoteSeeds(), bytes =>
+        {
+            // A remote target's answer: not JSON or the wrong shape is one line (RemoteTargetException, shown as such).
+            System.Text.Json.Nodes.JsonNode node;
+            try { node = System.Text.Json.Nodes.JsonNode.Parse(bytes) ?? throw new InvalidInputException("null body"); }
+            catch (System.Text.Json.JsonException e) { throw new InvalidInputException("not JSON: " + e.Message.ReplaceLineEndings(" ")); }
+            try { Remote.RemoteLogprobs.Parse(node, length: 3, rows: 3, vocabulary: 64); }
+            catch (Remote.RemoteTargetException e) { throw new InvalidInputException(e.Message); }
         }),
         _ => throw new InvalidInputException($"--parser takes {string.Join(", ", Parsers)} or all, got '{parser}'."),
     };
@@ -183,6 +192,18 @@ public static class ParserFuzzer
             """{"model": "m", "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}], "max_tokens": 16, "temperature": 0.7, "top_p": 0.9, "seed": 42, "stop": ["\n", "User:"], "stream": true, "stream_options": {"include_usage": true}, "n": 1}""",
             """{"messages": [{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}], "max_completion_tokens": 8, "logprobs": false, "sprinter": {"mode": "sprinter", "gamma": 3, "threshold": 0.4, "max_draft": 8, "sprinter_mode": "paper", "provenance": true}}""",
             """{"model": "m", "prompt": "The city", "max_tokens": 5, "temperature": 0, "stop": "x", "top_k": 40, "seed": null, "sprinter": {"mode": "sd"}}""",
+            """{"model": "m", "prompt": [12, 7, 300, 5], "max_tokens": 1, "temperature": 0, "prompt_logprobs": 20, "logprobs": 20, "return_tokens_as_token_ids": true, "echo": false}""",
+            """{"prompt": [[1, 2, 3]], "max_tokens": 0, "echo": true, "logprobs": -1, "response_format": {"type": "text"}, "logit_bias": {}, "presence_penalty": 0}""",
+            """{"messages": [{"role": "user", "content": "hi"}], "logprobs": true, "top_logprobs": 5, "tools": [], "tool_choice": "none"}""",
+        }.Select(Encoding.UTF8.GetBytes),
+    ];
+
+    static byte[][] RemoteSeeds() =>
+    [
+        .. new[]
+        {
+            """{"id": "cmpl-1", "object": "text_completion", "choices": [{"index": 0, "text": "x", "prompt_logprobs": [null, {"5": {"logprob": -1.5, "rank": 2, "decoded_token": "a"}, "7": {"logprob": -0.3, "rank": 1, "decoded_token": "b"}}, {"9": {"logprob": -0.01, "rank": 1}}], "logprobs": {"tokens": ["token_id:12"], "token_logprobs": [-0.2], "top_logprobs": [{"token_id:12": -0.2, "token_id:3": -2.5}], "text_offset": [0]}, "finish_reason": "length"}]}""",
+            """{"choices": [{"prompt_logprobs": [null, {"1": {"logprob": -0.5}}, {"2": {"logprob": -0.7}, "63": {"logprob": -9}}], "logprobs": {"tokens": ["token_id:0"], "token_logprobs": [0], "top_logprobs": [{"token_id:0": 0}]}}]}""",
         }.Select(Encoding.UTF8.GetBytes),
     ];
 

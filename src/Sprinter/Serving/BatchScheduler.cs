@@ -121,8 +121,12 @@ public sealed class BatchScheduler : IDisposable
             LastStepMs = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds;
             CostModel.Observe(_decoder);
             Interlocked.Increment(ref _steps);
-            foreach (var e in _running)
+            for (int i = _running.Count - 1; i >= 0; i--)
+            {
+                var e = _running[i];
+                if (e.Sequence.Failure is { } failure) { Remove(i, failure); continue; }
                 foreach (var token in e.Sequence.Emitted) e.Tokens.Writer.TryWrite(token);
+            }
         }
         for (int i = _running.Count - 1; i >= 0; i--) Remove(i, new ObjectDisposedException(nameof(BatchScheduler)));
         while (_incoming.TryDequeue(out var e)) { e.Tokens.Writer.TryComplete(new ObjectDisposedException(nameof(BatchScheduler))); e.Removed.TrySetResult(); }

@@ -49,8 +49,20 @@ public sealed record CompletionRequest
 {
     /// <summary>Chat: the conversation (formatted by the chat template); null for a text completion.</summary>
     public IReadOnlyList<ChatMessage>? Messages { get; init; }
-    /// <summary>Text completion: the text to continue.</summary>
+    /// <summary>Text completion: the text to continue (null when the prompt came as token ids).</summary>
     public string? Prompt { get; init; }
+    /// <summary>Text completion: the prompt as token ids (vLLM's and OpenAI's list-of-integers prompt).</summary>
+    public int[]? PromptTokens { get; init; }
+    /// <summary>Completions: return the prompt before the generated text (and its logprobs with <see cref="Logprobs"/>).</summary>
+    public bool Echo { get; init; }
+    /// <summary>vLLM's prompt_logprobs: per prompt position the prompt token's logprob and this many top candidates (-1: all); null: not asked.</summary>
+    public int? PromptLogprobs { get; init; }
+    /// <summary>Top candidates per generated token (chat top_logprobs, completions logprobs; -1: all); null: no logprobs.</summary>
+    public int? Logprobs { get; init; }
+    /// <summary>vLLM's return_tokens_as_token_ids: tokens in logprobs are written "token_id:N".</summary>
+    public bool TokensAsIds { get; init; }
+    /// <summary>Whether the request scores its prompt (echo or prompt_logprobs): one target pass, at most one new token.</summary>
+    public bool Scoring => Echo || PromptLogprobs is not null;
     public string? Model { get; init; }
     public bool Stream { get; init; }
     public bool IncludeUsage { get; init; }

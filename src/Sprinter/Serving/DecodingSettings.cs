@@ -112,30 +112,35 @@ public static class DecoderFactory
         return (SequenceKind.Speculative, options);
     }
 
-    /// <param name="target">Needed unless the mode is ar-draft.</param>
+    /// <param name="target">Needed unless the mode is ar-draft (or a target session is given).</param>
     /// <param name="draft">Needed unless the mode is ar.</param>
     /// <param name="verifier">Needed for SPRINTER (see <see cref="Plan"/>).</param>
-    /// <param name="targetSession">The target's KV cache; null makes a new one.</param>
+    /// <param name="targetSession">The target: a local KV cache or a remote target; null makes a new local one.</param>
     /// <param name="draftSession">The draft's KV cache; null makes a new one.</param>
+    /// <param name="logprobs">Null: no per-token log-probabilities; else the top candidates each token lists (-1: all).</param>
     /// <returns>The decoder and a one-line description of the models it runs.</returns>
     public static (SequenceDecoder Decoder, string Description) Create(DecodingSettings settings, LanguageModel? target, LanguageModel? draft,
         SamplingOptions sampling, int seed, VerifierChoice? verifier = null,
-        Engine.TransformerSession? targetSession = null, Engine.TransformerSession? draftSession = null)
+        ITargetSession? targetSession = null, Engine.TransformerSession? draftSession = null, int? logprobs = null)
     {
-        if (settings.NeedsTarget && target is null) throw new ArgumentException("this mode needs the target model", nameof(target));
+        if (settings.NeedsTarget && target is null && targetSession is null) throw new ArgumentException("this mode needs the target model", nameof(target));
         if (settings.NeedsDraft && draft is null) throw new ArgumentException("this mode needs the draft model", nameof(draft));
         var (kind, options) = Plan(settings, verifier);
         var targetRun = settings.NeedsTarget ? targetSession ?? target!.Model.CreateSession() : null;
         var draftRun = settings.NeedsDraft ? draftSession ?? draft!.Model.CreateSession() : null;
         var decoder = kind == SequenceKind.Speculative ? new SpeculativeDecoder(draftRun!, targetRun!, options, sampling, seed)
             : new SequenceDecoder(kind, options, sampling, seed, targetRun, draftRun);
+        decoder.LogprobsTopK = logprobs;
+        string targetName = target?.Name ?? (targetRun is null ? "target" : TargetName(targetRun));
         string description = kind switch
         {
-            SequenceKind.Ar => target!.Name,
+            SequenceKind.Ar => targetName,
             SequenceKind.ArDraft => draft!.Name,
-            _ when options.Method == SpeculativeMethod.Sd => $"draft {draft!.Name} -> target {target!.Name}, gamma {options.Gamma}{(options.PromptLookup ? ", prompt lookup first" : "")}",
-            _ => $"draft {draft!.Name} -> target {target!.Name}, verifier {options.Verifier!.Name}, threshold {options.Threshold}, max-draft {options.MaxDraft}",
+            _ when options.Method == SpeculativeMethod.Sd => $"draft {draft!.Name} -> target {targetName}, gamma {options.Gamma}{(options.PromptLookup ? ", prompt lookup first" : "")}",
+            _ => $"draft {draft!.Name} -> target {targetName}, verifier {options.Verifier!.Name}, threshold {options.Threshold}, max-draft {options.MaxDraft}",
         };
         return (decoder, description);
     }
+
+    static string TargetName(ITargetSession session) => session.ToString() ?? "target";
 }

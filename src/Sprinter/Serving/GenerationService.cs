@@ -33,7 +33,7 @@ public sealed record ServingOptions
 /// at once behind a bounded queue, and the metrics of each. Used by the HTTP server and by
 /// <see cref="SprinterChatClient"/>.
 /// </summary>
-public sealed class GenerationService : IDisposable
+public sealed partial class GenerationService : IDisposable
 {
     readonly Func<string, VerifierChoice>? _verifiers;
     readonly ConcurrentDictionary<string, Lazy<VerifierChoice>> _verifierByDecoding = new();
@@ -48,7 +48,9 @@ public sealed class GenerationService : IDisposable
     public Gpt2Tokenizer Tokenizer => (Target ?? Draft)!.Tokenizer;
     public ChatTemplate? Template { get; }
     /// <summary>The name clients see in /v1/models and responses: the target's folder name.</summary>
-    public string ModelId => (Target ?? Draft)!.Name;
+    public string ModelId => Target?.Name ?? RemoteTarget?.Name ?? Draft!.Name;
+    /// <summary>A target behind another server (<c>serve --target URL</c>): each generation gets a session of its own; null when the target is local.</summary>
+    public RemoteTargetSource? RemoteTarget { get; }
     /// <summary>Tokens a sequence may hold: the smaller KV cache of the models loaded.</summary>
     public int Context { get; }
 
@@ -57,16 +59,19 @@ public sealed class GenerationService : IDisposable
 
     /// <param name="verifiers">The SPRINTER verifier for a decoding ("greedy" or "sample"); may throw
     /// <see cref="InvalidInputException"/> when there is none. Called once per decoding.</param>
-    public GenerationService(LanguageModel? target, LanguageModel? draft, ServingOptions options, Func<string, VerifierChoice>? verifiers = null)
+    /// <param name="remoteTarget">A target behind another server, in place of <paramref name="target"/> (which must then be null).</param>
+    public GenerationService(LanguageModel? target, LanguageModel? draft, ServingOptions options, Func<string, VerifierChoice>? verifiers = null,
+        RemoteTargetSource? remoteTarget = null)
     {
         if (target is null && draft is null) throw new ArgumentException("a service needs at least one model");
-        (Target, Draft, Options, _verifiers) = (target, draft, options, verifiers);
+        if (remoteTarget is not null && (target is not null || draft is null)) throw new ArgumentException("a remote target replaces the local one and needs a local draft");
+        (Target, Draft, Options, _verifiers, RemoteTarget) = (target, draft, options, verifiers, remoteTarget);
         if (options.MaxConcurrent < 1 || options.MaxQueue < 0) throw new InvalidInputException($"--max-concurrent must be >= 1 and --queue >= 0, got {options.MaxConcurrent} and {options.MaxQueue}.");
-        if ((options.Decoding.NeedsTarget && target is null) || (options.Decoding.NeedsDraft && draft is null))
+        if ((options.Decoding.NeedsTarget && target is null && remoteTarget is null) || (options.Decoding.NeedsDraft && draft is null))
             throw new InvalidInputException($"--mode {DecodingSettings.Name(options.Decoding.Mode)} needs {(target is null ? "a target" : "a draft")} model.");
         if (target is not null) _targetSessions = new SessionPool(target.Model);
         if (draft is not null) _draftSessions = new SessionPool(draft.Model);
-        Context = Math.Min(Capacity(target), Capacity(draft));
+        Context = Math.Min(Math.Min(Capacity(target), Capacity(draft)), remoteTarget?.Capacity ?? int.MaxValue);
         Gate = new AdmissionGate(options.MaxConcurrent, options.MaxQueue);
         Metrics = new ServingMetrics(Gate);
         Template = (target ?? draft)!.ChatTemplate;
@@ -83,9 +88,18 @@ public sealed class GenerationService : IDisposable
     static int Capacity(LanguageModel? model) => model is null ? int.MaxValue : Math.Min(model.Config.MaxPositions, Engine.TransformerModel.DefaultMaxContext);
 
     /// <summary>The prompt ids of a chat request or a text completion.</summary>
-    public int[] EncodePrompt(CompletionRequest request) => request.Messages is { } messages
-        ? ChatPrompt.Encode(Tokenizer, Template, messages)
-        : Tokenizer.EncodePrompt(request.Prompt ?? throw new ArgumentException("a request needs messages or a prompt"));
+    public int[] EncodePrompt(CompletionRequest request)
+    {
+        if (request.Messages is { } messages) return ChatPrompt.Encode(Tokenizer, Template, messages);
+        if (request.PromptTokens is { } ids)
+        {
+            int vocab = (Target ?? Draft)!.Model.OutputVocabulary;
+            foreach (int id in ids)
+                if (id >= vocab) throw new InvalidRequestException("prompt", $"token id {id} is outside this model's vocabulary [0, {vocab}).");
+            return ids;
+        }
+        return Tokenizer.EncodePrompt(request.Prompt ?? throw new ArgumentException("a request needs messages or a prompt"));
+    }
 
     /// <summary>
     /// Checks the request against the limits, waits for a slot, and starts decoding on a thread of
@@ -101,22 +115,26 @@ public sealed class GenerationService : IDisposable
         var verifier = settings.Mode == DecodingMode.Sprinter ? Verifier(request.Sampling) : null;
         var lease = await Gate.EnterAsync(cancellationToken);
         TransformerSession? target = null, draft = null;
+        Remote.RemoteTargetSession? remote = null;
         void Release()
         {
             if (target is not null) _targetSessions!.Return(target);
+            remote?.Client.Dispose();
             if (draft is not null) _draftSessions!.Return(draft);
             lease.Dispose();
         }
         try
         {
             Metrics.QueueTime(Stopwatch.GetElapsedTime(arrival));
-            if (settings.NeedsTarget) target = _targetSessions!.Rent();
+            if (settings.NeedsTarget && RemoteTarget is not null) remote = RemoteTarget.Open();
+            else if (settings.NeedsTarget) target = _targetSessions!.Rent();
             if (settings.NeedsDraft) draft = _draftSessions!.Rent();
             int seed = request.Seed ?? Random.Shared.Next();
+            ITargetSession? targetSession = (ITargetSession?)remote ?? target;
             IDecoder decoder = _scheduler is null
-                ? DecoderFactory.Create(settings, Target, Draft, request.Sampling, seed, verifier, target, draft).Decoder
-                : new ScheduledDecoder(_scheduler, settings, verifier, request.Sampling, seed, target, draft,
-                    adaptive: request.Sampling.IsGreedy || request.Seed is null);
+                ? DecoderFactory.Create(settings, Target, Draft, request.Sampling, seed, verifier, targetSession, draft, request.Logprobs).Decoder
+                : new ScheduledDecoder(_scheduler, settings, verifier, request.Sampling, seed, targetSession, draft,
+                    adaptive: request.Sampling.IsGreedy || request.Seed is null, logprobs: request.Logprobs);
             return Generation.Start(this, decoder, settings, request, prompt, maxTokens, arrival, Release);
         }
         catch
@@ -129,8 +147,10 @@ public sealed class GenerationService : IDisposable
     int CheckLimits(CompletionRequest request, int[] prompt, DecodingSettings settings)
     {
         string promptParam = request.Messages is null ? "prompt" : "messages";
-        if ((settings.NeedsTarget && Target is null) || (settings.NeedsDraft && Draft is null))
+        if ((settings.NeedsTarget && Target is null && RemoteTarget is null) || (settings.NeedsDraft && Draft is null))
             throw new InvalidRequestException("sprinter.mode", $"mode {DecodingSettings.Name(settings.Mode)} needs a {(Target is null ? "target" : "draft")} model, and this server has none loaded.");
+        if (RemoteTarget is not null && !request.Sampling.IsGreedy && !RemoteTarget.FullDistribution && settings.Lossless)
+            throw new InvalidRequestException("temperature", $"this server's target is remote and returns only its top-{RemoteTarget.Options.TopLogprobs} logprobs, so sampling (temperature > 0) would not be lossless; use temperature 0, or restart it with --target-logprobs -1 (vLLM --max-logprobs -1).");
         if (prompt.Length == 0) throw new InvalidRequestException(promptParam, "the prompt is empty.");
         if (Options.MaxPromptTokens is int most && prompt.Length > most)
             throw new InvalidRequestException(promptParam, $"the prompt has {prompt.Length} tokens; this server takes at most {most}.");
@@ -166,7 +186,7 @@ public sealed class GenerationService : IDisposable
 
 /// <summary>A generation run by the shared <see cref="BatchScheduler"/>: its tokens come from the batch's steps.</summary>
 internal sealed class ScheduledDecoder(BatchScheduler scheduler, DecodingSettings settings, VerifierChoice? verifier, SamplingOptions sampling, int seed,
-    TransformerSession? target, TransformerSession? draft, bool adaptive) : IDecoder
+    ITargetSession? target, TransformerSession? draft, bool adaptive, int? logprobs) : IDecoder
 {
     public DecodingStats? LastStats { get; private set; }
 
@@ -176,8 +196,20 @@ internal sealed class ScheduledDecoder(BatchScheduler scheduler, DecodingSetting
         var sequence = new DecodeSequence(kind, options, sampling, new TokenSampler(seed), target, draft, prompt, maxTokens, stopTokens)
         {
             AdaptiveGamma = adaptive && kind == SequenceKind.Speculative && options.Method == SpeculativeMethod.Sd,
+            LogprobsTopK = logprobs,
+            Cancellation = cancellationToken,
         };
         LastStats = sequence.Stats;
         return scheduler.Run(sequence, cancellationToken);
     }
+}
+
+/// <summary>Where a front-end server's remote target is: opens one session (with its own HTTP client) per generation.</summary>
+public sealed class RemoteTargetSource(Remote.RemoteTargetOptions options, string model, int vocabulary, int capacity)
+{
+    public Remote.RemoteTargetOptions Options => options;
+    public string Name => model;
+    public int Capacity => capacity;
+    public bool FullDistribution => options.TopLogprobs < 0 || options.TopLogprobs >= vocabulary;
+    public Remote.RemoteTargetSession Open() => new(new Remote.RemoteTargetClient(options), model, vocabulary, capacity);
 }

@@ -6,8 +6,10 @@ namespace Sprinter.Serving;
 /// <summary>
 /// Reads an OpenAI chat or text completion body. Every mistake (malformed JSON, a wrong type, an
 /// absurd value, an unknown mode) throws <see cref="InvalidRequestException"/> naming the field;
-/// nothing else escapes (fuzzed by <see cref="Fuzzing.ParserFuzzer"/>). Fields this server does not
-/// use (presence_penalty, user, ...) are ignored, as OpenAI-compatible servers commonly do.
+/// nothing else escapes (fuzzed by <see cref="Fuzzing.ParserFuzzer"/>). A field that would change the
+/// output and that this server does not honour (tools, response_format json, logit_bias, penalties,
+/// ...) is refused with a 400 naming it, never silently ignored; fields that change nothing (user,
+/// metadata, store, ...) are ignored.
 /// </summary>
 public static class RequestParser
 {
@@ -31,16 +33,26 @@ public static class RequestParser
             if (root.ValueKind != JsonValueKind.Object) throw new InvalidRequestException(null, $"the body must be a JSON object, got {Kind(root)}.");
             int? n = OptionalInt(root, "n", 1, int.MaxValue);
             if (n is not null and not 1) throw new InvalidRequestException("n", $"n must be 1 (one choice per request), got {n}.");
-            RefuseLogprobs(root);
+            RefuseUnhonoured(root, chat);
             var streamOptions = Optional(root, "stream_options", JsonValueKind.Object);
+            var (text, ids) = chat ? (null, null) : Prompt(root);
+            bool echo = !chat && (OptionalBool(root, "echo") ?? false);
+            int? promptLogprobs = OptionalInt(root, "prompt_logprobs", -1, MaxTokensCeiling);
+            bool scoring = echo || promptLogprobs is not null;
             return new CompletionRequest
             {
                 Messages = chat ? Messages(root) : null,
-                Prompt = chat ? null : Prompt(root),
+                Prompt = text,
+                PromptTokens = ids,
+                Echo = echo,
+                PromptLogprobs = promptLogprobs,
+                Logprobs = Logprobs(root, chat),
+                TokensAsIds = OptionalBool(root, "return_tokens_as_token_ids") ?? false,
                 Model = OptionalString(root, "model"),
                 Stream = OptionalBool(root, "stream") ?? false,
                 IncludeUsage = streamOptions is { } so && (OptionalBool(so, "include_usage", "stream_options.include_usage") ?? false),
-                MaxTokens = OptionalInt(root, "max_completion_tokens", 1, MaxTokensCeiling) ?? OptionalInt(root, "max_tokens", 1, MaxTokensCeiling),
+                // max_tokens 0 only scores the prompt (echo or prompt_logprobs), as in vLLM.
+                MaxTokens = OptionalInt(root, "max_completion_tokens", scoring ? 0 : 1, MaxTokensCeiling) ?? OptionalInt(root, "max_tokens", scoring ? 0 : 1, MaxTokensCeiling),
                 Temperature = (float)(OptionalNumber(root, "temperature", 0, 2, "[0, 2]; 0 is greedy") ?? 1),
                 TopP = (float)(OptionalNumber(root, "top_p", double.Epsilon, 1, "(0, 1]") ?? 1),
                 // vLLM's extension; -1 (its "off") is taken as 0.
@@ -93,14 +105,28 @@ public static class RequestParser
         return text.ToString();
     }
 
-    static string Prompt(JsonElement root)
+    /// <summary>Text, a list of one text, token ids (a list of integers, as vLLM and OpenAI take), or a list of one list of ids.</summary>
+    static (string? Text, int[]? Ids) Prompt(JsonElement root)
     {
         if (!root.TryGetProperty("prompt", out var prompt)) throw new InvalidRequestException("prompt", "prompt is required: the text to continue.");
-        if (prompt.ValueKind == JsonValueKind.Array && prompt.GetArrayLength() == 1 && prompt[0].ValueKind == JsonValueKind.String) prompt = prompt[0];
-        if (prompt.ValueKind != JsonValueKind.String) throw new InvalidRequestException("prompt", $"prompt must be a string (or a list of one string), got {Kind(prompt)}.");
+        if (prompt.ValueKind == JsonValueKind.Array && prompt.GetArrayLength() == 1 && prompt[0].ValueKind is JsonValueKind.String or JsonValueKind.Array) prompt = prompt[0];
+        if (prompt.ValueKind == JsonValueKind.Array)
+        {
+            if (prompt.GetArrayLength() == 0) throw new InvalidRequestException("prompt", "prompt is empty; give some text or token ids to continue.");
+            var ids = new int[prompt.GetArrayLength()];
+            int i = 0;
+            foreach (var id in prompt.EnumerateArray())
+            {
+                if (id.ValueKind != JsonValueKind.Number || !id.TryGetInt32(out int v) || v < 0)
+                    throw new InvalidRequestException("prompt", $"prompt[{i}] must be a token id (an integer >= 0), got {Describe(id)}; one prompt per request.");
+                ids[i++] = v;
+            }
+            return (null, ids);
+        }
+        if (prompt.ValueKind != JsonValueKind.String) throw new InvalidRequestException("prompt", $"prompt must be a string or a list of token ids, got {Kind(prompt)}.");
         string text = prompt.GetString()!;
         if (text.Length == 0) throw new InvalidRequestException("prompt", "prompt is empty; give some text to continue.");
-        return text;
+        return (text, null);
     }
 
     static IReadOnlyList<string> Stop(JsonElement root)
@@ -145,18 +171,49 @@ public static class RequestParser
         };
     }
 
-    /// <summary>Per-token log probabilities are not computed by the decoders; asking for them is refused rather than ignored.</summary>
-    static void RefuseLogprobs(JsonElement root)
+    /// <summary>
+    /// Top candidates per generated token, or null when log-probabilities are not asked for. Chat:
+    /// <c>logprobs: true</c> with <c>top_logprobs</c> (0-20, OpenAI's range); completions:
+    /// <c>logprobs: k</c> (-1 lists the whole vocabulary, as vLLM's -1).
+    /// </summary>
+    static int? Logprobs(JsonElement root, bool chat)
     {
-        if (!root.TryGetProperty("logprobs", out var lp)) return;
-        bool asked = lp.ValueKind switch
+        if (chat)
         {
-            JsonValueKind.Null or JsonValueKind.False => false,
-            JsonValueKind.True => true,
-            JsonValueKind.Number => !lp.TryGetInt32(out int k) || k != 0,   // the text API's logprobs: k
-            _ => throw new InvalidRequestException("logprobs", $"logprobs must be a boolean (chat) or an integer (completions), got {Kind(lp)}."),
-        };
-        if (asked) throw new InvalidRequestException("logprobs", "logprobs are not supported by this server; leave logprobs out or false.");
+            bool asked = OptionalBool(root, "logprobs") ?? false;
+            int? top = OptionalInt(root, "top_logprobs", 0, 20);
+            if (top is not null && !asked) throw new InvalidRequestException("top_logprobs", "top_logprobs needs logprobs: true.");
+            return asked ? top ?? 0 : null;
+        }
+        if (root.TryGetProperty("logprobs", out var lp) && lp.ValueKind is JsonValueKind.True or JsonValueKind.False)
+            throw new InvalidRequestException("logprobs", "logprobs of a text completion is an integer (the number of top candidates), not a boolean.");
+        return OptionalInt(root, "logprobs", -1, MaxTokensCeiling);
+    }
+
+    /// <summary>Fields that would change the output and that this server does not implement: a 400 naming the field, never a silent no-op.</summary>
+    static void RefuseUnhonoured(JsonElement root, bool chat)
+    {
+        static bool Present(JsonElement root, string name, out JsonElement v) => root.TryGetProperty(name, out v) && v.ValueKind != JsonValueKind.Null;
+        foreach (var name in new[] { "tools", "functions", "tool_choice", "function_call", "guided_json", "guided_regex", "guided_choice", "guided_grammar", "structured_outputs", "suffix" })
+            if (Present(root, name, out var v) && !(v.ValueKind == JsonValueKind.Array && v.GetArrayLength() == 0) && !(name is "tool_choice" && v.ValueKind == JsonValueKind.String && v.GetString() == "none"))
+                throw new InvalidRequestException(name, $"{name} is not supported by this server (no tool calls or constrained decoding yet); leave it out.");
+        if (Present(root, "response_format", out var format))
+        {
+            string? type = format.ValueKind == JsonValueKind.Object && format.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+            if (type != "text") throw new InvalidRequestException("response_format", $"response_format {(type is null ? "must be an object with a type" : $"'{Short(type)}' is not supported")}; this server produces plain text only (type text).");
+        }
+        if (Present(root, "logit_bias", out var bias) && !(bias.ValueKind == JsonValueKind.Object && !bias.EnumerateObject().Any()))
+            throw new InvalidRequestException("logit_bias", "logit_bias is not supported by this server; leave it out.");
+        foreach (var (name, neutral) in new[] { ("presence_penalty", 0.0), ("frequency_penalty", 0.0), ("repetition_penalty", 1.0) })
+            if (Present(root, name, out var p) && !(p.ValueKind == JsonValueKind.Number && p.TryGetDouble(out double d) && d == neutral))
+                throw new InvalidRequestException(name, $"{name} is not supported by this server; leave it out or {neutral}.");
+        foreach (var name in new[] { "best_of", "min_tokens" })
+            if (Present(root, name, out var v) && !(v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int k) && k == (name == "best_of" ? 1 : 0)))
+                throw new InvalidRequestException(name, $"{name} is not supported by this server; leave it out.");
+        if (Present(root, "ignore_eos", out var eos) && eos.ValueKind != JsonValueKind.False)
+            throw new InvalidRequestException("ignore_eos", "ignore_eos is not supported by this server; leave it out or false.");
+        if (chat && Present(root, "echo", out _)) throw new InvalidRequestException("echo", "echo is a text completion field; use /v1/completions.");
+        if (chat && Present(root, "prompt_logprobs", out _)) throw new InvalidRequestException("prompt_logprobs", "prompt_logprobs is served on /v1/completions here.");
     }
 
     static int? OptionalSeed(JsonElement root)

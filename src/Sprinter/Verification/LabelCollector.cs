@@ -70,16 +70,23 @@ public static class LabelCollector
     public static LabelSet Collect(LanguageModel draft, LanguageModel target, IReadOnlyList<SourceText> sourceTexts, string dataPath,
         CollectOptions options, IProgress<JobProgress>? progress = null, CancellationToken cancellationToken = default)
     {
-        options.Validate();
         if (draft.Tokenizer.VocabularyIdentity != target.Tokenizer.VocabularyIdentity || draft.Model.OutputVocabulary != target.Model.OutputVocabulary)
             throw new InvalidInputException($"the draft ({draft.Source}) and target ({target.Source}) do not share one tokenizer; pick a matching pair.");
+        return Collect(draft, target.Model.CreateSession(), Path.GetFullPath(target.Source), target.ComputeIdentity(), sourceTexts, dataPath, options, progress, cancellationToken);
+    }
+
+    /// <summary>Labels against any target session: a local one, or a remote target (one HTTP call per step;
+    /// its tokenizer checked by the caller). <paramref name="targetSource"/> and <paramref name="targetIdentity"/> name it in the summary.</summary>
+    public static LabelSet Collect(LanguageModel draft, Sprinter.Decoding.ITargetSession ts, string targetSource, string targetIdentity,
+        IReadOnlyList<SourceText> sourceTexts, string dataPath, CollectOptions options, IProgress<JobProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        options.Validate();
         var texts = PromptSource.Sample(sourceTexts, options.Prompts, options.Seed);
         int d = draft.Config.EmbeddingSize, vocab = draft.Model.OutputVocabulary;
-        int context = Math.Min(draft.Config.MaxPositions, target.Config.MaxPositions);
+        int context = Math.Min(draft.Config.MaxPositions, ts.Capacity);
         int maxPrompt = context - options.TokensPerPrompt - 1;
         if (maxPrompt < 1) throw new InvalidInputException($"--tokens {options.TokensPerPrompt} leaves no room for a prompt in a context of {context}.");
         var ds = draft.Model.CreateSession();
-        var ts = target.Model.CreateSession();
         var qProbs = new float[vocab];
         var pProbs = new float[vocab];
         var hidden = new List<float>();
@@ -97,7 +104,7 @@ public static class LabelCollector
             if (cut) truncated++;
             ds.Reset(); ts.Reset();
             ds.Forward(ids, logitRows: 1);
-            ts.Forward(ids, logitRows: 1);
+            ts.Forward(ids, 1, cancellationToken);
             for (int s = 0; s < options.TokensPerPrompt; s++)
             {
                 TensorPrimitives.SoftMax(ds.Logits(0), qProbs);
@@ -120,7 +127,7 @@ public static class LabelCollector
                 }
                 else one[0] = targetGreedy;
                 ds.Forward(one, logitRows: 1);
-                ts.Forward(one, logitRows: 1);
+                ts.Forward(one, 1, cancellationToken);
             }
             progress?.Report(new JobProgress(t + 1, texts.Count, $"{label.Count} examples, {(label.Count == 0 ? 0 : label.Count(l => l) * 100.0 / label.Count):F1}% acceptable"));
         }
@@ -137,8 +144,8 @@ public static class LabelCollector
             ["prompts_truncated_to_context"] = truncated,
             ["draft"] = Path.GetFullPath(draft.Source),
             ["draft_identity"] = draft.ComputeIdentity(),
-            ["target"] = Path.GetFullPath(target.Source),
-            ["target_identity"] = target.ComputeIdentity(),
+            ["target"] = targetSource,
+            ["target_identity"] = targetIdentity,
             ["draft_token"] = rule.ToString().ToLowerInvariant(),
             ["label"] = options.Label.ToString().ToLowerInvariant(),
             ["decoding"] = options.Decoding,

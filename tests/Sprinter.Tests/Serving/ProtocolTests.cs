@@ -28,7 +28,7 @@ public class ProtocolTests(ServerFixture fixture) : IClassFixture<ServerFixture>
     [InlineData("{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"stream\": \"yes\"}", "stream")]
     [InlineData("{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"stop\": [1]}", "stop")]
     [InlineData("{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"seed\": \"x\"}", "seed")]
-    [InlineData("{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"logprobs\": true}", "logprobs")]
+    [InlineData("{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"logprobs\": \"yes\"}", "logprobs")]
     [InlineData("{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"sprinter\": {\"mode\": \"turbo\"}}", "sprinter.mode")]
     [InlineData("{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"sprinter\": {\"gamma\": 0}}", "sprinter.gamma")]
     [InlineData("{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"sprinter\": {\"threshold\": 2}}", "sprinter.threshold")]
