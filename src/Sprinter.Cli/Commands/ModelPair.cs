@@ -8,7 +8,7 @@ internal sealed class ModelPair : IDisposable
 {
     public LanguageModel? Draft { get; private init; }
     public LanguageModel? Target { get; private init; }
-    public Gpt2Tokenizer Tokenizer => (Target ?? Draft)!.Tokenizer;
+    public Tokenizer Tokenizer => (Target ?? Draft)!.Tokenizer;
     /// <summary>Generation ends at any of these (the target's end-of-sequence ids).</summary>
     public IReadOnlySet<int> StopTokens => (Target ?? Draft)!.StopTokens;
 

@@ -13,7 +13,7 @@ public sealed class LanguageModel : IDisposable
     /// <summary>The tokenizer's file(s), for messages.</summary>
     public required string TokenizerFiles { get; init; }
     public required TransformerModel Model { get; init; }
-    public required Gpt2Tokenizer Tokenizer { get; init; }
+    public required Tokenizer Tokenizer { get; init; }
     /// <summary>
     /// End-of-sequence ids: <c>eos_token_id</c> (one id or a list) of generation_config.json, else
     /// of config.json, else the tokenizer's end-of-text token. Generation stops at any of them.
@@ -62,7 +62,7 @@ public sealed class LanguageModel : IDisposable
         if (IsGguf(folder)) return LoadGguf(folder, type);
         var files = ModelFolder.Resolve(folder);
         var config = ModelConfig.Load(files.ConfigPath);
-        var tokenizer = Gpt2Tokenizer.Load(files);
+        var tokenizer = Tokenizer.Load(files);
         if (tokenizer.VocabSize != config.VocabSize && !IsPadding(tokenizer.VocabSize, config.VocabSize))
             throw new InvalidInputException($"{files.TokenizerFiles}: the tokenizer has {tokenizer.VocabSize} tokens but config.json says vocab_size {config.VocabSize}; the files belong to different models.");
         using var st = files.OpenWeights();
@@ -90,7 +90,7 @@ public sealed class LanguageModel : IDisposable
         };
     }
 
-    static HashSet<int> ReadStopTokens(ModelFolder files, Gpt2Tokenizer tokenizer)
+    static HashSet<int> ReadStopTokens(ModelFolder files, Tokenizer tokenizer)
     {
         foreach (string path in new[] { System.IO.Path.Combine(files.Folder, "generation_config.json"), files.ConfigPath })
         {

@@ -37,7 +37,7 @@ public sealed class GenerationService : IDisposable
     public ServingOptions Options { get; }
     public AdmissionGate Gate { get; }
     public ServingMetrics Metrics { get; }
-    public Gpt2Tokenizer Tokenizer => (Target ?? Draft)!.Tokenizer;
+    public Tokenizer Tokenizer => (Target ?? Draft)!.Tokenizer;
     public ChatTemplate? Template { get; }
     /// <summary>The name clients see in /v1/models and responses: the target's folder name.</summary>
     public string ModelId => (Target ?? Draft)!.Name;
