@@ -4,8 +4,8 @@ using System.Text;
 
 namespace Sprinter.Models;
 
-// Converts a Hugging Face GPT-2 folder to GGUF v3 for llama.cpp's "gpt2" architecture, so the
-// same weights can be run (and cross-checked) by llama.cpp / LLamaSharp. No .NET package writes
+// Converts a Hugging Face model folder (any family llama.cpp runs: gpt2, llama, mistral, qwen2,
+// qwen3) to GGUF v3, so the same weights can be run (and cross-checked) by llama.cpp / LLamaSharp. No .NET package writes
 // GGUF (LLamaSharp only reads it, through llama.cpp), and the subset needed here is small, so
 // this file writes it directly.
 //
@@ -35,8 +35,8 @@ public static class GgufWriter
     }
 
     /// <summary>
-    /// Writes <paramref name="modelFolder"/> (config.json, model.safetensors, vocab.json,
-    /// merges.txt) as a GGUF file. The file appears only when complete: it is written beside the
+    /// Writes <paramref name="modelFolder"/> (config.json, safetensors, tokenizer files) as a GGUF
+    /// file, under the tensor names of the family table (<see cref="TensorLayout"/>). The file appears only when complete: it is written beside the
     /// target under a temporary name and renamed.
     /// </summary>
     public static GgufSummary Convert(string modelFolder, string outFile, GgufType type = GgufType.F32)
@@ -45,209 +45,104 @@ public static class GgufWriter
             throw new InvalidInputException($"GGUF type {type} is not supported; use F32 or F16.");
         var files = ModelFolder.Resolve(modelFolder);
         var config = ModelConfig.Load(files.ConfigPath);
-        if (config.ModelType is not ("gpt2" or "llama" or "mistral" or "qwen2" or "qwen3"))
-            throw new InvalidInputException($"{files.ConfigPath}: model_type '{config.ModelType}'; GGUF output is written for gpt2, llama, mistral, qwen2 and qwen3 (llama.cpp has no {config.ModelType}).");
+        var family = Architectures.Of(config);
+        if (family.GgufArchitecture is null)
+        {
+            var written = Architectures.All.Where(f => f.GgufArchitecture is not null).Select(f => f.ModelType).ToList();
+            throw new InvalidInputException($"{files.ConfigPath}: model_type '{config.ModelType}'; GGUF output is written for {string.Join(", ", written[..^1])} and {written[^1]} (llama.cpp has no {config.ModelType}).");
+        }
         // Scaled rotary frequencies travel as llama.cpp's rope_freqs.weight (per-pair divisors), which it
         // reads for arch llama; dynamic scaling changes nothing within the context (see RopeScaling).
-        if (config.RopeScaling is { Type: not "dynamic" } && GgufArchitecture(config) != "llama")
+        if (config.RopeScaling is { Type: not "dynamic" } && !family.GgufPairRotation)
             throw new InvalidInputException($"{files.ConfigPath}: rope_scaling is set on a {config.ModelType} model; GGUF output writes it for arch llama only.");
         string? outDir = Path.GetDirectoryName(Path.GetFullPath(outFile));
         if (outDir is not null && !Directory.Exists(outDir))
             throw new InvalidInputException($"{outFile}: the output folder {outDir} does not exist; create it or choose another path.");
 
-        var metadata = BuildMetadata(config, files, type);
+        var metadata = BuildMetadata(config, family, files, type);
         using var weights = files.OpenWeights();
-        var tensors = BuildTensors(config, weights, type);
+        var tensors = BuildTensors(config, family, weights, type);
         long bytes = Write(outFile, metadata, tensors);
         return new GgufSummary(outFile, type, tensors.Count, metadata.Count, bytes);
     }
 
-    static List<(string Key, MetadataType Type, object Value)> BuildMetadata(ModelConfig c, ModelFolder files, GgufType type)
+    static List<(string Key, MetadataType Type, object Value)> BuildMetadata(ModelConfig c, ModelFamily family, ModelFolder files, GgufType type)
     {
+        string arch = family.GgufArchitecture!;
         var meta = new List<(string, MetadataType, object)>
         {
-            ("general.architecture", MetadataType.String, GgufArchitecture(c)),
+            ("general.architecture", MetadataType.String, arch),
             ("general.name", MetadataType.String, Path.GetFileName(Path.GetFullPath(files.Folder).TrimEnd(Path.DirectorySeparatorChar))),
             ("general.alignment", MetadataType.UInt32, (uint)Alignment),
             // llama_ftype: 0 = all F32, 1 = mostly F16.
             ("general.file_type", MetadataType.UInt32, type == GgufType.F32 ? 0u : 1u),
-            ($"{GgufArchitecture(c)}.context_length", MetadataType.UInt32, (uint)c.MaxPositions),
-            ($"{GgufArchitecture(c)}.embedding_length", MetadataType.UInt32, (uint)c.EmbeddingSize),
-            ($"{GgufArchitecture(c)}.feed_forward_length", MetadataType.UInt32, (uint)c.InnerSize),
-            ($"{GgufArchitecture(c)}.block_count", MetadataType.UInt32, (uint)c.LayerCount),
-            ($"{GgufArchitecture(c)}.attention.head_count", MetadataType.UInt32, (uint)c.HeadCount),
+            ($"{arch}.context_length", MetadataType.UInt32, (uint)c.MaxPositions),
+            ($"{arch}.embedding_length", MetadataType.UInt32, (uint)c.EmbeddingSize),
+            ($"{arch}.feed_forward_length", MetadataType.UInt32, (uint)c.InnerSize),
+            ($"{arch}.block_count", MetadataType.UInt32, (uint)c.LayerCount),
+            ($"{arch}.attention.head_count", MetadataType.UInt32, (uint)c.HeadCount),
         };
         meta.AddRange(Gguf.GgufTokenizerWriter.Metadata(c, files).Select(m => (m.Key, m.Value switch
         {
             string => MetadataType.String, uint => MetadataType.UInt32, bool => MetadataType.Bool, float => MetadataType.Float32, _ => MetadataType.Array,
         }, m.Value)));
-        if (c.ModelType == "gpt2") meta.Add(("gpt2.attention.layer_norm_epsilon", MetadataType.Float32, c.LayerNormEpsilon));
+        if (family.Layout == FamilyLayout.Gpt2) meta.Add(($"{arch}.attention.layer_norm_epsilon", MetadataType.Float32, c.LayerNormEpsilon));
         else
         {
-            meta.Add(($"{GgufArchitecture(c)}.attention.head_count_kv", MetadataType.UInt32, (uint)c.KeyValueHeads));
-            meta.Add(($"{GgufArchitecture(c)}.attention.layer_norm_rms_epsilon", MetadataType.Float32, c.LayerNormEpsilon));
-            meta.Add(($"{GgufArchitecture(c)}.rope.freq_base", MetadataType.Float32, c.RopeTheta));
-            meta.Add(($"{GgufArchitecture(c)}.rope.dimension_count", MetadataType.UInt32, (uint)c.HeadSize));
-            meta.Add(($"{GgufArchitecture(c)}.attention.key_length", MetadataType.UInt32, (uint)c.HeadSize));
-            meta.Add(($"{GgufArchitecture(c)}.attention.value_length", MetadataType.UInt32, (uint)c.HeadSize));
+            meta.Add(($"{arch}.attention.head_count_kv", MetadataType.UInt32, (uint)c.KeyValueHeads));
+            meta.Add(($"{arch}.attention.layer_norm_rms_epsilon", MetadataType.Float32, c.LayerNormEpsilon));
+            meta.Add(($"{arch}.rope.freq_base", MetadataType.Float32, c.RopeTheta));
+            meta.Add(($"{arch}.rope.dimension_count", MetadataType.UInt32, (uint)c.HeadSize));
+            meta.Add(($"{arch}.attention.key_length", MetadataType.UInt32, (uint)c.HeadSize));
+            meta.Add(($"{arch}.attention.value_length", MetadataType.UInt32, (uint)c.HeadSize));
         }
         return meta;
     }
 
-    /// <summary>llama.cpp's architecture name: Mistral's checkpoints run as arch llama.</summary>
-    static string GgufArchitecture(ModelConfig c) => c.ModelType == "mistral" ? "llama" : c.ModelType;
-
-    static List<Tensor> BuildTensors(ModelConfig c, SafeTensorsSet st, GgufType type) =>
-        c.ModelType == "gpt2" ? BuildGpt2Tensors(c, st, type) : BuildLlamaTensors(c, st, type);
-
     /// <summary>
-    /// The Llama layout (llama, qwen2, qwen3). nn.Linear weights are [out, in] row-major, as llama.cpp
-    /// reads them. Arch llama rotates adjacent pairs, so its q and k rows are reordered within each
-    /// head from HF's halves (i, i + hs/2) to pairs (2i, 2i + 1); qwen2 and qwen3 rotate halves as HF does.
+    /// The family's tensors as llama.cpp reads them: matrices [out, in] row-major (GPT-2's Conv1D
+    /// weights transposed, arch llama's q/k rows in pair order), vectors always F32 (llama.cpp adds
+    /// norms and biases in F32), and rope_freqs.weight for scaled rotary frequencies.
     /// </summary>
-    static List<Tensor> BuildLlamaTensors(ModelConfig c, SafeTensorsSet st, GgufType type)
+    static List<Tensor> BuildTensors(ModelConfig c, ModelFamily family, SafeTensorsSet st, GgufType type)
     {
-        int d = c.EmbeddingSize, f = c.InnerSize, v = c.VocabSize, q = c.QuerySize, kv = c.KeyValueSize, hs = c.HeadSize;
         var tensors = new List<Tensor>();
-        TensorInfo Find(string name, params long[] shape)
+        foreach (var spec in family.Tensors(c))
         {
-            if (!st.Tensors.TryGetValue(name, out var t))
-                throw new InvalidInputException($"{st.Path}: missing tensor '{name}' (expected shape [{string.Join(", ", shape)}]); the checkpoint is incomplete or not {c.ModelType}.");
-            if (!t.Shape.SequenceEqual(shape))
-                throw new InvalidInputException($"{st.Path}: tensor '{name}' has shape {t.ShapeText}, expected [{string.Join(", ", shape)}] from config.json.");
-            return t;
-        }
-        void Vector(string ggufName, string hfName, int length)
-        {
-            var info = Find(hfName, length);
-            tensors.Add(new Tensor(ggufName, [length], GgufType.F32, () => st.ReadFloats(info)));
-        }
-        void Matrix(string ggufName, string hfName, int rows, int cols, bool pairRows = false)
-        {
-            var info = Find(hfName, rows, cols);
-            tensors.Add(new Tensor(ggufName, [cols, rows], type, () => pairRows ? HalvesToPairs(st.ReadFloats(info), rows, cols, hs) : st.ReadFloats(info)));
-        }
-        bool pairs = GgufArchitecture(c) == "llama";
-        Matrix("token_embd.weight", "model.embed_tokens.weight", v, d);
-        for (int l = 0; l < c.LayerCount; l++)
-        {
-            string h = $"model.layers.{l}.", b = $"blk.{l}.";
-            Vector(b + "attn_norm.weight", h + "input_layernorm.weight", d);
-            Matrix(b + "attn_q.weight", h + "self_attn.q_proj.weight", q, d, pairs);
-            Matrix(b + "attn_k.weight", h + "self_attn.k_proj.weight", kv, d, pairs);
-            Matrix(b + "attn_v.weight", h + "self_attn.v_proj.weight", kv, d);
-            if (c.QkvBias)
+            // GPT-2 checkpoints may carry a "transformer." prefix.
+            if (!st.Tensors.TryGetValue(spec.Hf, out var info) && !st.Tensors.TryGetValue("transformer." + spec.Hf, out info))
             {
-                Vector(b + "attn_q.bias", h + "self_attn.q_proj.bias", q);
-                Vector(b + "attn_k.bias", h + "self_attn.k_proj.bias", kv);
-                Vector(b + "attn_v.bias", h + "self_attn.v_proj.bias", kv);
+                if (spec.Optional) continue;
+                throw new InvalidInputException($"{st.Path}: missing tensor '{spec.Hf}' (expected shape [{string.Join(", ", spec.Shape)}]); the checkpoint is incomplete or not {c.ModelType}.");
             }
-            if (c.QueryKeyNorm)
+            if (!info.Shape.SequenceEqual(spec.Shape))
+                throw new InvalidInputException($"{st.Path}: tensor '{spec.Hf}' has shape {info.ShapeText}, expected [{string.Join(", ", spec.Shape)}] from config.json.");
+            if (spec.Shape is not [long rows, long cols])
             {
-                Vector(b + "attn_q_norm.weight", h + "self_attn.q_norm.weight", hs);
-                Vector(b + "attn_k_norm.weight", h + "self_attn.k_norm.weight", hs);
+                tensors.Add(new Tensor(spec.Gguf!, spec.Shape, GgufType.F32, () => st.ReadFloats(info)));
+                continue;
             }
-            Matrix(b + "attn_output.weight", h + "self_attn.o_proj.weight", d, q);
-            Vector(b + "ffn_norm.weight", h + "post_attention_layernorm.weight", d);
-            Matrix(b + "ffn_gate.weight", h + "mlp.gate_proj.weight", f, d);
-            Matrix(b + "ffn_up.weight", h + "mlp.up_proj.weight", f, d);
-            Matrix(b + "ffn_down.weight", h + "mlp.down_proj.weight", d, f);
+            // GGUF lists the fastest dimension first: a torch [out, in] matrix is [in, out] there.
+            tensors.Add(new Tensor(spec.Gguf!, spec.Conv1D ? [rows, cols] : [cols, rows], type, () =>
+            {
+                float[] data = st.ReadFloats(info);
+                if (!spec.Conv1D && !spec.PairRows) return data;
+                var result = new float[data.Length];
+                if (spec.Conv1D) TensorLayout.Transpose(data, result, (int)rows, (int)cols);
+                else TensorLayout.HalvesToPairs(data, result, (int)rows, (int)cols, c.HeadSize);
+                return result;
+            }));
         }
-        Vector("output_norm.weight", "model.norm.weight", d);
-        if (c.RopeScaling is { Type: "llama3" or "linear" } scaling)
+        if (family.GgufPairRotation && c.RopeScaling is { Type: "llama3" or "linear" } scaling)
+        {
+            int hs = c.HeadSize;
             tensors.Add(new Tensor("rope_freqs.weight", [hs / 2], GgufType.F32, () => Enumerable.Range(0, hs / 2).Select(i =>
             {
                 double inverse = 1.0 / Math.Pow(c.RopeTheta, 2.0 * i / hs);
                 return (float)(inverse / scaling.Scale(inverse, i));
             }).ToArray()));
-        if (!c.TieWordEmbeddings) Matrix("output.weight", "lm_head.weight", v, d);
+        }
         return tensors;
-    }
-
-    /// <summary>Within each head of <paramref name="headSize"/> rows, row i and i + hs/2 become rows 2i and 2i + 1.</summary>
-    static float[] HalvesToPairs(float[] w, int rows, int cols, int headSize)
-    {
-        var result = new float[w.Length];
-        int half = headSize / 2;
-        for (int head = 0; head < rows; head += headSize)
-            for (int i = 0; i < half; i++)
-            {
-                Array.Copy(w, (long)(head + i) * cols, result, (long)(head + 2 * i) * cols, cols);
-                Array.Copy(w, (long)(head + half + i) * cols, result, (long)(head + 2 * i + 1) * cols, cols);
-            }
-        return result;
-    }
-
-    static List<Tensor> BuildGpt2Tensors(ModelConfig c, SafeTensorsSet st, GgufType type)
-    {
-        int d = c.EmbeddingSize, f = c.InnerSize, v = c.VocabSize, p = c.MaxPositions;
-        TensorInfo Find(string name, params long[] shape)
-        {
-            if (!st.Tensors.TryGetValue(name, out var t) && !st.Tensors.TryGetValue("transformer." + name, out t))
-                throw new InvalidInputException($"{st.Path}: missing tensor '{name}' (expected shape [{string.Join(", ", shape)}]); the checkpoint is incomplete or not GPT-2.");
-            if (!t.Shape.SequenceEqual(shape))
-                throw new InvalidInputException($"{st.Path}: tensor '{name}' has shape {t.ShapeText}, expected [{string.Join(", ", shape)}] from config.json.");
-            return t;
-        }
-        var tensors = new List<Tensor>();
-        // A 1-D vector, always F32 (llama.cpp adds norms and biases in F32).
-        void Vector(string ggufName, string hfName, int length)
-        {
-            var info = Find(hfName, length);
-            tensors.Add(new Tensor(ggufName, [length], GgufType.F32, () => st.ReadFloats(info)));
-        }
-        // A matrix stored [rows, cols] row-major: GGUF lists cols first, the bytes stay as they are.
-        void Matrix(string ggufName, string hfName, int rows, int cols)
-        {
-            var info = Find(hfName, rows, cols);
-            tensors.Add(new Tensor(ggufName, [cols, rows], type, () => st.ReadFloats(info)));
-        }
-        // A Hugging Face Conv1D weight, stored [in, out]; llama.cpp multiplies by [out, in] row-major.
-        void Conv1D(string ggufName, string hfName, int inputs, int outputs)
-        {
-            var info = Find(hfName, inputs, outputs);
-            tensors.Add(new Tensor(ggufName, [inputs, outputs], type, () => Transpose(st.ReadFloats(info), inputs, outputs)));
-        }
-
-        Matrix("token_embd.weight", "wte.weight", v, d);
-        Matrix("position_embd.weight", "wpe.weight", p, d);
-        for (int l = 0; l < c.LayerCount; l++)
-        {
-            string h = $"h.{l}.", b = $"blk.{l}.";
-            Vector(b + "attn_norm.weight", h + "ln_1.weight", d);
-            Vector(b + "attn_norm.bias", h + "ln_1.bias", d);
-            Conv1D(b + "attn_qkv.weight", h + "attn.c_attn.weight", d, 3 * d);
-            Vector(b + "attn_qkv.bias", h + "attn.c_attn.bias", 3 * d);
-            Conv1D(b + "attn_output.weight", h + "attn.c_proj.weight", d, d);
-            Vector(b + "attn_output.bias", h + "attn.c_proj.bias", d);
-            Vector(b + "ffn_norm.weight", h + "ln_2.weight", d);
-            Vector(b + "ffn_norm.bias", h + "ln_2.bias", d);
-            Conv1D(b + "ffn_up.weight", h + "mlp.c_fc.weight", d, f);
-            Vector(b + "ffn_up.bias", h + "mlp.c_fc.bias", f);
-            Conv1D(b + "ffn_down.weight", h + "mlp.c_proj.weight", f, d);
-            Vector(b + "ffn_down.bias", h + "mlp.c_proj.bias", d);
-        }
-        Vector("output_norm.weight", "ln_f.weight", d);
-        Vector("output_norm.bias", "ln_f.bias", d);
-        // Tied models (GPT-2's own) omit "output": llama.cpp then reuses token_embd, as the engine does.
-        bool hasLmHead = st.Tensors.ContainsKey("lm_head.weight") || st.Tensors.ContainsKey("transformer.lm_head.weight");
-        if (hasLmHead && !c.TieWordEmbeddings) Matrix("output.weight", "lm_head.weight", v, d);
-        return tensors;
-    }
-
-    /// <summary>A [rows, cols] row-major matrix as [cols, rows] (GPT-2's Conv1D layout to torch's and back).</summary>
-    internal static float[] Transpose(float[] source, int rows, int cols)
-    {
-        var result = new float[source.Length];
-        Transpose(source, result, rows, cols);
-        return result;
-    }
-
-    internal static void Transpose(float[] source, float[] result, int rows, int cols)
-    {
-        for (int r = 0; r < rows; r++)
-            for (int col = 0; col < cols; col++)
-                result[(long)col * rows + r] = source[(long)r * cols + col];
     }
 
     static long Write(string outFile, List<(string Key, MetadataType Type, object Value)> metadata, List<Tensor> tensors)
