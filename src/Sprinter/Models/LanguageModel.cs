@@ -36,6 +36,15 @@ public sealed class LanguageModel : IDisposable
         init => (_chatTemplate, _chatTemplateRead) = (value, true);
     }
 
+    /// <summary>Refuses, with one line, a draft and target that do not share one tokenizer (speculation compares their token ids).</summary>
+    public static void CheckPair(LanguageModel draft, LanguageModel target)
+    {
+        if (draft.Model.OutputVocabulary != target.Model.OutputVocabulary)
+            throw new InvalidInputException($"the draft ({draft.Source}) has {draft.Model.OutputVocabulary} tokens but the target ({target.Source}) has {target.Model.OutputVocabulary}; pick a pair that shares one tokenizer.");
+        if (draft.Tokenizer.VocabularyIdentity != target.Tokenizer.VocabularyIdentity)
+            throw new InvalidInputException($"the draft ({draft.TokenizerFiles}) and the target ({target.TokenizerFiles}) have different tokenizers; pick a pair that shares one tokenizer.");
+    }
+
     /// <summary>A path names a GGUF file when it is a file ending in .gguf.</summary>
     public static bool IsGguf(string path) => path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) && !Directory.Exists(path);
 
