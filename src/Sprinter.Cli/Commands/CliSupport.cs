@@ -50,7 +50,7 @@ internal static class CliSupport
     {
         if (!string.IsNullOrEmpty(given)) return given;
         return FindShipped(shippedName, folder: true)
-               ?? throw new InvalidInputException($"{option} was not given and no shipped model 'models/{shippedName}' was found; pass {option} DIR (a Hugging Face GPT-2 folder).");
+               ?? throw new InvalidInputException($"{option} was not given and no shipped model 'models/{shippedName}' was found; pass {option} DIR (a Hugging Face model folder) or FILE.gguf.");
     }
 
     public sealed class SamplingOptionSet

@@ -92,7 +92,7 @@ public sealed record ModelConfig
     public static ModelConfig Load(string path)
     {
         if (!File.Exists(path))
-            throw new InvalidInputException($"{path}: file not found; a model folder needs config.json, model.safetensors, vocab.json and merges.txt.");
+            throw new InvalidInputException($"{path}: file not found; a model folder needs config.json, safetensors weights and tokenizer files.");
         return Parse(File.ReadAllText(path), path);
     }
 
