@@ -40,16 +40,17 @@ public static class TensorLayout
     {
         long d = c.EmbeddingSize, f = c.InnerSize, v = c.VocabSize;
         double residual = ResidualStd(c);
+        string? G(string name) => neo ? null : name;   // llama.cpp has no GPT-Neo
         var t = new List<TensorSpec>
         {
-            new("wte.weight", "token_embd.weight", [v, d]),
-            new("wpe.weight", "position_embd.weight", [c.MaxPositions, d], Std: 0.01),
+            new("wte.weight", G("token_embd.weight"), [v, d]),
+            new("wpe.weight", G("position_embd.weight"), [c.MaxPositions, d], Std: 0.01),
         };
         for (int l = 0; l < c.LayerCount; l++)
         {
             string h = $"h.{l}.", b = $"blk.{l}.";
-            t.Add(new(h + "ln_1.weight", b + "attn_norm.weight", [d], Fill: 1));
-            t.Add(new(h + "ln_1.bias", b + "attn_norm.bias", [d], Fill: 0));
+            t.Add(new(h + "ln_1.weight", G(b + "attn_norm.weight"), [d], Fill: 1));
+            t.Add(new(h + "ln_1.bias", G(b + "attn_norm.bias"), [d], Fill: 0));
             if (neo)
             {
                 foreach (string proj in new[] { "q_proj", "k_proj", "v_proj" })
@@ -59,22 +60,22 @@ public static class TensorLayout
             }
             else
             {
-                t.Add(new(h + "attn.c_attn.weight", b + "attn_qkv.weight", [d, 3 * d]) { Conv1D = true });
-                t.Add(new(h + "attn.c_attn.bias", b + "attn_qkv.bias", [3 * d], Fill: 0));
-                t.Add(new(h + "attn.c_proj.weight", b + "attn_output.weight", [d, d], residual) { Conv1D = true });
-                t.Add(new(h + "attn.c_proj.bias", b + "attn_output.bias", [d], Fill: 0));
+                t.Add(new(h + "attn.c_attn.weight", G(b + "attn_qkv.weight"), [d, 3 * d]) { Conv1D = true });
+                t.Add(new(h + "attn.c_attn.bias", G(b + "attn_qkv.bias"), [3 * d], Fill: 0));
+                t.Add(new(h + "attn.c_proj.weight", G(b + "attn_output.weight"), [d, d], residual) { Conv1D = true });
+                t.Add(new(h + "attn.c_proj.bias", G(b + "attn_output.bias"), [d], Fill: 0));
             }
-            t.Add(new(h + "ln_2.weight", b + "ffn_norm.weight", [d], Fill: 1));
-            t.Add(new(h + "ln_2.bias", b + "ffn_norm.bias", [d], Fill: 0));
-            t.Add(new(h + "mlp.c_fc.weight", neo ? null : b + "ffn_up.weight", neo ? [f, d] : [d, f]) { Conv1D = !neo });
-            t.Add(new(h + "mlp.c_fc.bias", neo ? null : b + "ffn_up.bias", [f], Fill: 0));
-            t.Add(new(h + "mlp.c_proj.weight", neo ? null : b + "ffn_down.weight", neo ? [d, f] : [f, d], residual) { Conv1D = !neo });
-            t.Add(new(h + "mlp.c_proj.bias", neo ? null : b + "ffn_down.bias", [d], Fill: 0));
+            t.Add(new(h + "ln_2.weight", G(b + "ffn_norm.weight"), [d], Fill: 1));
+            t.Add(new(h + "ln_2.bias", G(b + "ffn_norm.bias"), [d], Fill: 0));
+            t.Add(new(h + "mlp.c_fc.weight", G(b + "ffn_up.weight"), neo ? [f, d] : [d, f]) { Conv1D = !neo });
+            t.Add(new(h + "mlp.c_fc.bias", G(b + "ffn_up.bias"), [f], Fill: 0));
+            t.Add(new(h + "mlp.c_proj.weight", G(b + "ffn_down.weight"), neo ? [d, f] : [f, d], residual) { Conv1D = !neo });
+            t.Add(new(h + "mlp.c_proj.bias", G(b + "ffn_down.bias"), [d], Fill: 0));
         }
-        t.Add(new("ln_f.weight", "output_norm.weight", [d], Fill: 1));
-        t.Add(new("ln_f.bias", "output_norm.bias", [d], Fill: 0));
+        t.Add(new("ln_f.weight", G("output_norm.weight"), [d], Fill: 1));
+        t.Add(new("ln_f.bias", G("output_norm.bias"), [d], Fill: 0));
         // Tied models (GPT-2's own) have no lm_head; an untied GPT-2 without one is read as tied too.
-        if (!c.TieWordEmbeddings) t.Add(new("lm_head.weight", neo ? null : "output.weight", [v, d]) { Optional = !neo });
+        if (!c.TieWordEmbeddings) t.Add(new("lm_head.weight", G("output.weight"), [v, d]) { Optional = !neo });
         return t;
     }
 
