@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using Sprinter.Benchmarks;
 using Sprinter.Decoding;
 using Sprinter.Engine;
+using Sprinter.Models;
 
 namespace Sprinter.Cli.Commands;
 
@@ -30,20 +31,8 @@ internal static class CliSupport
     /// <returns>The weight type, or null for auto.</returns>
     public static WeightType? ParseDtype(string text) => WeightTypes.Parse(text);
 
-    /// <summary>
-    /// A shipped path under models/ (a model folder or the verifier file): models/ beside the
-    /// executable (the installed tool carries it) or in a parent of the working directory (a clone).
-    /// </summary>
-    public static string? FindShipped(string name, bool folder)
-    {
-        foreach (var start in new[] { AppContext.BaseDirectory, Environment.CurrentDirectory })
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-            {
-                string candidate = Path.Combine(dir.FullName, "models", name);
-                if (folder ? File.Exists(Path.Combine(candidate, "config.json")) : File.Exists(candidate)) return candidate;
-            }
-        return null;
-    }
+    /// <inheritdoc cref="ShippedModels.Find"/>
+    public static string? FindShipped(string name, bool folder) => ShippedModels.Find(name, folder);
 
     public static Sprinter.Decoding.SprinterMode ParseSprinterMode(string text) =>
         Sprinter.Serving.DecodingSettings.ParseSprinterMode(text) ?? throw new InvalidInputException($"--sprinter-mode must be paper or strict-on-call, got '{text}'.");
@@ -61,7 +50,7 @@ internal static class CliSupport
     {
         if (!string.IsNullOrEmpty(given)) return given;
         return FindShipped(shippedName, folder: true)
-               ?? throw new InvalidInputException($"{option} was not given and no shipped model 'models/{shippedName}' was found; pass {option} DIR (a Hugging Face GPT-2 folder).");
+               ?? throw new InvalidInputException($"{option} was not given and no shipped model 'models/{shippedName}' was found; pass {option} DIR (a Hugging Face model folder) or FILE.gguf.");
     }
 
     public sealed class SamplingOptionSet

@@ -35,10 +35,8 @@ internal static class VerifierSource
                 notes?.WriteLine($"note: {spec} was trained for {given.Model.Decoding} decoding but this run decodes {(decoding == "greedy" ? "greedily (temperature 0)" : "by sampling")}; its calibrated eta_FP does not carry over.");
             return (given, given.Model.Threshold);
         }
-        foreach (string name in new[] { $"verifier-{decoding}.safetensors", "verifier.safetensors" })
+        if (ShippedModels.FindVerifier(decoding) is string path)
         {
-            string? path = CliSupport.FindShipped(name, folder: false);
-            if (path is null || VerifierModel.Load(path).Decoding != decoding) continue;
             var shipped = LearnedVerifier.Load(path, draft);
             return (shipped, shipped.Model.Threshold);
         }

@@ -28,7 +28,7 @@ public sealed record BenchOutcome(IReadOnlyList<BenchRun> Runs, IReadOnlyList<Be
 public sealed class BenchRunner
 {
     readonly TransformerModel _draft, _target;
-    readonly Gpt2Tokenizer _tokenizer;
+    readonly Tokenizer _tokenizer;
     readonly IReadOnlyDictionary<string, BenchVerifier> _verifiers;   // by sampling setting name
     readonly IVerifier? _verifier;                                    // the first setting's (theory check)
     readonly BenchConfig _config;
@@ -37,13 +37,13 @@ public sealed class BenchRunner
     readonly LikelihoodScorer _scorer;
     readonly Dictionary<string, OnlineCalibration> _calibrations = [];
 
-    public BenchRunner(TransformerModel draft, TransformerModel target, Gpt2Tokenizer tokenizer, IVerifier? verifier, BenchConfig config)
+    public BenchRunner(TransformerModel draft, TransformerModel target, Tokenizer tokenizer, IVerifier? verifier, BenchConfig config)
         : this(draft, target, tokenizer, verifier is null ? null : config.Settings.ToDictionary(s => s.Name, _ => new BenchVerifier(verifier, null, verifier.Name)), config) { }
 
     /// <param name="verifiers">The verifier of each sampling setting, by setting name (SPRINTER methods need one for every setting).</param>
     /// <param name="remoteTarget">A remote target the decoders call instead of <paramref name="target"/>; the local
     /// <paramref name="target"/> then only scores outputs (perplexity, win rate, theory check).</param>
-    public BenchRunner(TransformerModel draft, TransformerModel target, Gpt2Tokenizer tokenizer, IReadOnlyDictionary<string, BenchVerifier>? verifiers, BenchConfig config,
+    public BenchRunner(TransformerModel draft, TransformerModel target, Tokenizer tokenizer, IReadOnlyDictionary<string, BenchVerifier>? verifiers, BenchConfig config,
         ITargetSession? remoteTarget = null)
     {
         _draft = draft; _target = target; _tokenizer = tokenizer; _config = config;

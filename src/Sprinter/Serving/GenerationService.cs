@@ -45,7 +45,7 @@ public sealed partial class GenerationService : IDisposable
     public ServingOptions Options { get; }
     public AdmissionGate Gate { get; }
     public ServingMetrics Metrics { get; }
-    public Gpt2Tokenizer Tokenizer => (Target ?? Draft)!.Tokenizer;
+    public Tokenizer Tokenizer => (Target ?? Draft)!.Tokenizer;
     public ChatTemplate? Template { get; }
     /// <summary>The name clients see in /v1/models and responses: the target's folder name.</summary>
     public string ModelId => Target?.Name ?? RemoteTarget?.Name ?? Draft!.Name;
