@@ -7,9 +7,9 @@ namespace Sprinter.Engine;
 /// One forward pass over several sessions of one model: each brings its own new tokens (1 for a
 /// plain step, a round's drafted positions, a chunk of a prompt) and keeps its own KV cache and
 /// positions. The matrices run once over all rows, so the weights are read once per pass; attention
-/// runs per session over its own cache. Blocks of rows never span two sessions (see
-/// <see cref="PackedMatrix.Multiply(ReadOnlySpan{float}, Span{float}, int, ReadOnlySpan{float}, WorkerPool?, ReadOnlySpan{int})"/>),
-/// so every session gets bit for bit what its own pass would give: a session's
+/// runs per session over its own cache. The kernels compute each row the same way whatever rows
+/// share its block (see <see cref="MatMulKernels"/>), so every session gets bit for bit what its own
+/// pass would give: a session's
 /// <see cref="TransformerSession.Forward(ReadOnlySpan{int}, int)"/> is this class with one entry.
 /// Scratch buffers are allocated once and grow only when a pass brings more rows than any before.
 /// </summary>
@@ -21,7 +21,6 @@ public sealed class TransformerBatch
     readonly WorkerPool _pool = WorkerPool.Shared;
     readonly List<(TransformerSession Session, int Start, int Rows, int LogitRows)> _entries = [];
     readonly List<int> _tokens = [];
-    int[] _segments = [], _logitSegments = [];
     float[] _x = [], _norm = [], _qkv = [], _attn = [], _ff = [], _act = [], _hidden = [], _logitInput = [], _logits = [];
     float[][] _scores;
     int _rowCapacity;
@@ -65,17 +64,13 @@ public sealed class TransformerBatch
         int rows = _tokens.Count, d = _d, n = _entries.Count;
         if (n == 0) return;
         EnsureRows(rows);
-        if (_segments.Length < n) { _segments = new int[n]; _logitSegments = new int[n]; }
         int logitRows = 0, widest = 0;
         for (int e = 0; e < n; e++)
         {
             var entry = _entries[e];
-            _segments[e] = entry.Rows;
-            _logitSegments[e] = entry.LogitRows;
             logitRows += entry.LogitRows;
             widest = Math.Max(widest, entry.Session.Length + entry.Rows);
         }
-        var segments = _segments.AsSpan(0, n);
         var m = _model;
 
         // Embeddings: token column of the packed wte plus the position row.
@@ -95,18 +90,18 @@ public sealed class TransformerBatch
         {
             var w = m.Layers[l];
             LayerNorm(_x, _norm, rows, w.Ln1Gamma, w.Ln1Beta);
-            w.Qkv.Multiply(_norm, _qkv, rows, w.QkvBias, _pool, segments);
+            w.Qkv.Multiply(_norm, _qkv, rows, w.QkvBias, _pool);
             foreach (var (session, start, count, _) in _entries)
                 session.StoreKeysValues(l, _qkv.AsSpan(start * width, count * width), count, w.QueryNorm, w.KeyNorm);
             Attention(l);
-            w.AttnProj.Multiply(_attn, _norm, rows, w.AttnProjBias, _pool, segments);
+            w.AttnProj.Multiply(_attn, _norm, rows, w.AttnProjBias, _pool);
             TensorPrimitives.Add(all, _norm.AsSpan(0, rows * d), all);
 
             LayerNorm(_x, _norm, rows, w.Ln2Gamma, w.Ln2Beta);
-            w.Fc.Multiply(_norm, _ff, rows, w.FcBias, _pool, segments);
+            w.Fc.Multiply(_norm, _ff, rows, w.FcBias, _pool);
             if (_swiGlu) SwiGlu(_ff, _act, rows);
             else TransformerSession.GeluTanh(_ff.AsSpan(0, rows * _inner));
-            w.FcProj.Multiply(_swiGlu ? _act : _ff, _norm, rows, w.FcProjBias, _pool, segments);
+            w.FcProj.Multiply(_swiGlu ? _act : _ff, _norm, rows, w.FcProjBias, _pool);
             TensorPrimitives.Add(all, _norm.AsSpan(0, rows * d), all);
         }
 
@@ -130,7 +125,7 @@ public sealed class TransformerBatch
                 _hidden.AsSpan((start + count - lr) * d, lr * d).CopyTo(_logitInput.AsSpan(at * d));
                 at += lr;
             }
-            m.OutputProjection.Multiply(_logitInput, _logits, logitRows, ReadOnlySpan<float>.Empty, _pool, _logitSegments.AsSpan(0, n));
+            m.OutputProjection.Multiply(_logitInput, _logits, logitRows, ReadOnlySpan<float>.Empty, _pool);
             at = 0;
             foreach (var (session, start, count, lr) in _entries)
             {
