@@ -23,7 +23,9 @@ public sealed class ServerFixture : IAsyncLifetime
 
     public GenerationService Service => Server.Service;
 
-    public static ServingOptions DefaultOptions => new() { MaxConcurrent = 4, MaxQueue = 16, MaxPromptTokens = 200, DefaultMaxTokens = 16 };
+    // A fixed gamma: on these tiny models the cost model may rightly find drafting not worth it, and
+    // the protocol tests read SD's statistics (BatchingTests cover the adaptive gamma).
+    public static ServingOptions DefaultOptions => new() { MaxConcurrent = 4, MaxQueue = 16, MaxPromptTokens = 200, DefaultMaxTokens = 16, AdaptiveGamma = false };
 
     public async Task InitializeAsync() => await StartAsync(DefaultOptions);
 
