@@ -79,7 +79,7 @@ internal static unsafe class MatMulKernels
         }
     }
 
-    static void WriteRows(float* acc, float* y, int outCount, float* bias, int block, int width)
+    internal static void WriteRows(float* acc, float* y, int outCount, float* bias, int block, int width)
     {
         for (int r = 0; r < block; r++)
         {
