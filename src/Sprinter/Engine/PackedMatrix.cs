@@ -7,9 +7,10 @@ namespace Sprinter.Engine;
 
 /// <summary>
 /// Run-time weight types: fp32, bfloat16, GGUF-style Q8_0 (int8 blocks of 32 with one scale each),
-/// and the 4-bit GGUF types Q4_0 and Q4_K kept as their blocks (<see cref="IQ4Format"/>).
+/// and the GGUF types Q4_0, Q4_K and Q6_K kept as their blocks (<see cref="IQ4Format"/>; Q6_K
+/// only from a file's blocks: there is no quantizer for it at load).
 /// </summary>
-public enum WeightType { F32, BF16, Q8_0, Q4_0, Q4_K }
+public enum WeightType { F32, BF16, Q8_0, Q4_0, Q4_K, Q6_K }
 
 public static class WeightTypes
 {
@@ -20,6 +21,7 @@ public static class WeightTypes
         WeightType.BF16 => "bf16",
         WeightType.Q4_0 => "q4_0",
         WeightType.Q4_K => "q4_k",
+        WeightType.Q6_K => "q6_k",
         _ => "q8_0",
     };
 
@@ -124,6 +126,7 @@ public sealed unsafe class PackedMatrix : IDisposable
         WeightType.Q8_0 => Q8Format.TileBytes(input),
         WeightType.Q4_0 => Q4_0Format.TileBytes(input),
         WeightType.Q4_K => Q4KFormat.TileBytes(input),
+        WeightType.Q6_K => Q6KFormat.TileBytes(input),
         _ => throw new ArgumentOutOfRangeException(nameof(type)),
     };
 
@@ -203,12 +206,13 @@ public sealed unsafe class PackedMatrix : IDisposable
                     byte* tile = _data + seg.Offset + (t - seg.TileStart) * seg.TileBytes;
                     if (blockSources[si] is { } blocksPtr)
                     {
-                        var fileType = seg.Type == WeightType.Q4_0 ? Models.Gguf.GgmlType.Q4_0 : Models.Gguf.GgmlType.Q4_K;
+                        var fileType = seg.Type switch { WeightType.Q4_0 => Models.Gguf.GgmlType.Q4_0, WeightType.Q6_K => Models.Gguf.GgmlType.Q6_K, _ => Models.Gguf.GgmlType.Q4_K };
                         long rowBytes = Models.Gguf.GgmlTypes.RowBytes(fileType, In);
                         PackBlocks(seg.Type, (byte*)blocksPtr + col * rowBytes, rowBytes, width, tile);
                         continue;
                     }
                     float* w = (float*)sources[si];
+                    if (seg.Type == WeightType.Q6_K) throw new ArgumentException("q6_k is packed only from a file's blocks");
                     if (seg.Type is WeightType.Q4_0 or WeightType.Q4_K)
                     {
                         // One output row at a time through ggml's quantizer, then the tile from those blocks.
@@ -261,6 +265,7 @@ public sealed unsafe class PackedMatrix : IDisposable
     static void PackBlocks(WeightType type, byte* rows, long stride, int lanes, byte* tile, int input)
     {
         if (type == WeightType.Q4_0) Q4_0Format.PackBlocks(rows, stride, lanes, input, tile);
+        else if (type == WeightType.Q6_K) Q6KFormat.PackBlocks(rows, stride, lanes, input, tile);
         else Q4KFormat.PackBlocks(rows, stride, lanes, input, tile);
     }
 
@@ -283,6 +288,7 @@ public sealed unsafe class PackedMatrix : IDisposable
             WeightType.BF16 => BF16Format.Get(tile, i, o % TileWidth),
             WeightType.Q4_0 => Q4_0Format.Get(tile, i, o % TileWidth),
             WeightType.Q4_K => Q4KFormat.Get(tile, i, o % TileWidth),
+            WeightType.Q6_K => Q6KFormat.Get(tile, i, o % TileWidth),
             _ => Q8Format.Get(tile, i, o % TileWidth),
         };
     }
@@ -357,6 +363,7 @@ public sealed unsafe class PackedMatrix : IDisposable
                     case WeightType.BF16: MatMulKernels.Run<BF16Format>(m, data, x, y, bias, rows, start, end); break;
                     case WeightType.Q4_0: Q4Kernels.Run<Q4_0Format>(m.In, m.Out, data, x, y, bias, rows, start, end); break;
                     case WeightType.Q4_K: Q4Kernels.Run<Q4KFormat>(m.In, m.Out, data, x, y, bias, rows, start, end); break;
+                    case WeightType.Q6_K: Q4Kernels.Run<Q6KFormat>(m.In, m.Out, data, x, y, bias, rows, start, end); break;
                     default: MatMulKernels.Run<Q8Format>(m, data, x, y, bias, rows, start, end); break;
                 }
             }

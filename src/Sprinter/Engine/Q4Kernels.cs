@@ -30,7 +30,7 @@ internal static unsafe class Q4Kernels
     public static void Run<Q>(int n, int outCount, byte* data, float* x, float* y, float* bias, int rows, int tileStart, int tileEnd)
         where Q : IQ4Format
     {
-        int blocks = n / 32;
+        int blocks = n / Q.SubRows;
         float[] rented = ArrayPool<float>.Shared.Rent(rows * blocks);
         try
         {
@@ -38,7 +38,7 @@ internal static unsafe class Q4Kernels
             {
                 for (int p = 0; p < rows; p++)
                     for (int b = 0; b < blocks; b++)
-                        sums[p * blocks + b] = TensorPrimitives.Sum(new ReadOnlySpan<float>(x + (long)p * n + b * 32, 32));
+                        sums[p * blocks + b] = TensorPrimitives.Sum(new ReadOnlySpan<float>(x + (long)p * n + b * Q.SubRows, Q.SubRows));
                 if (Vector512.IsHardwareAccelerated) Run<Q, Vec512>(n, outCount, data, x, sums, y, bias, rows, tileStart, tileEnd);
                 else if (Vector256.IsHardwareAccelerated) Run<Q, Vec256>(n, outCount, data, x, sums, y, bias, rows, tileStart, tileEnd);
                 else if (Vector128.IsHardwareAccelerated) Run<Q, Vec128>(n, outCount, data, x, sums, y, bias, rows, tileStart, tileEnd);
@@ -52,7 +52,7 @@ internal static unsafe class Q4Kernels
     static void Run<Q, V>(int n, int outCount, byte* data, float* x, float* sums, float* y, float* bias, int rows, int tileStart, int tileEnd)
         where Q : IQ4Format where V : struct, IVec<V>
     {
-        int strip = 2 * V.Count, blocks = n / 32;
+        int strip = 2 * V.Count, blocks = n / Q.SubRows;
         long tileBytes = Q.TileBytes(n);
         int maxBlock = V.ManyRegisters ? 8 : 4;
         float* acc = stackalloc float[8 * W];
@@ -88,24 +88,33 @@ internal static unsafe class Q4Kernels
     // Far enough ahead to cover memory latency at one core's bandwidth (as MatMulKernels).
     const int PrefetchDistance = 2048;
 
+    /// <summary>Prefetches the sub-block PrefetchDistance ahead of this one, every cache line of it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Prefetch<Q>(byte* rows) where Q : IQ4Format
+    {
+        if (!Sse.IsSupported) return;
+        for (int b = 0; b < Q.SubBytes; b += 64) Sse.Prefetch0(rows + PrefetchDistance + b);
+    }
+
     /// <summary>One position: four rows at a time into separate accumulators (8 FMA chains).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Block1<Q, V>(byte* tile, int n, float* x, float* sums, int lane, float* acc) where Q : IQ4Format where V : struct, IVec<V>
     {
         V totalLo = V.Zero, totalHi = V.Zero;
         int offset = lane / (2 * V.Count) * V.Count;
-        for (int b = 0; b < n / 32; b++)
+        for (int b = 0; b < n / Q.SubRows; b++)
         {
-            byte* q = Q.SubBlock<V>(tile, b, lane, out var sLo, out var sHi, out var oLo, out var oHi) + offset;
+            byte* q = Q.SubBlock<V>(tile, b, lane, out var sLo, out var sHi, out var oLo, out var oHi);
+            Prefetch<Q>(q);
+            q += offset;
             V a0 = V.Zero, b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0;
-            float* xi = x + b * 32;
-            for (int r = 0; r < 32; r += 4, q += 4 * Q4Layout.RowBytes)
+            float* xi = x + b * Q.SubRows;
+            for (int r = 0; r < Q.SubRows; r += 4)
             {
-                if (Sse.IsSupported) Sse.Prefetch0(q + PrefetchDistance);
-                V.LoadNibbles(q, out var l0, out var h0);
-                V.LoadNibbles(q + Q4Layout.RowBytes, out var l1, out var h1);
-                V.LoadNibbles(q + 2 * Q4Layout.RowBytes, out var l2, out var h2);
-                V.LoadNibbles(q + 3 * Q4Layout.RowBytes, out var l3, out var h3);
+                Q.LoadRow(q, r, out V l0, out V h0);
+                Q.LoadRow(q, r + 1, out V l1, out V h1);
+                Q.LoadRow(q, r + 2, out V l2, out V h2);
+                Q.LoadRow(q, r + 3, out V l3, out V h3);
                 var v = V.Broadcast(xi[r]); a0 = V.MultiplyAdd(l0, v, a0); b0 = V.MultiplyAdd(h0, v, b0);
                 v = V.Broadcast(xi[r + 1]); a1 = V.MultiplyAdd(l1, v, a1); b1 = V.MultiplyAdd(h1, v, b1);
                 v = V.Broadcast(xi[r + 2]); a2 = V.MultiplyAdd(l2, v, a2); b2 = V.MultiplyAdd(h2, v, b2);
@@ -124,17 +133,18 @@ internal static unsafe class Q4Kernels
     static void Block2<Q, V>(byte* tile, int n, float* x, float* sums, int lane, float* acc) where Q : IQ4Format where V : struct, IVec<V>
     {
         V t0 = V.Zero, u0 = t0, t1 = t0, u1 = t0;
-        int offset = lane / (2 * V.Count) * V.Count, blocks = n / 32;
+        int offset = lane / (2 * V.Count) * V.Count, blocks = n / Q.SubRows;
         for (int b = 0; b < blocks; b++)
         {
-            byte* q = Q.SubBlock<V>(tile, b, lane, out var sLo, out var sHi, out var oLo, out var oHi) + offset;
+            byte* q = Q.SubBlock<V>(tile, b, lane, out var sLo, out var sHi, out var oLo, out var oHi);
+            Prefetch<Q>(q);
+            q += offset;
             V a0 = V.Zero, b0 = a0, a1 = a0, b1 = a0, c0 = a0, d0 = a0, c1 = a0, d1 = a0;
-            float* xi = x + b * 32;
-            for (int r = 0; r < 32; r += 2, q += 2 * Q4Layout.RowBytes)
+            float* xi = x + b * Q.SubRows;
+            for (int r = 0; r < Q.SubRows; r += 2)
             {
-                if (Sse.IsSupported && (r & 3) == 0) Sse.Prefetch0(q + PrefetchDistance);
-                V.LoadNibbles(q, out var l0, out var h0);
-                V.LoadNibbles(q + Q4Layout.RowBytes, out var l1, out var h1);
+                Q.LoadRow(q, r, out V l0, out V h0);
+                Q.LoadRow(q, r + 1, out V l1, out V h1);
                 var v = V.Broadcast(xi[r]); a0 = V.MultiplyAdd(l0, v, a0); b0 = V.MultiplyAdd(h0, v, b0);
                 v = V.Broadcast(xi[n + r]); a1 = V.MultiplyAdd(l0, v, a1); b1 = V.MultiplyAdd(h0, v, b1);
                 v = V.Broadcast(xi[r + 1]); c0 = V.MultiplyAdd(l1, v, c0); d0 = V.MultiplyAdd(h1, v, d0);
@@ -160,18 +170,19 @@ internal static unsafe class Q4Kernels
     static void BlockRows<Q, V, R>(byte* tile, int n, float* x, float* sums, int lane, float* acc)
         where Q : IQ4Format where V : struct, IVec<V> where R : struct, IRowCount
     {
-        int offset = lane / (2 * V.Count) * V.Count, blocks = n / 32, c = V.Count;
+        int offset = lane / (2 * V.Count) * V.Count, blocks = n / Q.SubRows, c = V.Count;
         for (int p = 0; p < R.Count; p++) { V.Store(acc + p * W + lane, V.Zero); V.Store(acc + p * W + lane + c, V.Zero); }
         for (int b = 0; b < blocks; b++)
         {
-            byte* q = Q.SubBlock<V>(tile, b, lane, out var sLo, out var sHi, out var oLo, out var oHi) + offset;
+            byte* q = Q.SubBlock<V>(tile, b, lane, out var sLo, out var sHi, out var oLo, out var oHi);
+            Prefetch<Q>(q);
+            q += offset;
             V a0 = V.Zero, b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0;
             V a4 = a0, b4 = a0, a5 = a0, b5 = a0, a6 = a0, b6 = a0, a7 = a0, b7 = a0;
-            float* xi = x + b * 32;
-            for (int r = 0; r < 32; r++, q += Q4Layout.RowBytes, xi++)
+            float* xi = x + b * Q.SubRows;
+            for (int r = 0; r < Q.SubRows; r++, xi++)
             {
-                if (Sse.IsSupported && (r & 3) == 0) Sse.Prefetch0(q + PrefetchDistance);
-                V.LoadNibbles(q, out var lo, out var hi);
+                Q.LoadRow(q, r, out V lo, out V hi);
                 var v = V.Broadcast(xi[0]); a0 = V.MultiplyAdd(lo, v, a0); b0 = V.MultiplyAdd(hi, v, b0);
                 v = V.Broadcast(xi[n]); a1 = V.MultiplyAdd(lo, v, a1); b1 = V.MultiplyAdd(hi, v, b1);
                 v = V.Broadcast(xi[2 * n]); a2 = V.MultiplyAdd(lo, v, a2); b2 = V.MultiplyAdd(hi, v, b2);

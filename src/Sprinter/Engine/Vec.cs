@@ -34,6 +34,12 @@ internal unsafe interface IVec<TSelf> where TSelf : struct, IVec<TSelf>
     static abstract void LoadInt8(sbyte* p, out TSelf lo, out TSelf hi);
     /// <summary>Count bytes: their low nibbles (0..15) as floats in lo, their high nibbles in hi.</summary>
     static abstract void LoadNibbles(byte* p, out TSelf lo, out TSelf hi);
+    /// <summary>
+    /// Count 6-bit values from a row of nibbles (as <see cref="LoadNibbles"/>) and a byte plane of
+    /// their top 2 bits: byte j holds lane j's at bits <paramref name="shift"/>..+1 and lane
+    /// Count + j's at bits 4 + <paramref name="shift"/>..+1 (shift 0 or 2: two rows share a plane).
+    /// </summary>
+    static abstract void LoadSixBits(byte* low, byte* high, int shift, out TSelf lo, out TSelf hi);
     /// <summary>2 x Count unsigned bytes converted to floats (values p[0..Count) in lo, the next Count in hi).</summary>
     static abstract void LoadUInt8(byte* p, out TSelf lo, out TSelf hi);
     /// <summary>2 x Count IEEE half values converted exactly to floats (.NET exposes no F16C; integer bit moves instead).</summary>
@@ -92,6 +98,16 @@ internal readonly unsafe struct Vec512(Vector512<float> v) : IVec<Vec512>
             : Vector512.WidenLower(Vector512.WidenLower(Vector128.Load(p).ToVector256Unsafe().ToVector512Unsafe())).AsInt32();
         lo = new(Vector512.ConvertToSingle(b & Vector512.Create(15)));
         hi = new(Vector512.ConvertToSingle(Vector512.ShiftRightLogical(b, 4)));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadSixBits(byte* low, byte* high, int shift, out Vec512 lo, out Vec512 hi)
+    {
+        var b = Avx512F.IsSupported ? Avx512F.ConvertToVector512Int32(Vector128.Load(low)) : Vector512.WidenLower(Vector512.WidenLower(Vector128.Load(low).ToVector256Unsafe().ToVector512Unsafe())).AsInt32();
+        var h = Avx512F.IsSupported ? Avx512F.ConvertToVector512Int32(Vector128.Load(high)) : Vector512.WidenLower(Vector512.WidenLower(Vector128.Load(high).ToVector256Unsafe().ToVector512Unsafe())).AsInt32();
+        var top = Vector512.Create(0x30);
+        lo = new(Vector512.ConvertToSingle((b & Vector512.Create(15)) | (Vector512.ShiftLeft(h, 4 - shift) & top)));
+        hi = new(Vector512.ConvertToSingle(Vector512.ShiftRightLogical(b, 4) | (Vector512.ShiftRightLogical(h, shift) & top)));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -162,6 +178,16 @@ internal readonly unsafe struct Vec256(Vector256<float> v) : IVec<Vec256>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadSixBits(byte* low, byte* high, int shift, out Vec256 lo, out Vec256 hi)
+    {
+        var b = Avx2.IsSupported ? Avx2.ConvertToVector256Int32(low) : Vector256.WidenLower(Vector256.WidenLower(Vector128.CreateScalarUnsafe(*(long*)low).AsByte().ToVector256Unsafe())).AsInt32();
+        var h = Avx2.IsSupported ? Avx2.ConvertToVector256Int32(high) : Vector256.WidenLower(Vector256.WidenLower(Vector128.CreateScalarUnsafe(*(long*)high).AsByte().ToVector256Unsafe())).AsInt32();
+        var top = Vector256.Create(0x30);
+        lo = new(Vector256.ConvertToSingle((b & Vector256.Create(15)) | (Vector256.ShiftLeft(h, 4 - shift) & top)));
+        hi = new(Vector256.ConvertToSingle(Vector256.ShiftRightLogical(b, 4) | (Vector256.ShiftRightLogical(h, shift) & top)));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void LoadUInt8(byte* p, out Vec256 lo, out Vec256 hi)
     {
         var w = Vector256.WidenLower(Vector128.Load(p).ToVector256Unsafe());
@@ -220,6 +246,16 @@ internal readonly unsafe struct Vec128(Vector128<float> v) : IVec<Vec128>
         var b = Vector128.WidenLower(Vector128.WidenLower(Vector128.CreateScalarUnsafe(*(uint*)p).AsByte())).AsInt32();
         lo = new(Vector128.ConvertToSingle(b & Vector128.Create(15)));
         hi = new(Vector128.ConvertToSingle(Vector128.ShiftRightLogical(b, 4)));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadSixBits(byte* low, byte* high, int shift, out Vec128 lo, out Vec128 hi)
+    {
+        var b = Vector128.WidenLower(Vector128.WidenLower(Vector128.CreateScalarUnsafe(*(uint*)low).AsByte())).AsInt32();
+        var h = Vector128.WidenLower(Vector128.WidenLower(Vector128.CreateScalarUnsafe(*(uint*)high).AsByte())).AsInt32();
+        var top = Vector128.Create(0x30);
+        lo = new(Vector128.ConvertToSingle((b & Vector128.Create(15)) | (Vector128.ShiftLeft(h, 4 - shift) & top)));
+        hi = new(Vector128.ConvertToSingle(Vector128.ShiftRightLogical(b, 4) | (Vector128.ShiftRightLogical(h, shift) & top)));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

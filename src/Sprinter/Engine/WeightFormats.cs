@@ -159,7 +159,13 @@ internal unsafe interface IQ4Format
     static abstract long TileBytes(int input);
     /// <summary>The GGML type whose blocks this format holds.</summary>
     static abstract Models.Gguf.GgmlType FileType { get; }
-    /// <summary>Sub-block <paramref name="index"/> (inputs 32 index ..): its s and o for lanes [lane, lane + 2 Count), and its 32 rows of nibbles.</summary>
+    /// <summary>Input rows per sub-block (one s and o each): 32, or 16 for Q6_K.</summary>
+    static abstract int SubRows { get; }
+    /// <summary>Bytes of one sub-block (what the kernels prefetch ahead).</summary>
+    static abstract int SubBytes { get; }
+    /// <summary>Row <paramref name="r"/> of a sub-block's quants (from <see cref="SubBlock"/>, plus the strip's byte offset) as floats.</summary>
+    static abstract void LoadRow<V>(byte* rows, int r, out V lo, out V hi) where V : struct, IVec<V>;
+    /// <summary>Sub-block <paramref name="index"/> (inputs SubRows x index ..): its s and o for lanes [lane, lane + 2 Count), and its rows of quants.</summary>
     static abstract byte* SubBlock<V>(byte* tile, int index, int lane, out V sLo, out V sHi, out V oLo, out V oHi) where V : struct, IVec<V>;
     /// <summary>One weight as a float, exactly as ggml's dequantize_row_* gives it.</summary>
     static abstract float Get(byte* tile, int row, int lane);
@@ -200,6 +206,10 @@ internal static unsafe class Q4Layout
 /// </summary>
 internal readonly unsafe struct Q4_0Format : IQ4Format
 {
+    public static int SubRows => 32;
+    static int IQ4Format.SubBytes => SubBytes;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadRow<V>(byte* rows, int r, out V lo, out V hi) where V : struct, IVec<V> => V.LoadNibbles(rows + r * Q4Layout.RowBytes, out lo, out hi);
     const int SubBytes = 64 + Q4Layout.NibbleBytes;
     public static WeightType Type => WeightType.Q4_0;
     public static Models.Gguf.GgmlType FileType => Models.Gguf.GgmlType.Q4_0;
@@ -251,6 +261,10 @@ internal readonly unsafe struct Q4_0Format : IQ4Format
 /// </summary>
 internal readonly unsafe struct Q4KFormat : IQ4Format
 {
+    public static int SubRows => 32;
+    static int IQ4Format.SubBytes => SubBytes;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadRow<V>(byte* rows, int r, out V lo, out V hi) where V : struct, IVec<V> => V.LoadNibbles(rows + r * Q4Layout.RowBytes, out lo, out hi);
     const int SubBytes = 64 + Q4Layout.NibbleBytes, SuperBytes = 128 + 8 * SubBytes;
     public static WeightType Type => WeightType.Q4_K;
     public static Models.Gguf.GgmlType FileType => Models.Gguf.GgmlType.Q4_K;
@@ -299,6 +313,83 @@ internal readonly unsafe struct Q4KFormat : IQ4Format
                     byte* qs = block + 16 + (j / 2) * 32;
                     int shift = 4 * (j & 1);
                     for (int l = 0; l < 32; l++) Q4Layout.Set(sub + 64, l, lane, (qs[l] >> shift) & 15);
+                }
+            }
+        }
+    }
+}
+
+/// <summary>
+/// GGUF Q6_K (super-blocks of 256 inputs: fp16 d, an int8 scale per 16, 6-bit q; w = (d sc)(q - 32)),
+/// 6.5625 bits a weight as in the file. A super-block is the 32 lanes' d as fp16 (64 bytes), then
+/// per 16 rows the lanes' scales (32 bytes), 16 rows of low nibbles (256) and 8 planes of top bits
+/// (128; each holds two rows, see <see cref="IVec{TSelf}.LoadSixBits"/>).
+/// </summary>
+internal readonly unsafe struct Q6KFormat : IQ4Format
+{
+    const int Sub = 32 + 16 * Q4Layout.RowBytes + 8 * Q4Layout.RowBytes, SuperBytes = 64 + 16 * Sub;
+    public static int SubRows => 16;
+    public static int SubBytes => Sub;
+    public static WeightType Type => WeightType.Q6_K;
+    public static Models.Gguf.GgmlType FileType => Models.Gguf.GgmlType.Q6_K;
+    public static long TileBytes(int input) => (long)(input / 256) * SuperBytes;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadRow<V>(byte* rows, int r, out V lo, out V hi) where V : struct, IVec<V>
+        => V.LoadSixBits(rows + r * Q4Layout.RowBytes, rows + 16 * Q4Layout.RowBytes + (r >> 1) * Q4Layout.RowBytes, 2 * (r & 1), out lo, out hi);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static byte* SubBlock<V>(byte* tile, int index, int lane, out V sLo, out V sHi, out V oLo, out V oHi) where V : struct, IVec<V>
+    {
+        byte* super = tile + (long)(index >> 4) * SuperBytes;
+        byte* sub = super + 64 + (index & 15) * Sub;
+        V.LoadHalf((ushort*)super + lane, out var dLo, out var dHi);
+        V.LoadInt8((sbyte*)sub + lane, out var scLo, out var scHi);
+        // d * sc is exact in fp32 (an 11-bit by 8-bit product), as ggml computes it.
+        sLo = V.Multiply(dLo, scLo); sHi = V.Multiply(dHi, scHi);
+        var half = V.Broadcast(32f);
+        oLo = V.Multiply(sLo, half); oHi = V.Multiply(sHi, half);
+        return sub + 32;
+    }
+
+    static int Quant(byte* sub, int row, int lane)
+    {
+        var (b, shift) = Q4Layout.Slot(lane);
+        int low = (sub[32 + row * 16 + b] >> shift) & 15;
+        int high = (sub[32 + 256 + (row >> 1) * 16 + b] >> (shift + 2 * (row & 1))) & 3;
+        return low | high << 4;
+    }
+
+    public static float Get(byte* tile, int row, int lane)
+    {
+        byte* super = tile + (long)(row / 256) * SuperBytes;
+        byte* sub = super + 64 + (row / 16 % 16) * Sub;
+        float ds = Q4Layout.Fp16(super + 2 * lane) * ((sbyte*)sub)[lane];
+        return ds * (Quant(sub, row % 16, lane) - 32);
+    }
+
+    public static void PackBlocks(byte* rows, long stride, int lanes, int input, byte* tile)
+    {
+        new Span<byte>(tile, (int)TileBytes(input)).Clear();
+        for (int lane = 0; lane < lanes; lane++)
+        {
+            byte* block = rows + lane * stride;
+            var (b, shift) = Q4Layout.Slot(lane);
+            for (int s = 0; s < input / 256; s++, block += 210)
+            {
+                byte* super = tile + (long)s * SuperBytes;
+                ((ushort*)super)[lane] = *(ushort*)(block + 208);
+                for (int e = 0; e < 256; e++)
+                {
+                    // ggml's Q6_K order: halves of 128, each four groups of 32 (low/high nibbles of ql, 2-bit fields of qh).
+                    int half = e / 128, g = e % 128 / 32, l = e % 32;
+                    byte ql = block[half * 64 + l + 32 * (g & 1)], qh = block[128 + half * 32 + l];
+                    int q = ((ql >> (4 * (g >> 1))) & 15) | ((qh >> (2 * g)) & 3) << 4;
+                    byte* sub = super + 64 + (e / 16) * Sub;
+                    ((sbyte*)sub)[lane] = ((sbyte*)(block + 192))[e / 16];
+                    int row = e % 16;
+                    sub[32 + row * 16 + b] |= (byte)((q & 15) << shift);
+                    sub[32 + 256 + (row >> 1) * 16 + b] |= (byte)((q >> 4) << (shift + 2 * (row & 1)));
                 }
             }
         }

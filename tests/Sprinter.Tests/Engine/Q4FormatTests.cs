@@ -24,6 +24,29 @@ public unsafe class Q4FormatTests
         return bytes;
     }
 
+    /// <summary>Random Q6_K blocks (no quantizer for it here): random quants and scales, a finite d.</summary>
+    static byte[] RandomQ6K(int input, int output, int seed)
+    {
+        var rng = new Random(seed);
+        var bytes = new byte[GgmlTypes.RowBytes(GgmlType.Q6_K, (long)input * output)];
+        rng.NextBytes(bytes);
+        for (int b = 0; b < bytes.Length; b += 210) BitConverter.TryWriteBytes(bytes.AsSpan(b + 208), (Half)(rng.NextDouble() * 0.01));
+        return bytes;
+    }
+
+    [Fact]
+    public void Q6KBlocksHoldExactlyTheFilesValues()
+    {
+        int input = 512, output = 70;
+        var blocks = RandomQ6K(input, output, 11);
+        var expected = new float[input * output];
+        GgmlDequantizer.Dequantize(GgmlType.Q6_K, blocks, expected);
+        using var m = PackedMatrix.FromParts([new MatrixPart { Outputs = output, Blocks = blocks, Type = WeightType.Q6_K }], input, outIn: true);
+        for (int o = 0; o < output; o++)
+            for (int i = 0; i < input; i++)
+                Assert.Equal(BitConverter.SingleToInt32Bits(expected[(long)o * input + i]), BitConverter.SingleToInt32Bits(m.Get(i, o)));
+    }
+
     [Theory]
     [InlineData(GgmlType.Q4_0, WeightType.Q4_0, 96, 70)]
     [InlineData(GgmlType.Q4_K, WeightType.Q4_K, 512, 70)]
@@ -53,19 +76,20 @@ public unsafe class Q4FormatTests
     [InlineData(16)]
     public void MixedPartsMultiplyAsTheirStoredWeights(int rows)
     {
-        // A fused q/k/v as a Q4_K_M file holds it: q and k in Q4_K (kept as blocks), v from floats at q8_0,
-        // and a Q4_0 part; the last part's width is not a multiple of a tile.
+        // A fused q/k/v as a Q4_K_M file holds it: Q4_K and Q6_K kept as blocks, a part from floats at
+        // q8_0, and a Q4_0 part; the last part's width is not a multiple of a tile.
         int input = 256;
-        int[] outputs = [64, 32, 96, 45];
+        int[] outputs = [64, 32, 96, 32, 45];
         var parts = new List<MatrixPart>
         {
             new() { Outputs = 64, Blocks = Quantize(GgmlType.Q4_K, Random(input * 64, 1)), Type = WeightType.Q4_K },
             new() { Outputs = 32, Floats = Random(input * 32, 2), Type = WeightType.Q8_0 },
             new() { Outputs = 96, Blocks = Quantize(GgmlType.Q4_0, Random(input * 96, 4)), Type = WeightType.Q4_0 },
+            new() { Outputs = 32, Blocks = RandomQ6K(input, 32, 6), Type = WeightType.Q6_K },
             new() { Outputs = 45, Floats = Random(input * 45, 5), Type = WeightType.Q4_K },
         };
         using var m = PackedMatrix.FromParts(parts, input, outIn: true);
-        Assert.Equal([WeightType.Q4_K, WeightType.Q8_0, WeightType.Q4_0, WeightType.Q4_K], m.Types.ToArray());
+        Assert.Equal([WeightType.Q4_K, WeightType.Q8_0, WeightType.Q4_0, WeightType.Q6_K, WeightType.Q4_K], m.Types.ToArray());
         var x = Random(rows * input, 7);
         var bias = Random(outputs.Sum(), 8);
         var y = new float[rows * m.Out];
