@@ -14,13 +14,15 @@ namespace Sprinter.Engine;
 /// s (sum_i q_i x_i) - o (sum_i x_i), where sum_i x_i is the activations' block sum (what
 /// llama.cpp's Q8_K block sums do for the K-quant mins), computed once per call.
 /// <para>
-/// Why fp32 FMAs and not 8-bit activations with integer dot products: .NET 10 exposes VNNI only
-/// as <see cref="AvxVnni"/> (256-bit vpdpbusd; no 512-bit Avx512Vnni class, and Avx10v1 is absent
-/// on AMD Zen 4/5), so on this AVX-512 host an integer kernel would run at half the vector width,
-/// and quantizing the activations rounds them to 8 bits (llama.cpp's logits differ from the
-/// exact product by 0.5-2% for that reason). Measured on the Llama-3.2-1B shape (Zen 5, AVX-512,
-/// README's PeerBench table), this kernel reads the weights at k = 1 close to the bandwidth floor
-/// and stays ahead of llama.cpp's integer kernels up to k = 16, so the exact fp32 product was kept.
+/// Why fp32 FMAs and not 8-bit activations with integer dot products: .NET 10 exposes VNNI only as
+/// <see cref="AvxVnni"/> (256-bit vpdpbusd; no 512-bit class, and Avx10v1 is absent on AMD Zen 4/5),
+/// so on an AVX-512 host an integer kernel would run at half the vector width; and rounding the
+/// activations to 8 bits moves the logits (llama.cpp's differ from the exact product by 0.5-2%,
+/// GgufParityTests), where this kernel gives the dequantized file's fp32 logits within 1e-6. The
+/// integer kernel was not built and timed (a time limit); the choice rests on one interleaved
+/// PeerBench run beside llama.cpp's integer kernels (Llama-3.2-1B shape, Zen 5, AVX-512, README's
+/// GGUF section): this kernel was 0.18-0.52x llama.cpp's time at k = 2 to 16 on Q4_0, Q4_K_M and
+/// Q6_K files; at k = 1 it was 0.20x on Q4_0 but 1.55x on Q4_K_M, on a host shared with other jobs.
 /// </para>
 /// </summary>
 internal static unsafe class Q4Kernels
