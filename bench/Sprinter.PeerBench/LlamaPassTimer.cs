@@ -19,8 +19,9 @@ sealed class LlamaPassTimer : IPassTimer
     readonly LLamaBatch _batch = new();
     readonly int _contextLength, _vocab;
 
-    public LlamaPassTimer(string gguf, string type, int maxPositions, int threads, int context = 32)
+    public LlamaPassTimer(string gguf, string type, int maxPositions, int threads, int context = 32, string? file = null)
     {
+        File = file;
         var parameters = new ModelParams(gguf)
         {
             ContextSize = (uint)(context + maxPositions + 8), BatchSize = (uint)Math.Max(context, maxPositions), UBatchSize = (uint)Math.Max(context, maxPositions),
@@ -41,6 +42,7 @@ sealed class LlamaPassTimer : IPassTimer
     public string Engine => "llama.cpp";
     public string DType { get; }
     public long WeightBytes { get; }
+    public string? File { get; }
 
     public double TimePass(int k)
     {

@@ -16,10 +16,20 @@ var ours = new Option<string[]>("--dtypes") { DefaultValueFactory = _ => ["fp32"
 var peer = new Option<string[]>("--peer-types") { DefaultValueFactory = _ => ["F32", "F16", "Q8_0", "Q4_0"], AllowMultipleArgumentsPerToken = true, Description = "llama.cpp GGUF types: F32, F16, Q8_0, Q4_0." };
 var json = new Option<bool>("--json") { Description = "Print one JSON object instead of the table." };
 var outFile = new Option<string?>("--out") { Description = "Also write the table (Markdown) to this file." };
-var root = new RootCommand("Times Sprinter's engine and llama.cpp (LLamaSharp CPU backend) on the same model, interleaved.") { model, positions, runs, ours, peer, json, outFile };
+var gguf = new Option<string?>("--gguf") { Description = "Both engines time this GGUF file (ours at each of --dtypes, default auto: each tensor in its own block type)." };
+var shape = new Option<string?>("--shape") { Description = "Both engines time the same files: a random model of this shape (gpt2-small or llama-3.2-1b) quantized by llama.cpp to each of --peer-types." };
+var keep = new Option<string?>("--keep-files") { Description = "With --shape: write the model and its GGUF files here and reuse them in later runs (default: a temporary folder, deleted)." };
+var root = new RootCommand("Times Sprinter's engine and llama.cpp (LLamaSharp CPU backend) on the same model, interleaved.") { model, positions, runs, ours, peer, json, outFile, gguf, shape, keep };
 root.SetAction(r =>
 {
-    try { return Run(r.GetValue(model), r.GetValue(positions)!, r.GetValue(runs), r.GetValue(ours)!, r.GetValue(peer)!, r.GetValue(json), r.GetValue(outFile)); }
+    try
+    {
+        if (r.GetValue(gguf) is not null || r.GetValue(shape) is not null)
+            return SameFile.Run(r.GetValue(gguf), r.GetValue(shape), r.GetValue(keep), r.GetValue(positions)!, r.GetValue(runs),
+                r.GetResult(ours) is { Implicit: false } ? r.GetValue(ours)! : ["auto"], r.GetResult(peer) is { Implicit: false } ? r.GetValue(peer)! : ["Q4_0", "Q4_K_M", "Q6_K"],
+                r.GetValue(json), r.GetValue(outFile));
+        return Run(r.GetValue(model), r.GetValue(positions)!, r.GetValue(runs), r.GetValue(ours)!, r.GetValue(peer)!, r.GetValue(json), r.GetValue(outFile));
+    }
     catch (InvalidInputException e)
     {
         Console.Error.WriteLine($"error: {e.Message}");
@@ -45,13 +55,7 @@ return root.Parse(args).Invoke();
 
 static int Quantize(string folder, string type, string outFile)
 {
-    var fileType = type.ToUpperInvariant() switch
-    {
-        "Q8_0" => LLamaFtype.MOSTLY_Q8_0, "Q4_0" => LLamaFtype.MOSTLY_Q4_0, "Q4_1" => LLamaFtype.MOSTLY_Q4_1,
-        "Q5_0" => LLamaFtype.MOSTLY_Q5_0, "Q5_1" => LLamaFtype.MOSTLY_Q5_1, "Q4_K_M" => LLamaFtype.MOSTLY_Q4_K_M,
-        "Q4_K_S" => LLamaFtype.MOSTLY_Q4_K_S, "Q5_K_M" => LLamaFtype.MOSTLY_Q5_K_M, "Q6_K" => LLamaFtype.MOSTLY_Q6_K, "F16" => LLamaFtype.MOSTLY_F16,
-        _ => throw new InvalidInputException($"--type '{type}' is not one of Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K_M, Q4_K_S, Q5_K_M, Q6_K, F16."),
-    };
+    var fileType = SameFile.FileType(type, "--type");
     string f32 = outFile + ".f32-" + Environment.ProcessId;
     try
     {

@@ -13,7 +13,7 @@ internal static class BenchEngineCommand
         var model = new Option<string?>("--model") { Description = "Model folder to time. Default: a random GPT-2-small-sized model (12 layers, d=768, vocab 50257) built in memory." };
         var positions = new Option<int[]>("--positions") { Description = "Positions per pass to time.", DefaultValueFactory = _ => [1, 2, 4, 8, 16], AllowMultipleArgumentsPerToken = true };
         var runs = new Option<int>("--runs") { Description = "Timed passes per setting (the median is reported).", DefaultValueFactory = _ => 15 };
-        var dtypes = new Option<string[]>("--dtypes") { Description = "Weight types to time.", DefaultValueFactory = _ => ["fp32", "bf16", "q8_0"], AllowMultipleArgumentsPerToken = true };
+        var dtypes = new Option<string[]>("--dtypes") { Description = "Weight types to time: fp32, bf16, q8_0, q4_0, q4_k.", DefaultValueFactory = _ => ["fp32", "bf16", "q8_0"], AllowMultipleArgumentsPerToken = true };
         var shape = new Option<string>("--shape") { Description = "Random-weight shape to time when no --model is given: gpt2-small or llama-3.2-1b.", DefaultValueFactory = _ => "gpt2-small" };
         var context = new Option<int>("--context") { Description = "Positions already in the KV cache before each timed pass (decoding late in a long prompt attends over all of them).", DefaultValueFactory = _ => 32 };
         var json = CliSupport.JsonOption();
@@ -28,7 +28,7 @@ internal static class BenchEngineCommand
             if (ks.Length == 0 || ks.Any(k => k < 1 || k > 256)) throw new InvalidInputException("--positions must be integers in [1, 256].");
             int cached = r.GetValue(context);
             if (cached < 1) throw new InvalidInputException($"--context must be >= 1, got {cached}.");
-            var types = r.GetValue(dtypes)!.Select(t => WeightTypes.Parse(t, "--dtypes") ?? throw new InvalidInputException("--dtypes takes fp32, bf16 and/or q8_0 (each is timed; auto is not a type).")).Distinct().ToArray();
+            var types = r.GetValue(dtypes)!.Select(t => WeightTypes.Parse(t, "--dtypes") ?? throw new InvalidInputException("--dtypes takes fp32, bf16, q8_0, q4_0 and/or q4_k (each is timed; auto is not a type).")).Distinct().ToArray();
             string? folder = r.GetValue(model);
             if (!EngineBenchmark.Shapes.TryGetValue(r.GetValue(shape)!, out var random))
                 throw new InvalidInputException($"--shape takes {string.Join(" or ", EngineBenchmark.Shapes.Keys)}, got '{r.GetValue(shape)}'.");

@@ -113,7 +113,7 @@ internal static unsafe class MatMulKernels
     /// <summary>Tiles the 1- and 2-position kernels walk together.</summary>
     const int Group = 4;
 
-    static void WriteRows(float* acc, float* y, int outCount, float* bias, int block, int width)
+    internal static void WriteRows(float* acc, float* y, int outCount, float* bias, int block, int width)
     {
         for (int r = 0; r < block; r++)
         {

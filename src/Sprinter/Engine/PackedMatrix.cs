@@ -5,16 +5,23 @@ using Sprinter.Models;
 
 namespace Sprinter.Engine;
 
-/// <summary>Run-time weight types: fp32, bfloat16, and GGUF-style Q8_0 (int8 blocks of 32 with one scale each).</summary>
-public enum WeightType { F32, BF16, Q8_0 }
+/// <summary>
+/// Run-time weight types: fp32, bfloat16, GGUF-style Q8_0 (int8 blocks of 32 with one scale each),
+/// and the GGUF types Q4_0, Q4_K and Q6_K kept as their blocks (<see cref="IQ4Format"/>; Q6_K
+/// only from a file's blocks: there is no quantizer for it at load).
+/// </summary>
+public enum WeightType { F32, BF16, Q8_0, Q4_0, Q4_K, Q6_K }
 
 public static class WeightTypes
 {
-    /// <summary>The name used by --dtype, reports and JSON: fp32, bf16, q8_0.</summary>
+    /// <summary>The name used by --dtype, reports and JSON: fp32, bf16, q8_0, q4_0, q4_k.</summary>
     public static string Name(this WeightType type) => type switch
     {
         WeightType.F32 => "fp32",
         WeightType.BF16 => "bf16",
+        WeightType.Q4_0 => "q4_0",
+        WeightType.Q4_K => "q4_k",
+        WeightType.Q6_K => "q6_k",
         _ => "q8_0",
     };
 
@@ -25,8 +32,36 @@ public static class WeightTypes
         "fp32" or "f32" or "float32" => WeightType.F32,
         "bf16" or "bfloat16" => WeightType.BF16,
         "q8_0" or "q8" or "int8" => WeightType.Q8_0,
-        _ => throw new InvalidInputException($"{option} must be auto, fp32, bf16 or q8_0, got '{text}'."),
+        "q4_0" => WeightType.Q4_0,
+        "q4_k" => WeightType.Q4_K,
+        _ => throw new InvalidInputException($"{option} must be auto, fp32, bf16, q8_0, q4_0 or q4_k, got '{text}'."),
     };
+
+    /// <summary>
+    /// The type a matrix with <paramref name="input"/> rows runs as when <paramref name="type"/> is
+    /// asked for: Q4_K needs whole super-blocks of 256 inputs and Q4_0 whole blocks of 32; a matrix
+    /// that has neither runs as the next type that fits (Q4_K -> Q4_0 -> Q8_0), as llama.cpp's
+    /// quantizer also falls back for such tensors.
+    /// </summary>
+    public static WeightType Fit(this WeightType type, int input) => type switch
+    {
+        WeightType.Q4_K when input % 256 != 0 => WeightType.Q4_0.Fit(input),
+        WeightType.Q4_0 when input % 32 != 0 => WeightType.Q8_0,
+        _ => type,
+    };
+}
+
+/// <summary>
+/// One run of output columns of a matrix being built: either floats (packed at
+/// <see cref="Type"/>), or a GGUF tensor's rows of Q4_0 / Q4_K blocks (one row per output) kept as
+/// they are. Float data is [in, out] or [out, in] as the caller's layout says.
+/// </summary>
+public sealed class MatrixPart
+{
+    public required int Outputs { get; init; }
+    public float[]? Floats { get; init; }
+    public byte[]? Blocks { get; init; }
+    public required WeightType Type { get; init; }
 }
 
 /// <summary>
@@ -45,80 +80,179 @@ public sealed unsafe class PackedMatrix : IDisposable
     // 0.040-0.041 all on one thread; the shipped target was unchanged (0.34-0.40 ms either way).
     const long ParallelThreshold = 256 * 1024;
 
+    /// <summary>
+    /// A run of tiles of one type. A matrix has one, or several when its fused parts come from a
+    /// file in different block types (a Q4_K_M file's q and k in Q4_K, v in Q6_K run as q8_0).
+    /// </summary>
+    readonly record struct Segment(int TileStart, int TileEnd, WeightType Type, long Offset, long TileBytes);
+
     readonly byte* _data;
-    readonly long _tileBytes;
+    readonly Segment[] _segments;
     public int In { get; }
     public int Out { get; }
     public int Tiles { get; }
+    /// <summary>The weight type of most of the tiles (the only one unless the matrix was built from mixed parts).</summary>
     public WeightType Type { get; }
-    public long Bytes => Tiles * _tileBytes;
+    /// <summary>The type of every run of tiles, in output order.</summary>
+    public IEnumerable<WeightType> Types => _segments.Select(s => s.Type);
+    public long Bytes { get; }
 
-    PackedMatrix(int input, int output, WeightType type)
+    PackedMatrix(int input, int output, (int Outputs, WeightType Type)[] parts)
     {
-        In = input; Out = output; Type = type;
+        In = input; Out = output;
         Tiles = (output + TileWidth - 1) / TileWidth;
-        _tileBytes = type switch
+        _segments = new Segment[parts.Length];
+        int tile = 0;
+        long offset = 0;
+        for (int i = 0; i < parts.Length; i++)
         {
-            WeightType.F32 => F32Format.TileBytes(input),
-            WeightType.BF16 => BF16Format.TileBytes(input),
-            WeightType.Q8_0 => Q8Format.TileBytes(input),
-            _ => throw new ArgumentOutOfRangeException(nameof(type)),
-        };
+            int tiles = i == parts.Length - 1 ? Tiles - tile : parts[i].Outputs / TileWidth;
+            long tileBytes = TileBytes(parts[i].Type, input);
+            _segments[i] = new Segment(tile, tile + tiles, parts[i].Type, offset, tileBytes);
+            tile += tiles;
+            offset += tiles * tileBytes;
+        }
+        Bytes = offset;
+        Type = _segments.GroupBy(s => s.Type).MaxBy(g => g.Sum(s => s.TileEnd - s.TileStart))!.Key;
         // Not cleared: Pack writes every byte, tile by tile on both cores, so the first touch of these
         // pages (the slow part of a load on this VM) is split between them.
-        _data = (byte*)NativeMemory.AlignedAlloc((nuint)Bytes, 64);
+        _data = (byte*)NativeMemory.AlignedAlloc((nuint)Math.Max(Bytes, 64), 64);
     }
+
+    static long TileBytes(WeightType type, int input) => type switch
+    {
+        WeightType.F32 => F32Format.TileBytes(input),
+        WeightType.BF16 => BF16Format.TileBytes(input),
+        WeightType.Q8_0 => Q8Format.TileBytes(input),
+        WeightType.Q4_0 => Q4_0Format.TileBytes(input),
+        WeightType.Q4_K => Q4KFormat.TileBytes(input),
+        WeightType.Q6_K => Q6KFormat.TileBytes(input),
+        _ => throw new ArgumentOutOfRangeException(nameof(type)),
+    };
 
     /// <summary>From a row-major [in, out] array (GPT-2's Conv1D layout).</summary>
     public static PackedMatrix FromInOut(ReadOnlySpan<float> w, int input, int output, WeightType type)
     {
-        var m = new PackedMatrix(input, output, type);
-        fixed (float* p = w) m.Pack(p, outIn: false);
+        var m = new PackedMatrix(input, output, [(output, type.Fit(input))]);
+        fixed (float* p = w) m.Pack([(IntPtr)p], [null], outIn: false);
         return m;
     }
 
     /// <summary>From a row-major [out, in] array (torch Linear layout, and the embedding table used as lm_head).</summary>
     public static PackedMatrix FromOutIn(ReadOnlySpan<float> w, int input, int output, WeightType type)
     {
-        var m = new PackedMatrix(input, output, type);
-        fixed (float* p = w) m.Pack(p, outIn: true);
+        var m = new PackedMatrix(input, output, [(output, type.Fit(input))]);
+        fixed (float* p = w) m.Pack([(IntPtr)p], [null], outIn: true);
         return m;
     }
 
     /// <summary>
-    /// Encodes every tile from its 32 columns gathered into a [row, 32 lanes] buffer; tiles are
-    /// independent, so both cores pack (a 1B model's load was dominated by packing).
+    /// Output columns from parts one after another (fused q/k/v or gate/up), each in its own type:
+    /// float parts as [in, out] (<paramref name="outIn"/> false) or [out, in], block parts as the
+    /// file's rows. Every part but the last must have a multiple of 32 outputs (a tile holds one
+    /// type); callers check <see cref="CanSplit"/> first.
     /// </summary>
-    void Pack(float* w, bool outIn)
+    public static PackedMatrix FromParts(IReadOnlyList<MatrixPart> parts, int input, bool outIn)
     {
-        long input = In, output = Out;
+        if (!CanSplit(parts.Select(p => p.Outputs).ToList())) throw new ArgumentException("every part but the last needs a multiple of 32 outputs");
+        var m = new PackedMatrix(input, parts.Sum(p => p.Outputs), parts.Select(p => (p.Outputs, p.Blocks is null ? p.Type.Fit(input) : p.Type)).ToArray());
+        var floats = new GCHandle[parts.Count];
+        var blocks = new GCHandle[parts.Count];
+        try
+        {
+            var sources = new IntPtr[parts.Count];
+            var blockSources = new IntPtr?[parts.Count];
+            for (int i = 0; i < parts.Count; i++)
+            {
+                if (parts[i].Blocks is { } b) { blocks[i] = GCHandle.Alloc(b, GCHandleType.Pinned); blockSources[i] = blocks[i].AddrOfPinnedObject(); }
+                else { floats[i] = GCHandle.Alloc(parts[i].Floats ?? throw new ArgumentException("a part needs floats or blocks"), GCHandleType.Pinned); sources[i] = floats[i].AddrOfPinnedObject(); }
+            }
+            m.Pack(sources, blockSources, outIn);
+        }
+        finally
+        {
+            foreach (var h in floats) if (h.IsAllocated) h.Free();
+            foreach (var h in blocks) if (h.IsAllocated) h.Free();
+        }
+        return m;
+    }
+
+    /// <summary>Whether parts of these output counts can be separate runs of tiles.</summary>
+    public static bool CanSplit(IReadOnlyList<int> outputs) => outputs.Take(outputs.Count - 1).All(o => o % TileWidth == 0);
+
+    /// <summary>
+    /// Encodes every tile: float sources gathered into a [row, 32 lanes] buffer (or, for the 4-bit
+    /// types, quantized per output row by ggml's reference quantizer first), block sources repacked
+    /// as they are. Tiles are independent, so both cores pack (a 1B model's load was dominated by packing).
+    /// </summary>
+    void Pack(IntPtr[] sources, IntPtr?[] blockSources, bool outIn)
+    {
+        long input = In;
         var pool = WorkerPool.Shared;
         int parts = Math.Min(pool.ThreadCount, Tiles);
         void PackTiles(int part)
         {
             int start = (int)((long)Tiles * part / parts), end = (int)((long)Tiles * (part + 1) / parts);
-            var buffer = new float[input * TileWidth];
-            fixed (float* src = buffer)
-                for (int t = start; t < end; t++)
+            float[]? buffer = null;
+            byte[]? rowBlocks = null;
+            for (int si = 0; si < _segments.Length; si++)
+            {
+                var seg = _segments[si];
+                int colStart = seg.TileStart * TileWidth;
+                int segOut = si == _segments.Length - 1 ? Out - colStart : (seg.TileEnd - seg.TileStart) * TileWidth;
+                for (int t = Math.Max(start, seg.TileStart); t < Math.Min(end, seg.TileEnd); t++)
                 {
-                    Array.Clear(buffer);
-                    int col = t * TileWidth, width = Math.Min(TileWidth, Out - col);
-                    if (outIn)
-                        for (int j = 0; j < width; j++)
-                        {
-                            float* column = w + (col + j) * input;   // W[:, col + j] is row col + j of [out, in]
-                            for (long i = 0; i < input; i++) src[i * TileWidth + j] = column[i];
-                        }
-                    else
-                        for (long i = 0; i < input; i++) Buffer.MemoryCopy(w + i * output + col, src + i * TileWidth, TileWidth * 4, width * 4);
-                    byte* tile = _data + t * _tileBytes;
-                    switch (Type)
+                    int col = t * TileWidth - colStart, width = Math.Min(TileWidth, segOut - col);
+                    byte* tile = _data + seg.Offset + (t - seg.TileStart) * seg.TileBytes;
+                    if (blockSources[si] is { } blocksPtr)
                     {
-                        case WeightType.F32: F32Format.Pack(src, In, tile); break;
-                        case WeightType.BF16: BF16Format.Pack(src, In, tile); break;
-                        default: Q8Format.Pack(src, In, tile); break;
+                        var fileType = seg.Type switch { WeightType.Q4_0 => Models.Gguf.GgmlType.Q4_0, WeightType.Q6_K => Models.Gguf.GgmlType.Q6_K, _ => Models.Gguf.GgmlType.Q4_K };
+                        long rowBytes = Models.Gguf.GgmlTypes.RowBytes(fileType, In);
+                        PackBlocks(seg.Type, (byte*)blocksPtr + col * rowBytes, rowBytes, width, tile);
+                        continue;
+                    }
+                    float* w = (float*)sources[si];
+                    if (seg.Type == WeightType.Q6_K) throw new ArgumentException("q6_k is packed only from a file's blocks");
+                    if (seg.Type is WeightType.Q4_0 or WeightType.Q4_K)
+                    {
+                        // One output row at a time through ggml's quantizer, then the tile from those blocks.
+                        var fileType = seg.Type == WeightType.Q4_0 ? Models.Gguf.GgmlType.Q4_0 : Models.Gguf.GgmlType.Q4_K;
+                        long rowBytes = Models.Gguf.GgmlTypes.RowBytes(fileType, In);
+                        buffer ??= new float[input];
+                        rowBlocks ??= new byte[rowBytes * TileWidth];
+                        fixed (float* row = buffer) fixed (byte* blocks = rowBlocks)
+                        {
+                            for (int j = 0; j < width; j++)
+                            {
+                                if (outIn) Buffer.MemoryCopy(w + (col + j) * input, row, input * 4, input * 4);
+                                else for (long i = 0; i < input; i++) row[i] = w[i * segOut + col + j];
+                                Models.Gguf.GgmlQuantizer.Quantize(fileType, row, blocks + j * rowBytes, input);
+                            }
+                            PackBlocks(seg.Type, blocks, rowBytes, width, tile);
+                        }
+                        continue;
+                    }
+                    buffer = buffer is { Length: var l } && l == input * TileWidth ? buffer : new float[input * TileWidth];
+                    Array.Clear(buffer);
+                    fixed (float* src = buffer)
+                    {
+                        if (outIn)
+                            for (int j = 0; j < width; j++)
+                            {
+                                float* column = w + (col + j) * input;   // W[:, col + j] is row col + j of [out, in]
+                                for (long i = 0; i < input; i++) src[i * TileWidth + j] = column[i];
+                            }
+                        else
+                            for (long i = 0; i < input; i++) Buffer.MemoryCopy(w + i * segOut + col, src + i * TileWidth, TileWidth * 4, width * 4);
+                        switch (seg.Type)
+                        {
+                            case WeightType.F32: F32Format.Pack(src, In, tile); break;
+                            case WeightType.BF16: BF16Format.Pack(src, In, tile); break;
+                            default: Q8Format.Pack(src, In, tile); break;
+                        }
                     }
                 }
+            }
         }
         if (parts > 1 && pool.TryAcquire())
         {
@@ -128,14 +262,33 @@ public sealed unsafe class PackedMatrix : IDisposable
         else for (int part = 0; part < parts; part++) PackTiles(part);
     }
 
+    static void PackBlocks(WeightType type, byte* rows, long stride, int lanes, byte* tile, int input)
+    {
+        if (type == WeightType.Q4_0) Q4_0Format.PackBlocks(rows, stride, lanes, input, tile);
+        else if (type == WeightType.Q6_K) Q6KFormat.PackBlocks(rows, stride, lanes, input, tile);
+        else Q4KFormat.PackBlocks(rows, stride, lanes, input, tile);
+    }
+
+    void PackBlocks(WeightType type, byte* rows, long stride, int lanes, byte* tile) => PackBlocks(type, rows, stride, lanes, tile, In);
+
+    Segment SegmentOf(int tile)
+    {
+        foreach (var s in _segments) if (tile < s.TileEnd) return s;
+        throw new ArgumentOutOfRangeException(nameof(tile));
+    }
+
     /// <summary>The stored weight W[i, o] as the kernels see it (after rounding or quantization).</summary>
     public float Get(int i, int o)
     {
-        byte* tile = _data + (o / TileWidth) * _tileBytes;
-        return Type switch
+        var s = SegmentOf(o / TileWidth);
+        byte* tile = _data + s.Offset + (o / TileWidth - s.TileStart) * s.TileBytes;
+        return s.Type switch
         {
             WeightType.F32 => F32Format.Get(tile, i, o % TileWidth),
             WeightType.BF16 => BF16Format.Get(tile, i, o % TileWidth),
+            WeightType.Q4_0 => Q4_0Format.Get(tile, i, o % TileWidth),
+            WeightType.Q4_K => Q4KFormat.Get(tile, i, o % TileWidth),
+            WeightType.Q6_K => Q6KFormat.Get(tile, i, o % TileWidth),
             _ => Q8Format.Get(tile, i, o % TileWidth),
         };
     }
@@ -200,12 +353,21 @@ public sealed unsafe class PackedMatrix : IDisposable
     {
         public void Run(int tileStart, int tileEnd)
         {
-            if (tileEnd <= tileStart) return;
-            switch (m.Type)
+            foreach (var s in m._segments)
             {
-                case WeightType.F32: MatMulKernels.Run<F32Format>(m, m._data, x, y, bias, rows, tileStart, tileEnd); break;
-                case WeightType.BF16: MatMulKernels.Run<BF16Format>(m, m._data, x, y, bias, rows, tileStart, tileEnd); break;
-                default: MatMulKernels.Run<Q8Format>(m, m._data, x, y, bias, rows, tileStart, tileEnd); break;
+                int start = Math.Max(tileStart, s.TileStart), end = Math.Min(tileEnd, s.TileEnd);
+                if (end <= start) continue;
+                // Tile t of the segment sits at data + t * TileBytes for the kernels' global tile numbers.
+                byte* data = m._data + s.Offset - s.TileStart * s.TileBytes;
+                switch (s.Type)
+                {
+                    case WeightType.F32: MatMulKernels.Run<F32Format>(m, data, x, y, bias, rows, start, end); break;
+                    case WeightType.BF16: MatMulKernels.Run<BF16Format>(m, data, x, y, bias, rows, start, end); break;
+                    case WeightType.Q4_0: Q4Kernels.Run<Q4_0Format>(m.In, m.Out, data, x, y, bias, rows, start, end); break;
+                    case WeightType.Q4_K: Q4Kernels.Run<Q4KFormat>(m.In, m.Out, data, x, y, bias, rows, start, end); break;
+                    case WeightType.Q6_K: Q4Kernels.Run<Q6KFormat>(m.In, m.Out, data, x, y, bias, rows, start, end); break;
+                    default: MatMulKernels.Run<Q8Format>(m, data, x, y, bias, rows, start, end); break;
+                }
             }
         }
     }

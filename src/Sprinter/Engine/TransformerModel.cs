@@ -25,7 +25,11 @@ public sealed class LayerWeights : IDisposable
 public sealed class TransformerModel : IDisposable
 {
     public ModelConfig Config { get; }
-    public WeightType WeightType { get; }
+    /// <summary>The run-time type asked for (or, for a GGUF file at auto, the one holding most weights); matrices that do not fit it run as <see cref="WeightTypes.Fit"/> says.</summary>
+    public WeightType WeightType { get; private set; }
+
+    /// <summary>Names the model after <paramref name="type"/> (a GGUF file's matrices may each keep their own type).</summary>
+    internal TransformerModel WithWeightType(WeightType type) { WeightType = type; return this; }
     /// <summary>wte as the output projection [d, vocab]; also the embedding table (column = token).</summary>
     public PackedMatrix TokenEmbedding { get; }
     /// <summary>A separate lm_head when the checkpoint has one and does not tie it.</summary>
@@ -69,8 +73,10 @@ public sealed class TransformerModel : IDisposable
     /// With <paramref name="arrays"/>, the matrices <paramref name="tensor"/> returned go back to that
     /// pool once packed (the lookup rents from it), and so do the concatenations.
     /// </summary>
+    /// <param name="blocks">Where given: a matrix as a file's quantized rows (shape [out, in]) that are packed
+    /// as they are, without a float round trip; null for a name sends it through <paramref name="tensor"/>.</param>
     public static TransformerModel FromTensors(ModelConfig config, Func<string, (float[] Data, long[] Shape)?> tensor, WeightType type, string source,
-        FloatArrayPool? arrays = null)
+        FloatArrayPool? arrays = null, Func<string, (MatrixPart Part, long[] Shape)?>? blocks = null)
     {
         int d = config.EmbeddingSize, f = config.InnerSize, v = config.VocabSize, p = config.MaxPositions, kv = config.KeyValueSize, q = config.QuerySize;
         var names = Architectures.Names(config);
@@ -89,12 +95,35 @@ public sealed class TransformerModel : IDisposable
             arrays?.Return(data);
             return m;
         }
-        // Separate projections (q, k, v; gate, up) are stacked along their outputs into one matrix.
+        // A file's blocks for a weight, checked against the configuration's shape ([out, in] in every family).
+        MatrixPart? Blocks(string name, int inputs, int outputs)
+        {
+            if (blocks?.Invoke(name) is not { } b) return null;
+            if (!b.Shape.SequenceEqual([outputs, (long)inputs]))
+                throw new InvalidInputException($"{source}: tensor '{name}' has shape [{string.Join(", ", b.Shape)}], expected [{outputs}, {inputs}] from the configuration.");
+            return b.Part;
+        }
+        PackedMatrix PackParts(List<MatrixPart> parts, int inputs)
+        {
+            var m = PackedMatrix.FromParts(parts, inputs, outIn: !names.InOut);
+            foreach (var part in parts) if (part.Floats is { } f) arrays?.Return(f);
+            return m;
+        }
+        PackedMatrix Single(string name, int inputs, int outputs) => Blocks(name + ".weight", inputs, outputs) is { } b
+            ? PackParts([b], inputs) : Pack(Weight(name, inputs, outputs), inputs, outputs);
+        // Separate projections (q, k, v; gate, up) are stacked along their outputs into one matrix;
+        // parts that a file holds in a native block type stay in it (each its own run of tiles).
         PackedMatrix Fused(string prefix, string[] parts, int[] outputs, out float[] bias, bool hasBias)
         {
+            bias = hasBias ? Concat(parts.Select((part, i) => Get(prefix + part + ".bias", outputs[i])).ToList(), null) : [];
+            if (blocks is not null && PackedMatrix.CanSplit(outputs))
+            {
+                var native = parts.Select((part, i) => Blocks(prefix + part + ".weight", d, outputs[i])).ToList();
+                if (native.Any(b => b is not null))
+                    return PackParts(parts.Select((part, i) => native[i] ?? new MatrixPart { Outputs = outputs[i], Floats = Weight(prefix + part, d, outputs[i]), Type = type }).ToList(), d);
+            }
             var data = parts.Length == 1 ? Weight(prefix + parts[0], d, outputs[0])
                 : Concat(parts.Select((part, i) => Weight(prefix + part, d, outputs[i])).ToList(), arrays);
-            bias = hasBias ? Concat(parts.Select((part, i) => Get(prefix + part + ".bias", outputs[i])).ToList(), null) : [];
             return Pack(data, d, outputs.Sum());
         }
         bool layerNorm = config.Norm == NormKind.LayerNorm;
@@ -111,21 +140,27 @@ public sealed class TransformerModel : IDisposable
             {
                 Ln1Gamma = Get(h + names.Norm1 + ".weight", d), Ln1Beta = NormBeta(h + names.Norm1),
                 Qkv = qkv, QkvBias = qkvBias,
-                AttnProj = Pack(Weight(h + names.AttentionOutput, q, d), q, d),
+                AttnProj = Single(h + names.AttentionOutput, q, d),
                 AttnProjBias = config.LinearBias ? Get(h + names.AttentionOutput + ".bias", d) : [],
                 Ln2Gamma = Get(h + names.Norm2 + ".weight", d), Ln2Beta = NormBeta(h + names.Norm2),
                 Fc = fc, FcBias = fcBias,
-                FcProj = Pack(Weight(h + names.MlpOut, f, d), f, d),
+                FcProj = Single(h + names.MlpOut, f, d),
                 FcProjBias = config.LinearBias ? Get(h + names.MlpOut + ".bias", d) : [],
                 QueryNorm = config.QueryKeyNorm ? Get(h + names.QueryNorm + ".weight", config.HeadSize) : [],
                 KeyNorm = config.QueryKeyNorm ? Get(h + names.KeyNorm + ".weight", config.HeadSize) : [],
             };
         }
-        var embedding = Get(names.TokenEmbedding, v, d);
-        var wte = PackedMatrix.FromOutIn(embedding, d, v, type);
-        arrays?.Return(embedding);
+        PackedMatrix wte;
+        if (Blocks(names.TokenEmbedding, d, v) is { } embeddingBlocks) wte = PackedMatrix.FromParts([embeddingBlocks], d, outIn: true);
+        else
+        {
+            var embedding = Get(names.TokenEmbedding, v, d);
+            wte = PackedMatrix.FromOutIn(embedding, d, v, type);
+            arrays?.Return(embedding);
+        }
         PackedMatrix? lmHead = null;
-        if (!config.TieWordEmbeddings && tensor(names.LmHead) is { } head)
+        if (!config.TieWordEmbeddings && Blocks(names.LmHead, d, v) is { } headBlocks) lmHead = PackedMatrix.FromParts([headBlocks], d, outIn: true);
+        else if (!config.TieWordEmbeddings && tensor(names.LmHead) is { } head)
         {
             if (!head.Shape.SequenceEqual([v, d]))
                 throw new InvalidInputException($"{source}: tensor '{names.LmHead}' has shape [{string.Join(", ", head.Shape)}], expected [{v}, {d}] from config.json.");

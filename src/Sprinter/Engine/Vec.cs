@@ -32,6 +32,26 @@ internal unsafe interface IVec<TSelf> where TSelf : struct, IVec<TSelf>
     static abstract void LoadBF16(ushort* p, out TSelf lo, out TSelf hi);
     /// <summary>2 x Count int8 values converted to floats.</summary>
     static abstract void LoadInt8(sbyte* p, out TSelf lo, out TSelf hi);
+    /// <summary>Count bytes: their low nibbles (0..15) as floats in lo, their high nibbles in hi.</summary>
+    static abstract void LoadNibbles(byte* p, out TSelf lo, out TSelf hi);
+    /// <summary>
+    /// Count 6-bit values from a row of nibbles (as <see cref="LoadNibbles"/>) and a byte plane of
+    /// their top 2 bits: byte j holds lane j's at bits <paramref name="shift"/>..+1 and lane
+    /// Count + j's at bits 4 + <paramref name="shift"/>..+1 (shift 0 or 2: two rows share a plane).
+    /// </summary>
+    static abstract void LoadSixBits(byte* low, byte* high, int shift, out TSelf lo, out TSelf hi);
+    /// <summary>2 x Count unsigned bytes converted to floats (values p[0..Count) in lo, the next Count in hi).</summary>
+    static abstract void LoadUInt8(byte* p, out TSelf lo, out TSelf hi);
+    /// <summary>2 x Count IEEE half values converted exactly to floats (.NET exposes no F16C; integer bit moves instead).</summary>
+    static abstract void LoadHalf(ushort* p, out TSelf lo, out TSelf hi);
+}
+
+/// <summary>Shared bit-level helpers of the vector structs.</summary>
+internal static class HalfBits
+{
+    // A half's exponent and mantissa moved into a float's bit positions are the same value times
+    // 2^-112 (subnormal halves land on float subnormals), so one multiply finishes the conversion.
+    public const float Rebias = 5.192296858534828e33f;   // 2^112
 }
 
 internal readonly unsafe struct Vec512(Vector512<float> v) : IVec<Vec512>
@@ -69,6 +89,48 @@ internal readonly unsafe struct Vec512(Vector512<float> v) : IVec<Vec512>
         lo = new(Vector512.ConvertToSingle(Vector512.WidenLower(s)));
         hi = new(Vector512.ConvertToSingle(Vector512.WidenUpper(s)));
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadNibbles(byte* p, out Vec512 lo, out Vec512 hi)
+    {
+        // vpmovzxbd from memory, then a mask and a shift: 16 bytes hold 32 weights.
+        var b = Avx512F.IsSupported ? Avx512F.ConvertToVector512Int32(Vector128.Load(p))
+            : Vector512.WidenLower(Vector512.WidenLower(Vector128.Load(p).ToVector256Unsafe().ToVector512Unsafe())).AsInt32();
+        lo = new(Vector512.ConvertToSingle(b & Vector512.Create(15)));
+        hi = new(Vector512.ConvertToSingle(Vector512.ShiftRightLogical(b, 4)));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadSixBits(byte* low, byte* high, int shift, out Vec512 lo, out Vec512 hi)
+    {
+        var b = Avx512F.IsSupported ? Avx512F.ConvertToVector512Int32(Vector128.Load(low)) : Vector512.WidenLower(Vector512.WidenLower(Vector128.Load(low).ToVector256Unsafe().ToVector512Unsafe())).AsInt32();
+        var h = Avx512F.IsSupported ? Avx512F.ConvertToVector512Int32(Vector128.Load(high)) : Vector512.WidenLower(Vector512.WidenLower(Vector128.Load(high).ToVector256Unsafe().ToVector512Unsafe())).AsInt32();
+        var top = Vector512.Create(0x30);
+        lo = new(Vector512.ConvertToSingle((b & Vector512.Create(15)) | (Vector512.ShiftLeft(h, 4 - shift) & top)));
+        hi = new(Vector512.ConvertToSingle(Vector512.ShiftRightLogical(b, 4) | (Vector512.ShiftRightLogical(h, shift) & top)));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadUInt8(byte* p, out Vec512 lo, out Vec512 hi)
+    {
+        var w = Vector512.WidenLower(Vector256.Load(p).ToVector512Unsafe());
+        lo = new(Vector512.ConvertToSingle(Vector512.WidenLower(w).AsInt32()));
+        hi = new(Vector512.ConvertToSingle(Vector512.WidenUpper(w).AsInt32()));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadHalf(ushort* p, out Vec512 lo, out Vec512 hi)
+    {
+        var h = Vector512.Load(p);
+        lo = new(FromHalf(Vector512.WidenLower(h)));
+        hi = new(FromHalf(Vector512.WidenUpper(h)));
+    }
+
+    static Vector512<float> FromHalf(Vector512<uint> h)
+    {
+        var magnitude = Vector512.ShiftLeft(h & Vector512.Create(0x7FFFu), 13).AsSingle() * Vector512.Create(HalfBits.Rebias);
+        return (magnitude.AsUInt32() | Vector512.ShiftLeft(h & Vector512.Create(0x8000u), 16)).AsSingle();
+    }
 }
 
 internal readonly unsafe struct Vec256(Vector256<float> v) : IVec<Vec256>
@@ -105,6 +167,47 @@ internal readonly unsafe struct Vec256(Vector256<float> v) : IVec<Vec256>
         lo = new(Vector256.ConvertToSingle(Vector256.WidenLower(s)));
         hi = new(Vector256.ConvertToSingle(Vector256.WidenUpper(s)));
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadNibbles(byte* p, out Vec256 lo, out Vec256 hi)
+    {
+        var b = Avx2.IsSupported ? Avx2.ConvertToVector256Int32(p)
+            : Vector256.WidenLower(Vector256.WidenLower(Vector128.CreateScalarUnsafe(*(long*)p).AsByte().ToVector256Unsafe())).AsInt32();
+        lo = new(Vector256.ConvertToSingle(b & Vector256.Create(15)));
+        hi = new(Vector256.ConvertToSingle(Vector256.ShiftRightLogical(b, 4)));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadSixBits(byte* low, byte* high, int shift, out Vec256 lo, out Vec256 hi)
+    {
+        var b = Avx2.IsSupported ? Avx2.ConvertToVector256Int32(low) : Vector256.WidenLower(Vector256.WidenLower(Vector128.CreateScalarUnsafe(*(long*)low).AsByte().ToVector256Unsafe())).AsInt32();
+        var h = Avx2.IsSupported ? Avx2.ConvertToVector256Int32(high) : Vector256.WidenLower(Vector256.WidenLower(Vector128.CreateScalarUnsafe(*(long*)high).AsByte().ToVector256Unsafe())).AsInt32();
+        var top = Vector256.Create(0x30);
+        lo = new(Vector256.ConvertToSingle((b & Vector256.Create(15)) | (Vector256.ShiftLeft(h, 4 - shift) & top)));
+        hi = new(Vector256.ConvertToSingle(Vector256.ShiftRightLogical(b, 4) | (Vector256.ShiftRightLogical(h, shift) & top)));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadUInt8(byte* p, out Vec256 lo, out Vec256 hi)
+    {
+        var w = Vector256.WidenLower(Vector128.Load(p).ToVector256Unsafe());
+        lo = new(Vector256.ConvertToSingle(Vector256.WidenLower(w).AsInt32()));
+        hi = new(Vector256.ConvertToSingle(Vector256.WidenUpper(w).AsInt32()));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadHalf(ushort* p, out Vec256 lo, out Vec256 hi)
+    {
+        var h = Vector256.Load(p);
+        lo = new(FromHalf(Vector256.WidenLower(h)));
+        hi = new(FromHalf(Vector256.WidenUpper(h)));
+    }
+
+    static Vector256<float> FromHalf(Vector256<uint> h)
+    {
+        var magnitude = Vector256.ShiftLeft(h & Vector256.Create(0x7FFFu), 13).AsSingle() * Vector256.Create(HalfBits.Rebias);
+        return (magnitude.AsUInt32() | Vector256.ShiftLeft(h & Vector256.Create(0x8000u), 16)).AsSingle();
+    }
 }
 
 internal readonly unsafe struct Vec128(Vector128<float> v) : IVec<Vec128>
@@ -135,5 +238,45 @@ internal readonly unsafe struct Vec128(Vector128<float> v) : IVec<Vec128>
         var s = Vector128.WidenLower(Vector128.CreateScalarUnsafe(*(long*)p).AsSByte());
         lo = new(Vector128.ConvertToSingle(Vector128.WidenLower(s)));
         hi = new(Vector128.ConvertToSingle(Vector128.WidenUpper(s)));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadNibbles(byte* p, out Vec128 lo, out Vec128 hi)
+    {
+        var b = Vector128.WidenLower(Vector128.WidenLower(Vector128.CreateScalarUnsafe(*(uint*)p).AsByte())).AsInt32();
+        lo = new(Vector128.ConvertToSingle(b & Vector128.Create(15)));
+        hi = new(Vector128.ConvertToSingle(Vector128.ShiftRightLogical(b, 4)));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadSixBits(byte* low, byte* high, int shift, out Vec128 lo, out Vec128 hi)
+    {
+        var b = Vector128.WidenLower(Vector128.WidenLower(Vector128.CreateScalarUnsafe(*(uint*)low).AsByte())).AsInt32();
+        var h = Vector128.WidenLower(Vector128.WidenLower(Vector128.CreateScalarUnsafe(*(uint*)high).AsByte())).AsInt32();
+        var top = Vector128.Create(0x30);
+        lo = new(Vector128.ConvertToSingle((b & Vector128.Create(15)) | (Vector128.ShiftLeft(h, 4 - shift) & top)));
+        hi = new(Vector128.ConvertToSingle(Vector128.ShiftRightLogical(b, 4) | (Vector128.ShiftRightLogical(h, shift) & top)));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadUInt8(byte* p, out Vec128 lo, out Vec128 hi)
+    {
+        var w = Vector128.WidenLower(Vector128.CreateScalarUnsafe(*(ulong*)p).AsByte());
+        lo = new(Vector128.ConvertToSingle(Vector128.WidenLower(w).AsInt32()));
+        hi = new(Vector128.ConvertToSingle(Vector128.WidenUpper(w).AsInt32()));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadHalf(ushort* p, out Vec128 lo, out Vec128 hi)
+    {
+        var h = Vector128.WidenLower(Vector128.CreateScalarUnsafe(*(ulong*)p).AsUInt16());
+        lo = new(FromHalf(h));
+        hi = new(FromHalf(Vector128.WidenLower(Vector128.CreateScalarUnsafe(*(ulong*)(p + 4)).AsUInt16())));
+    }
+
+    static Vector128<float> FromHalf(Vector128<uint> h)
+    {
+        var magnitude = Vector128.ShiftLeft(h & Vector128.Create(0x7FFFu), 13).AsSingle() * Vector128.Create(HalfBits.Rebias);
+        return (magnitude.AsUInt32() | Vector128.ShiftLeft(h & Vector128.Create(0x8000u), 16)).AsSingle();
     }
 }

@@ -145,3 +145,253 @@ internal readonly unsafe struct Q8Format : IWeightFormat
         }
     }
 }
+
+/// <summary>
+/// A 4-bit weight format with 32-input sub-blocks: each weight is w = q * s - o for a nibble q in
+/// 0..15 and per-(lane, sub-block) s and o. Tiles keep the file's bits: nothing is re-rounded.
+/// A sub-block's 32 rows hold 16 bytes each; within each strip of 2 x Count lanes (Count = the
+/// kernels' vector width), byte j holds lane j in its low nibble and lane Count + j in its high
+/// nibble, so one zero-extending load, a mask and a shift give both halves of a strip.
+/// </summary>
+internal unsafe interface IQ4Format
+{
+    static abstract WeightType Type { get; }
+    static abstract long TileBytes(int input);
+    /// <summary>The GGML type whose blocks this format holds.</summary>
+    static abstract Models.Gguf.GgmlType FileType { get; }
+    /// <summary>Input rows per sub-block (one s and o each): 32, or 16 for Q6_K.</summary>
+    static abstract int SubRows { get; }
+    /// <summary>Bytes of one sub-block (what the kernels prefetch ahead).</summary>
+    static abstract int SubBytes { get; }
+    /// <summary>Row <paramref name="r"/> of a sub-block's quants (from <see cref="SubBlock"/>, plus the strip's byte offset) as floats.</summary>
+    static abstract void LoadRow<V>(byte* rows, int r, out V lo, out V hi) where V : struct, IVec<V>;
+    /// <summary>Sub-block <paramref name="index"/> (inputs SubRows x index ..): its s and o for lanes [lane, lane + 2 Count), and its rows of quants.</summary>
+    static abstract byte* SubBlock<V>(byte* tile, int index, int lane, out V sLo, out V sHi, out V oLo, out V oHi) where V : struct, IVec<V>;
+    /// <summary>One weight as a float, exactly as ggml's dequantize_row_* gives it.</summary>
+    static abstract float Get(byte* tile, int row, int lane);
+    /// <summary>Fills a tile from <paramref name="lanes"/> GGML rows of <paramref name="input"/> elements, <paramref name="stride"/> bytes apart.</summary>
+    static abstract void PackBlocks(byte* rows, long stride, int lanes, int input, byte* tile);
+}
+
+internal static unsafe class Q4Layout
+{
+    public const int RowBytes = 16;
+    public const int NibbleBytes = 32 * RowBytes;
+
+    /// <summary>The byte of a sub-block row holding <paramref name="lane"/>, and the shift of its nibble.</summary>
+    public static (int Byte, int Shift) Slot(int lane)
+    {
+        int c = MatMulKernels.VectorCount, strip = lane / (2 * c), j = lane % (2 * c);
+        return (strip * c + (j < c ? j : j - c), j < c ? 0 : 4);
+    }
+
+    public static int Get(byte* nibbles, int row, int lane)
+    {
+        var (b, shift) = Slot(lane);
+        return (nibbles[row * RowBytes + b] >> shift) & 15;
+    }
+
+    public static void Set(byte* nibbles, int row, int lane, int q)
+    {
+        var (b, shift) = Slot(lane);
+        nibbles[row * RowBytes + b] |= (byte)(q << shift);
+    }
+
+    public static float Fp16(byte* p) => (float)*(Half*)p;
+}
+
+/// <summary>
+/// GGUF Q4_0 (w = (q - 8) d, one fp16 d per 32 inputs), 4.5 bits a weight as in the file: a
+/// sub-block is the 32 lanes' d as fp16 (64 bytes), then 512 bytes of nibbles.
+/// </summary>
+internal readonly unsafe struct Q4_0Format : IQ4Format
+{
+    public static int SubRows => 32;
+    static int IQ4Format.SubBytes => SubBytes;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadRow<V>(byte* rows, int r, out V lo, out V hi) where V : struct, IVec<V> => V.LoadNibbles(rows + r * Q4Layout.RowBytes, out lo, out hi);
+    const int SubBytes = 64 + Q4Layout.NibbleBytes;
+    public static WeightType Type => WeightType.Q4_0;
+    public static Models.Gguf.GgmlType FileType => Models.Gguf.GgmlType.Q4_0;
+    public static long TileBytes(int input) => (long)(input / 32) * SubBytes;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static byte* SubBlock<V>(byte* tile, int index, int lane, out V sLo, out V sHi, out V oLo, out V oHi) where V : struct, IVec<V>
+    {
+        byte* sub = tile + (long)index * SubBytes;
+        V.LoadHalf((ushort*)sub + lane, out sLo, out sHi);
+        var eight = V.Broadcast(8f);
+        oLo = V.Multiply(sLo, eight);
+        oHi = V.Multiply(sHi, eight);
+        return sub + 64;
+    }
+
+    public static float Get(byte* tile, int row, int lane)
+    {
+        byte* sub = tile + (long)(row / 32) * SubBytes;
+        return (Q4Layout.Get(sub + 64, row % 32, lane) - 8) * Q4Layout.Fp16(sub + 2 * lane);
+    }
+
+    public static void PackBlocks(byte* rows, long stride, int lanes, int input, byte* tile)
+    {
+        new Span<byte>(tile, (int)TileBytes(input)).Clear();
+        for (int lane = 0; lane < lanes; lane++)
+        {
+            byte* block = rows + lane * stride;
+            for (int b = 0; b < input / 32; b++, block += 18)
+            {
+                byte* sub = tile + (long)b * SubBytes;
+                ((ushort*)sub)[lane] = *(ushort*)block;
+                for (int j = 0; j < 16; j++)
+                {
+                    Q4Layout.Set(sub + 64, j, lane, block[2 + j] & 15);
+                    Q4Layout.Set(sub + 64, j + 16, lane, block[2 + j] >> 4);
+                }
+            }
+        }
+    }
+}
+
+/// <summary>
+/// GGUF Q4_K (super-blocks of 256 inputs: fp16 d and dmin, eight 6-bit (scale, min) pairs;
+/// w = (d sc) q - (dmin m)). A super-block is the 32 lanes' d then dmin as fp16 (128 bytes), then
+/// per sub-block the lanes' sc and m as bytes (64) and 512 bytes of nibbles: 4.625 bits a weight
+/// against the file's 4.5, so the kernel reads each scale with one widening load instead of
+/// unpacking 6-bit fields per lane.
+/// </summary>
+internal readonly unsafe struct Q4KFormat : IQ4Format
+{
+    public static int SubRows => 32;
+    static int IQ4Format.SubBytes => SubBytes;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadRow<V>(byte* rows, int r, out V lo, out V hi) where V : struct, IVec<V> => V.LoadNibbles(rows + r * Q4Layout.RowBytes, out lo, out hi);
+    const int SubBytes = 64 + Q4Layout.NibbleBytes, SuperBytes = 128 + 8 * SubBytes;
+    public static WeightType Type => WeightType.Q4_K;
+    public static Models.Gguf.GgmlType FileType => Models.Gguf.GgmlType.Q4_K;
+    public static long TileBytes(int input) => (long)(input / 256) * SuperBytes;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static byte* SubBlock<V>(byte* tile, int index, int lane, out V sLo, out V sHi, out V oLo, out V oHi) where V : struct, IVec<V>
+    {
+        byte* super = tile + (long)(index >> 3) * SuperBytes;
+        byte* sub = super + 128 + (index & 7) * SubBytes;
+        V.LoadHalf((ushort*)super + lane, out var dLo, out var dHi);
+        V.LoadHalf((ushort*)(super + 64) + lane, out var mLo, out var mHi);
+        V.LoadUInt8(sub + lane, out var scLo, out var scHi);
+        V.LoadUInt8(sub + 32 + lane, out var minLo, out var minHi);
+        // d * sc and dmin * m are exact in fp32 (11-bit by 6-bit products), as ggml computes them.
+        sLo = V.Multiply(dLo, scLo); sHi = V.Multiply(dHi, scHi);
+        oLo = V.Multiply(mLo, minLo); oHi = V.Multiply(mHi, minHi);
+        return sub + 64;
+    }
+
+    public static float Get(byte* tile, int row, int lane)
+    {
+        byte* super = tile + (long)(row / 256) * SuperBytes;
+        byte* sub = super + 128 + (row / 32 % 8) * SubBytes;
+        float d = Q4Layout.Fp16(super + 2 * lane) * sub[lane], m = Q4Layout.Fp16(super + 64 + 2 * lane) * sub[32 + lane];
+        return d * Q4Layout.Get(sub + 64, row % 32, lane) - m;
+    }
+
+    public static void PackBlocks(byte* rows, long stride, int lanes, int input, byte* tile)
+    {
+        new Span<byte>(tile, (int)TileBytes(input)).Clear();
+        for (int lane = 0; lane < lanes; lane++)
+        {
+            byte* block = rows + lane * stride;
+            for (int b = 0; b < input / 256; b++, block += 144)
+            {
+                byte* super = tile + (long)b * SuperBytes;
+                ((ushort*)super)[lane] = *(ushort*)block;
+                ((ushort*)(super + 64))[lane] = *(ushort*)(block + 2);
+                for (int j = 0; j < 8; j++)
+                {
+                    byte* sub = super + 128 + j * SubBytes;
+                    Models.Gguf.GgmlQuantizer.ScaleMinK4(block + 4, j, out int sc, out int m);
+                    sub[lane] = (byte)sc;
+                    sub[32 + lane] = (byte)m;
+                    byte* qs = block + 16 + (j / 2) * 32;
+                    int shift = 4 * (j & 1);
+                    for (int l = 0; l < 32; l++) Q4Layout.Set(sub + 64, l, lane, (qs[l] >> shift) & 15);
+                }
+            }
+        }
+    }
+}
+
+/// <summary>
+/// GGUF Q6_K (super-blocks of 256 inputs: fp16 d, an int8 scale per 16, 6-bit q; w = (d sc)(q - 32)),
+/// 6.5625 bits a weight as in the file. A super-block is the 32 lanes' d as fp16 (64 bytes), then
+/// per 16 rows the lanes' scales (32 bytes), 16 rows of low nibbles (256) and 8 planes of top bits
+/// (128; each holds two rows, see <see cref="IVec{TSelf}.LoadSixBits"/>).
+/// </summary>
+internal readonly unsafe struct Q6KFormat : IQ4Format
+{
+    const int Sub = 32 + 16 * Q4Layout.RowBytes + 8 * Q4Layout.RowBytes, SuperBytes = 64 + 16 * Sub;
+    public static int SubRows => 16;
+    public static int SubBytes => Sub;
+    public static WeightType Type => WeightType.Q6_K;
+    public static Models.Gguf.GgmlType FileType => Models.Gguf.GgmlType.Q6_K;
+    public static long TileBytes(int input) => (long)(input / 256) * SuperBytes;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadRow<V>(byte* rows, int r, out V lo, out V hi) where V : struct, IVec<V>
+        => V.LoadSixBits(rows + r * Q4Layout.RowBytes, rows + 16 * Q4Layout.RowBytes + (r >> 1) * Q4Layout.RowBytes, 2 * (r & 1), out lo, out hi);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static byte* SubBlock<V>(byte* tile, int index, int lane, out V sLo, out V sHi, out V oLo, out V oHi) where V : struct, IVec<V>
+    {
+        byte* super = tile + (long)(index >> 4) * SuperBytes;
+        byte* sub = super + 64 + (index & 15) * Sub;
+        V.LoadHalf((ushort*)super + lane, out var dLo, out var dHi);
+        V.LoadInt8((sbyte*)sub + lane, out var scLo, out var scHi);
+        // d * sc is exact in fp32 (an 11-bit by 8-bit product), as ggml computes it.
+        sLo = V.Multiply(dLo, scLo); sHi = V.Multiply(dHi, scHi);
+        var half = V.Broadcast(32f);
+        oLo = V.Multiply(sLo, half); oHi = V.Multiply(sHi, half);
+        return sub + 32;
+    }
+
+    static int Quant(byte* sub, int row, int lane)
+    {
+        var (b, shift) = Q4Layout.Slot(lane);
+        int low = (sub[32 + row * 16 + b] >> shift) & 15;
+        int high = (sub[32 + 256 + (row >> 1) * 16 + b] >> (shift + 2 * (row & 1))) & 3;
+        return low | high << 4;
+    }
+
+    public static float Get(byte* tile, int row, int lane)
+    {
+        byte* super = tile + (long)(row / 256) * SuperBytes;
+        byte* sub = super + 64 + (row / 16 % 16) * Sub;
+        float ds = Q4Layout.Fp16(super + 2 * lane) * ((sbyte*)sub)[lane];
+        return ds * (Quant(sub, row % 16, lane) - 32);
+    }
+
+    public static void PackBlocks(byte* rows, long stride, int lanes, int input, byte* tile)
+    {
+        new Span<byte>(tile, (int)TileBytes(input)).Clear();
+        for (int lane = 0; lane < lanes; lane++)
+        {
+            byte* block = rows + lane * stride;
+            var (b, shift) = Q4Layout.Slot(lane);
+            for (int s = 0; s < input / 256; s++, block += 210)
+            {
+                byte* super = tile + (long)s * SuperBytes;
+                ((ushort*)super)[lane] = *(ushort*)(block + 208);
+                for (int e = 0; e < 256; e++)
+                {
+                    // ggml's Q6_K order: halves of 128, each four groups of 32 (low/high nibbles of ql, 2-bit fields of qh).
+                    int half = e / 128, g = e % 128 / 32, l = e % 32;
+                    byte ql = block[half * 64 + l + 32 * (g & 1)], qh = block[128 + half * 32 + l];
+                    int q = ((ql >> (4 * (g >> 1))) & 15) | ((qh >> (2 * g)) & 3) << 4;
+                    byte* sub = super + 64 + (e / 16) * Sub;
+                    ((sbyte*)sub)[lane] = ((sbyte*)(block + 192))[e / 16];
+                    int row = e % 16;
+                    sub[32 + row * 16 + b] |= (byte)((q & 15) << shift);
+                    sub[32 + 256 + (row >> 1) * 16 + b] |= (byte)((q >> 4) << (shift + 2 * (row & 1)));
+                }
+            }
+        }
+    }
+}

@@ -19,11 +19,14 @@ public class BatchTests
         }
         yield return ["qwen3", WeightType.F32];
         yield return ["gpt_neo", WeightType.BF16];
+        yield return ["gpt2", WeightType.Q4_0];
+        yield return ["gpt2-256", WeightType.Q4_K];   // Q4_K needs inputs in multiples of 256
     }
 
     static ModelConfig Config(string family) => family switch
     {
         "gpt2" => TestModels.TinyConfig(vocab: 300, d: 64, heads: 4),
+        "gpt2-256" => TestModels.TinyConfig(vocab: 300, d: 256, heads: 4, layers: 1),
         "llama" => ArchitectureTests.TinyLlama("llama", kvHeads: 2, vocab: 300),
         "qwen3" => ArchitectureTests.TinyLlama("qwen3", kvHeads: 2, vocab: 300) with { QueryKeyNorm = true, HeadDimension = 16 },
         _ => ModelConfig.Parse("""

@@ -20,11 +20,13 @@ public class MatMulKernelTests
     public static TheoryData<WeightType, int, int, int> Shapes()
     {
         var data = new TheoryData<WeightType, int, int, int>();
-        foreach (var type in new[] { WeightType.F32, WeightType.BF16, WeightType.Q8_0 })
+        foreach (var type in new[] { WeightType.F32, WeightType.BF16, WeightType.Q8_0, WeightType.Q4_0, WeightType.Q4_K })
         {
             // Inputs and outputs that are and are not multiples of the 32-row block and 32-lane tile;
-            // every block size of positions (8, 4, 2, 1) and their remainders.
-            foreach (var (input, output) in new[] { (64, 96), (37, 45), (5, 7), (100, 300) })
+            // every block size of positions (8, 4, 2, 1) and their remainders. The 4-bit types need
+            // whole blocks of inputs (Q4_K 256, Q4_0 32; other shapes fall back to the next type).
+            var shapes = type is WeightType.Q4_0 or WeightType.Q4_K ? new[] { (256, 96), (512, 45), (64, 33), (37, 45) } : new[] { (64, 96), (37, 45), (5, 7), (100, 300) };
+            foreach (var (input, output) in shapes)
                 foreach (int rows in new[] { 1, 2, 3, 4, 5, 6, 7, 8, 11, 13, 17 })
                     if (input * output * rows < 200_000) data.Add(type, input, output, rows);
         }

@@ -26,7 +26,7 @@ public class GgufDequantTests(ITestOutputHelper output)
     // magnitudes whose fp16 scales are subnormal or flush to zero, magnitudes near the top of fp16's
     // range, blocks of one sign (Q4_1/K-quant minimums), all-zero blocks, and rows whose blocks
     // differ in scale by orders of magnitude.
-    static readonly (string Name, Func<Random, int, float> Value)[] Distributions =
+    internal static readonly (string Name, Func<Random, int, float> Value)[] Distributions =
     [
         ("normal", (r, _) => Normal(r)),
         ("tiny", (r, _) => Normal(r) * 1e-6f),

@@ -47,8 +47,8 @@ public class GgufParityTests(ITestOutputHelper output)
         int[] prompt = TestModels.RandomTokens(PromptLength, c.VocabSize, seed: 82);
         var (llamaLogits, llamaContinuation) = LlamaCpp(quantized, prompt);
         using var exact = LanguageModel.Load(quantized, WeightType.F32);       // the file's weights, dequantized
-        using var auto = LanguageModel.Load(quantized);                         // --dtype auto: q8_0 at run time
-        Assert.Equal(WeightType.Q8_0, auto.Model.WeightType);
+        using var auto = LanguageModel.Load(quantized);                         // --dtype auto: Q4_K / Q6_K native, other types q8_0
+        Assert.Equal(quantization switch { LLamaFtype.MOSTLY_Q4_K_M => WeightType.Q4_K, LLamaFtype.MOSTLY_Q6_K => WeightType.Q6_K, _ => WeightType.Q8_0 }, auto.Model.WeightType);
         if (quantization == LLamaFtype.MOSTLY_Q8_0)
         {
             // Q8_0 stays Q8_0 block for block: the file llama.cpp quantized runs exactly as our own
@@ -60,7 +60,7 @@ public class GgufParityTests(ITestOutputHelper output)
             fromFolder.Forward(prompt);
             for (int i = 0; i < prompt.Length; i++) Assert.Equal(fromFolder.Logits(i).ToArray(), fromFile.Logits(i).ToArray());
         }
-        foreach (var (lm, name) in new[] { (exact, "fp32"), (auto, "auto (q8_0)") })
+        foreach (var (lm, name) in new[] { (exact, "fp32"), (auto, $"auto ({auto.Model.WeightType.Name()})") })
         {
             var session = lm.Model.CreateSession();
             session.Forward(prompt);

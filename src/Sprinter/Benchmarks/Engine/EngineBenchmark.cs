@@ -15,6 +15,8 @@ public interface IPassTimer : IDisposable
     /// <summary>The weight type as the engine names it (fp32, bf16, q8_0; F32, F16, Q8_0, Q4_0).</summary>
     string DType { get; }
     long WeightBytes { get; }
+    /// <summary>The GGUF file type (Q4_K_M, Q4_0, ...) when every engine of the run times the same file; null otherwise.</summary>
+    string? File => null;
     /// <summary>Runs one pass over <paramref name="k"/> new positions (all logits) and rolls back; returns ms.</summary>
     double TimePass(int k);
 }
@@ -27,9 +29,10 @@ public sealed class SprinterPassTimer : IPassTimer
     readonly int _context;
     readonly bool _ownsModel;
 
-    public SprinterPassTimer(TransformerModel model, int maxPositions, int context = 32, bool ownsModel = true)
+    public SprinterPassTimer(TransformerModel model, int maxPositions, int context = 32, bool ownsModel = true, string? file = null)
     {
         _model = model;
+        File = file;
         _ownsModel = ownsModel;
         _context = context;
         _session = model.CreateSession(Math.Min(model.Config.MaxPositions, context + maxPositions));
@@ -40,6 +43,7 @@ public sealed class SprinterPassTimer : IPassTimer
     public string Engine => "sprinter";
     public string DType => _model.WeightType.Name();
     public long WeightBytes => _model.WeightBytes;
+    public string? File { get; }
 
     public double TimePass(int k)
     {
@@ -59,7 +63,7 @@ public sealed class SprinterPassTimer : IPassTimer
 }
 
 /// <summary>The median of one engine, type and number of positions.</summary>
-public sealed record PassTiming(string Engine, string DType, int Positions, double MedianMs, long WeightBytes);
+public sealed record PassTiming(string Engine, string DType, int Positions, double MedianMs, long WeightBytes, string? File = null);
 
 /// <summary>Measurements behind <c>sprinter bench-engine</c> and the llama.cpp side-by-side benchmark.</summary>
 public static class EngineBenchmark
@@ -224,7 +228,7 @@ public static class EngineBenchmark
             {
                 var sample = new double[runs];
                 for (int r = 0; r < runs; r++) sample[r] = times[t, j, r];
-                results.Add(new PassTiming(timers[t].Engine, timers[t].DType, positions[j], Median(sample), timers[t].WeightBytes));
+                results.Add(new PassTiming(timers[t].Engine, timers[t].DType, positions[j], Median(sample), timers[t].WeightBytes, timers[t].File));
             }
         return results;
     }

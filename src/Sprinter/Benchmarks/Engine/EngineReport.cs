@@ -14,19 +14,23 @@ public sealed record EngineReport(string Model, string InstructionSet, int Threa
         "fp32" => "F32",
         "bf16" => "F16",
         "q8_0" => "Q8_0",
+        "q4_0" => "Q4_0",
+        "q4_k" => "Q4_K_M",
         _ => null,
     };
 
     public double FloorMs(PassTiming t) => t.WeightBytes / (BandwidthGBs * 1e6);
 
     double? SinglePositionMs(PassTiming t) =>
-        Timings.FirstOrDefault(o => o.Engine == t.Engine && o.DType == t.DType && o.Positions == 1)?.MedianMs;
+        Timings.FirstOrDefault(o => o.Engine == t.Engine && o.DType == t.DType && o.File == t.File && o.Positions == 1)?.MedianMs;
 
     /// <summary>Our time divided by llama.cpp's for the comparable type at the same k (below 1: we are faster).</summary>
     public double? VersusPeer(PassTiming t)
     {
-        if (t.Engine != "sprinter" || PeerType(t.DType) is not string peer) return null;
-        var other = Timings.FirstOrDefault(o => o.Engine != "sprinter" && o.DType == peer && o.Positions == t.Positions);
+        if (t.Engine != "sprinter") return null;
+        // Timing one file: the peer that read that file; otherwise the peer type of ours.
+        var other = t.File is not null ? Timings.FirstOrDefault(o => o.Engine != "sprinter" && o.File == t.File && o.Positions == t.Positions)
+            : PeerType(t.DType) is string peer ? Timings.FirstOrDefault(o => o.Engine != "sprinter" && o.DType == peer && o.Positions == t.Positions) : null;
         return other is null ? null : t.MedianMs / other.MedianMs;
     }
 
@@ -44,7 +48,8 @@ public sealed record EngineReport(string Model, string InstructionSet, int Threa
         foreach (var t in Timings)
         {
             string k1 = SinglePositionMs(t) is double one ? F(t.MedianMs / one, "F2") : "";
-            string row = $"{t.DType} | {F(t.WeightBytes / 1e6, "F1")} | {t.Positions} | {F(t.MedianMs, t.MedianMs < 1 ? "F3" : "F2")} | {F(t.MedianMs / FloorMs(t), "F2")} | {k1}";
+            string weights = t.File is null || t.File == t.DType ? t.DType : $"{t.DType} ({t.File} file)";
+            string row = $"{weights} | {F(t.WeightBytes / 1e6, "F1")} | {t.Positions} | {F(t.MedianMs, t.MedianMs < 1 ? "F3" : "F2")} | {F(t.MedianMs / FloorMs(t), "F2")} | {k1}";
             sb.AppendLine(peers ? $"| {t.Engine} | {row} | {(VersusPeer(t) is double v ? F(v, "F2") : "")} |" : $"| {row} |");
         }
         return sb.ToString();
@@ -57,7 +62,7 @@ public sealed record EngineReport(string Model, string InstructionSet, int Threa
         {
             var entry = new JsonObject
             {
-                ["engine"] = t.Engine, ["dtype"] = t.DType, ["positions"] = t.Positions, ["ms"] = Math.Round(t.MedianMs, 3),
+                ["engine"] = t.Engine, ["dtype"] = t.DType, ["file"] = t.File, ["positions"] = t.Positions, ["ms"] = Math.Round(t.MedianMs, 3),
                 ["weight_gbs"] = Math.Round(t.WeightBytes / (t.MedianMs * 1e6), 2), ["weight_bytes"] = t.WeightBytes,
                 ["vs_floor"] = Math.Round(t.MedianMs / FloorMs(t), 3),
             };

@@ -76,10 +76,60 @@ public static class GgufModel
         f.Tensors.TryGetValue(name, out var t) ? t : throw new InvalidInputException($"{f.Path}: tensor '{name}' is missing; the file is incomplete or not a supported model.");
 
     /// <summary>The file's weights as the one transformer at <paramref name="type"/> (null: <see cref="AutoWeightType"/>).</summary>
+    /// <remarks>
+    /// Auto runs each matrix in its own block type where a native one exists (Q8_0 through its exact
+    /// float values, Q4_0, Q4_K and Q6_K as the file's blocks) and the rest (Q4_1, Q5_*, Q2_K, Q3_K,
+    /// Q5_K) as q8_0. An explicit q4_0 or q4_k keeps the tensors already in that type as they are
+    /// and quantizes the others with ggml's reference quantizer.
+    /// </remarks>
     public static TransformerModel Load(GgufFile f, ModelConfig c, WeightType? type)
     {
         var pool = new FloatArrayPool();
-        return TransformerModel.FromTensors(c, Tensors(f, c, pool), type ?? AutoWeightType(f), f.Path, pool);
+        Func<GgmlType, bool>? native = type switch
+        {
+            null => t => t is GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q6_K,
+            WeightType.Q4_0 => t => t == GgmlType.Q4_0,
+            WeightType.Q4_K => t => t == GgmlType.Q4_K,
+            _ => null,
+        };
+        var fallback = type ?? (AutoWeightType(f) is WeightType.Q4_0 or WeightType.Q4_K or WeightType.Q6_K ? WeightType.Q8_0 : AutoWeightType(f));
+        return TransformerModel.FromTensors(c, Tensors(f, c, pool), fallback, f.Path, pool, native is null ? null : Blocks(f, c, native))
+            .WithWeightType(type ?? AutoWeightType(f));
+    }
+
+    /// <summary>
+    /// Matrices whose storage type <paramref name="native"/> accepts, as the file's rows of blocks
+    /// ([out, in]; arch llama's Q/K rows put back in Hugging Face's order, a row permutation that
+    /// moves whole rows of blocks), for the packer to keep without a float round trip.
+    /// </summary>
+    public static Func<string, (MatrixPart Part, long[] Shape)?> Blocks(GgufFile f, ModelConfig c, Func<GgmlType, bool> native)
+    {
+        // The family table names each Hugging Face tensor in GGUF and says which rows come in llama.cpp's pair order.
+        var specs = Architectures.Of(c).Tensors(c).Where(s => s.Gguf is not null).ToDictionary(s => s.Hf);
+        return name =>
+        {
+            if (!specs.TryGetValue(name.StartsWith("transformer.", StringComparison.Ordinal) ? name[12..] : name, out var spec)) return null;
+            string ggufName = spec.Gguf!;
+            bool pairs = spec.PairRows;
+            if (!f.Tensors.TryGetValue(ggufName, out var t) || t.Dimensions.Length != 2 || !native(t.Type)) return null;
+            int rows = (int)t.Dimensions[1], cols = (int)t.Dimensions[0];
+            byte[] data = f.Bytes(t).ToArray();
+            if (pairs)
+            {
+                long rowBytes = data.Length / rows;
+                var halves = new byte[data.Length];
+                int half = c.HeadSize / 2;
+                for (int head = 0; head + c.HeadSize <= rows; head += c.HeadSize)
+                    for (int i = 0; i < half; i++)
+                    {
+                        Array.Copy(data, (head + 2 * i) * rowBytes, halves, (head + i) * rowBytes, rowBytes);
+                        Array.Copy(data, (head + 2 * i + 1) * rowBytes, halves, (head + half + i) * rowBytes, rowBytes);
+                    }
+                data = halves;
+            }
+            var type = t.Type switch { GgmlType.Q4_0 => WeightType.Q4_0, GgmlType.Q6_K => WeightType.Q6_K, _ => WeightType.Q4_K };
+            return (new MatrixPart { Outputs = rows, Blocks = data, Type = type }, [rows, cols]);
+        };
     }
 
     /// <summary>
@@ -122,14 +172,18 @@ public static class GgufModel
 
     /// <summary>
     /// <c>--dtype auto</c> for a GGUF file: Q8_0 stays q8_0 (bit-exact: the same blocks of 32 with
-    /// one scale), the 4-, 5- and 6-bit and K types become q8_0 too (8 bits hold every value they
-    /// decode to within half a step of its block's scale), an all-BF16 file stays bf16, and F16 or
-    /// F32 run as fp32.
+    /// one scale), Q4_0, Q4_K and Q6_K run natively as their blocks, the other 4-, 5- and 6-bit and K types
+    /// become q8_0 (8 bits hold every value they decode to within half a step of its block's scale),
+    /// an all-BF16 file stays bf16, and F16 or F32 run as fp32. A mixed file is named after the type
+    /// of most of its weights (a Q4_K_M file: q4_k, its Q6_K tensors running as q6_k).
     /// </summary>
     public static WeightType AutoWeightType(GgufFile f)
     {
         var matrices = f.TensorList.Where(t => t.Dimensions.Length == 2).ToList();
-        if (matrices.Any(t => t.Type is not (GgmlType.F32 or GgmlType.F16 or GgmlType.BF16))) return WeightType.Q8_0;
+        // A quantized file is named after the run-time type that holds most of its weights.
+        if (matrices.Any(t => t.Type is not (GgmlType.F32 or GgmlType.F16 or GgmlType.BF16)))
+            return matrices.GroupBy(t => t.Type switch { GgmlType.Q4_0 => WeightType.Q4_0, GgmlType.Q4_K => WeightType.Q4_K, GgmlType.Q6_K => WeightType.Q6_K, _ => WeightType.Q8_0 })
+                .MaxBy(g => g.Sum(t => t.ElementCount))!.Key;
         return matrices.Count > 0 && matrices.All(t => t.Type == GgmlType.BF16) ? WeightType.BF16 : WeightType.F32;
     }
 

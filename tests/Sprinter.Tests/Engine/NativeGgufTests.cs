@@ -1,0 +1,68 @@
+using LLama.Native;
+using Sprinter.Engine;
+using Sprinter.Models;
+using Sprinter.Models.Gguf;
+using Sprinter.Tests.Models;
+using Xunit.Abstractions;
+
+namespace Sprinter.Tests.Engine;
+
+/// <summary>
+/// Files llama.cpp quantized, run at <c>--dtype auto</c> (Q4_0, Q4_K and Q6_K tensors kept as their
+/// blocks) against the same file dequantized to fp32: the weights are the same numbers, so the
+/// logits may differ only by fp32 summation order.
+/// </summary>
+public class NativeGgufTests(ITestOutputHelper output)
+{
+    // Bound, derived: both runs multiply the same weights; the 4-bit kernels sum q x per sub-block
+    // and subtract o sum(x) (cancellation of a few ulps of sums ~8x the result), so each matmul
+    // output moves by ~1e-6 relative and logits by ~1e-5 of their scale after 2 layers. Running a
+    // tensor through q8_0 instead moves them by ~1e-2; a wrong nibble order or scale by > 10%.
+    const double RelativeTolerance = 1e-5;   // measured 4e-7 to 9e-7 (AVX-512)
+
+    [Theory]
+    [InlineData(LLamaFtype.MOSTLY_Q4_0, WeightType.Q4_0)]
+    [InlineData(LLamaFtype.MOSTLY_Q4_K_M, WeightType.Q4_K)]
+    [InlineData(LLamaFtype.MOSTLY_Q6_K, WeightType.Q6_K)]
+    public void NativeBlocksGiveTheLogitsOfTheDequantizedFile(LLamaFtype quantization, WeightType expected)
+    {
+        // Tied embeddings: llama.cpp leaves a separate output matrix of this tiny vocabulary (260) in F32,
+        // which would run as q8_0; the tied token_embd is quantized.
+        var c = GgufTests.Family("llama", d: 256, inner: 512) with { HeadCount = 4, KeyValueHeadCount = 2, HeadDimension = 0, MaxPositions = 64, TieWordEmbeddings = true };
+        string folder = GgufTests.Folder(c, 91);
+        string f32 = Path.Combine(folder, "model-f32.gguf"), quantized = Path.Combine(folder, $"model-{quantization}.gguf");
+        GgufWriter.Convert(folder, f32, GgufType.F32);
+        LlamaParityTests.LoadNative();
+        Assert.True(LLama.LLamaQuantizer.Quantize(f32, quantized, quantization, 2), $"llama.cpp could not quantize to {quantization}");
+        using (var file = GgufFile.Open(quantized))
+            output.WriteLine($"{quantization}: {string.Join(", ", GgufModel.TypeCounts(file).Select(kv => $"{kv.Value} {kv.Key}"))}; float matrices: " +
+                string.Join(", ", file.TensorList.Where(t => t.Dimensions.Length == 2 && t.Type == GgmlType.F32).Select(t => t.Name + t.ShapeText)));
+
+        using var exact = LanguageModel.Load(quantized, WeightType.F32);
+        using var native = LanguageModel.Load(quantized);
+        Assert.Equal(expected, native.Model.WeightType);
+        var types = native.Model.Layers.SelectMany(l => new[] { l.Qkv, l.AttnProj, l.Fc, l.FcProj }).Append(native.Model.OutputProjection)
+            .SelectMany(m => m.Types).Distinct().ToList();
+        output.WriteLine($"run-time types: {string.Join(", ", types.Select(t => t.Name()))}");
+        Assert.DoesNotContain(WeightType.Q8_0, types);   // every quantized tensor ran in its own type
+
+        int[] prompt = TestModels.RandomTokens(12, c.VocabSize, seed: 92);
+        var a = exact.Model.CreateSession();
+        var b = native.Model.CreateSession();
+        a.Forward(prompt);
+        b.Forward(prompt);
+        double worst = 0, scale = 0;
+        for (int i = 0; i < prompt.Length; i++)
+        {
+            var x = a.Logits(i);
+            var y = b.Logits(i);
+            for (int v = 0; v < x.Length; v++)
+            {
+                scale = Math.Max(scale, Math.Abs(x[v]));
+                worst = Math.Max(worst, Math.Abs(x[v] - y[v]));
+            }
+        }
+        output.WriteLine($"max |logit diff| {worst:E2} = {worst / scale:E2} of max |logit| {scale:F3} ({MatMulKernels.InstructionSet})");
+        Assert.True(worst <= RelativeTolerance * scale, $"max |logit diff| {worst:E3} > {RelativeTolerance:E0} of {scale:F3}");
+    }
+}

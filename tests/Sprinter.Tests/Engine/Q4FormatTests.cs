@@ -1,0 +1,117 @@
+using Sprinter.Engine;
+using Sprinter.Models.Gguf;
+
+namespace Sprinter.Tests.Engine;
+
+/// <summary>
+/// The 4-bit run-time types keep a GGUF file's blocks: every weight of a packed tile equals what
+/// ggml's dequantizer gives for the file's bytes (bit for bit), and a matrix fused from parts in
+/// different types multiplies as its stored weights say. In the CI filter (Sprinter.Tests.Engine),
+/// so the AVX2, 128-bit and scalar kernels run these too.
+/// </summary>
+public unsafe class Q4FormatTests
+{
+    static float[] Random(int n, int seed)
+    {
+        var rng = new Random(seed);
+        return Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1) * (rng.Next(10) == 0 ? 4f : 1f)).ToArray();
+    }
+
+    static byte[] Quantize(GgmlType type, float[] rows)
+    {
+        var bytes = new byte[GgmlTypes.RowBytes(type, rows.Length)];
+        fixed (float* x = rows) fixed (byte* y = bytes) GgmlQuantizer.Quantize(type, x, y, rows.Length);
+        return bytes;
+    }
+
+    /// <summary>Random Q6_K blocks (no quantizer for it here): random quants and scales, a finite d.</summary>
+    static byte[] RandomQ6K(int input, int output, int seed)
+    {
+        var rng = new Random(seed);
+        var bytes = new byte[GgmlTypes.RowBytes(GgmlType.Q6_K, (long)input * output)];
+        rng.NextBytes(bytes);
+        for (int b = 0; b < bytes.Length; b += 210) BitConverter.TryWriteBytes(bytes.AsSpan(b + 208), (Half)(rng.NextDouble() * 0.01));
+        return bytes;
+    }
+
+    [Fact]
+    public void Q6KBlocksHoldExactlyTheFilesValues()
+    {
+        int input = 512, output = 70;
+        var blocks = RandomQ6K(input, output, 11);
+        var expected = new float[input * output];
+        GgmlDequantizer.Dequantize(GgmlType.Q6_K, blocks, expected);
+        using var m = PackedMatrix.FromParts([new MatrixPart { Outputs = output, Blocks = blocks, Type = WeightType.Q6_K }], input, outIn: true);
+        for (int o = 0; o < output; o++)
+            for (int i = 0; i < input; i++)
+                Assert.Equal(BitConverter.SingleToInt32Bits(expected[(long)o * input + i]), BitConverter.SingleToInt32Bits(m.Get(i, o)));
+    }
+
+    [Theory]
+    [InlineData(GgmlType.Q4_0, WeightType.Q4_0, 96, 70)]
+    [InlineData(GgmlType.Q4_K, WeightType.Q4_K, 512, 70)]
+    public void PackedBlocksHoldExactlyTheFilesValues(GgmlType fileType, WeightType type, int input, int output)
+    {
+        var w = Random(input * output, 3);            // [out, in], as a GGUF tensor
+        var blocks = Quantize(fileType, w);
+        var expected = new float[w.Length];
+        GgmlDequantizer.Dequantize(fileType, blocks, expected);
+        using var m = PackedMatrix.FromParts([new MatrixPart { Outputs = output, Blocks = blocks, Type = type }], input, outIn: true);
+        Assert.Equal(type, m.Type);
+        for (int o = 0; o < output; o++)
+            for (int i = 0; i < input; i++)
+                Assert.Equal(BitConverter.SingleToInt32Bits(expected[(long)o * input + i]), BitConverter.SingleToInt32Bits(m.Get(i, o)));
+        // Quantizing the same floats at load gives the same tile.
+        using var fromFloats = PackedMatrix.FromOutIn(w, input, output, type);
+        for (int o = 0; o < output; o++)
+            for (int i = 0; i < input; i++) Assert.Equal(m.Get(i, o), fromFloats.Get(i, o));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(4)]
+    [InlineData(5)]
+    [InlineData(8)]
+    [InlineData(16)]
+    public void MixedPartsMultiplyAsTheirStoredWeights(int rows)
+    {
+        // A fused q/k/v as a Q4_K_M file holds it: Q4_K and Q6_K kept as blocks, a part from floats at
+        // q8_0, and a Q4_0 part; the last part's width is not a multiple of a tile.
+        int input = 256;
+        int[] outputs = [64, 32, 96, 32, 45];
+        var parts = new List<MatrixPart>
+        {
+            new() { Outputs = 64, Blocks = Quantize(GgmlType.Q4_K, Random(input * 64, 1)), Type = WeightType.Q4_K },
+            new() { Outputs = 32, Floats = Random(input * 32, 2), Type = WeightType.Q8_0 },
+            new() { Outputs = 96, Blocks = Quantize(GgmlType.Q4_0, Random(input * 96, 4)), Type = WeightType.Q4_0 },
+            new() { Outputs = 32, Blocks = RandomQ6K(input, 32, 6), Type = WeightType.Q6_K },
+            new() { Outputs = 45, Floats = Random(input * 45, 5), Type = WeightType.Q4_K },
+        };
+        using var m = PackedMatrix.FromParts(parts, input, outIn: true);
+        Assert.Equal([WeightType.Q4_K, WeightType.Q8_0, WeightType.Q4_0, WeightType.Q6_K, WeightType.Q4_K], m.Types.ToArray());
+        var x = Random(rows * input, 7);
+        var bias = Random(outputs.Sum(), 8);
+        var y = new float[rows * m.Out];
+        m.Multiply(x, y, rows, bias);
+        for (int p = 0; p < rows; p++)
+            for (int o = 0; o < m.Out; o++)
+            {
+                double expected = bias[o];
+                for (int i = 0; i < input; i++) expected += (double)m.Get(i, o) * x[p * input + i];
+                // fp32 sums of 256 products of size <= 4 x 1, in another order: 1e-5 per input is ~100 ulps of the result.
+                Assert.True(Math.Abs(y[p * m.Out + o] - expected) <= 1e-5 * input, $"rows={rows}: y[{p},{o}] = {y[p * m.Out + o]}, expected {expected}");
+            }
+    }
+
+    [Fact]
+    public void FourBitTypesFallBackWhereBlocksDoNotFit()
+    {
+        Assert.Equal(WeightType.Q4_K, WeightType.Q4_K.Fit(512));
+        Assert.Equal(WeightType.Q4_0, WeightType.Q4_K.Fit(128));
+        Assert.Equal(WeightType.Q8_0, WeightType.Q4_K.Fit(100));
+        Assert.Equal(WeightType.Q8_0, WeightType.Q4_0.Fit(40));
+        using var m = PackedMatrix.FromOutIn(Random(128 * 40, 9), 128, 40, WeightType.Q4_K);
+        Assert.Equal(WeightType.Q4_0, m.Type);
+    }
+}
