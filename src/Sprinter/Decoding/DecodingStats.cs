@@ -57,6 +57,8 @@ public sealed class DecodingStats
     public List<int> KeptAtPosition { get; } = [];
     /// <summary>Tokens committed by each round (the histogram of tokens per target call).</summary>
     public List<int> TokensPerRound { get; } = [];
+    /// <summary>Rounds whose proposal came from prompt lookup (not the draft model).</summary>
+    public int LookupRounds { get; set; }
     /// <summary>Kept tokens that came from SPRINTER's lookahead.</summary>
     public int LookaheadTokens { get; set; }
     /// <summary>The online calibration of the verifier's threshold (null: a fixed threshold).</summary>
@@ -123,6 +125,7 @@ public sealed class DecodingStats
             ["unverified"] = Unverified,
             ["sampled"] = Sampled,
             ["lookahead_tokens"] = LookaheadTokens,
+            ["lookup_rounds"] = LookupRounds,
             ["tokens_per_target_call"] = R(TokensPerTargetCall),
             ["target_calls_per_token"] = R(TargetCallsPerToken),
             ["acceptance_rate"] = R(AcceptanceRate),

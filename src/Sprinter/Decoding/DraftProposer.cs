@@ -35,6 +35,7 @@ internal sealed class DraftProposer(TransformerModel draft)
             if (s.Kind == SequenceKind.Speculative && s.Options.PromptLookup && PromptLookup.Propose(s))
             {
                 s.LookupRound = true;
+                s.Stats.LookupRounds++;
                 continue;   // the draft reads the copied tokens with the next round's catch-up
             }
             if (s.Kind == SequenceKind.Speculative && s.RoundCap == 0) continue;   // a plain AR step this time
