@@ -19,10 +19,11 @@ namespace Sprinter.Engine;
 /// so on an AVX-512 host an integer kernel would run at half the vector width; and rounding the
 /// activations to 8 bits moves the logits (llama.cpp's differ from the exact product by 0.5-2%,
 /// GgufParityTests), where this kernel gives the dequantized file's fp32 logits within 1e-6. The
-/// integer kernel was not built and timed (a time limit); the choice rests on one interleaved
-/// PeerBench run beside llama.cpp's integer kernels (Llama-3.2-1B shape, Zen 5, AVX-512, README's
-/// GGUF section): this kernel was 0.18-0.52x llama.cpp's time at k = 2 to 16 on Q4_0, Q4_K_M and
-/// Q6_K files; at k = 1 it was 0.20x on Q4_0 but 1.55x on Q4_K_M, on a host shared with other jobs.
+/// integer kernel was not built and timed (a time limit); the choice rests on interleaved PeerBench
+/// runs beside llama.cpp's integer kernels (Llama-3.2-1B shape, Zen 5, AVX-512, README's GGUF
+/// section, a host shared with other jobs): this kernel took 0.08-0.46x llama.cpp's time at k = 1
+/// to 16 on Q4_0, Q4_K_M and Q6_K files in the table's run; at a quieter moment it took 0.74x
+/// (Q4_0) and 1.20x (Q4_K_M, before its scales were widened to fp32) at k = 1, 0.83-0.87x at k = 4.
 /// </para>
 /// </summary>
 internal static unsafe class Q4Kernels

@@ -254,10 +254,12 @@ internal readonly unsafe struct Q4_0Format : IQ4Format
 
 /// <summary>
 /// GGUF Q4_K (super-blocks of 256 inputs: fp16 d and dmin, eight 6-bit (scale, min) pairs;
-/// w = (d sc) q - (dmin m)). A super-block is the 32 lanes' d then dmin as fp16 (128 bytes), then
-/// per sub-block the lanes' sc and m as bytes (64) and 512 bytes of nibbles: 4.625 bits a weight
-/// against the file's 4.5, so the kernel reads each scale with one widening load instead of
-/// unpacking 6-bit fields per lane.
+/// w = (d sc) q - (dmin m)). A super-block is the 32 lanes' d then dmin widened to fp32 (256 bytes,
+/// exact), then per sub-block the lanes' sc and m as bytes (64) and 512 bytes of nibbles: 4.75 bits
+/// a weight against the file's 4.5, so the kernel reads each scale with one load instead of
+/// unpacking 6-bit fields and halves at every sub-block. With d and dmin as fp16 (4.625 bits) q4_k
+/// took 1.41x q4_0's time at k = 1 in one PeerBench run (Llama-3.2-1B shape, Zen 5, AVX-512), 1.04x
+/// with fp32 in the next (the files hold 1.05x the bytes).
 /// </summary>
 internal readonly unsafe struct Q4KFormat : IQ4Format
 {
@@ -265,7 +267,7 @@ internal readonly unsafe struct Q4KFormat : IQ4Format
     static int IQ4Format.SubBytes => SubBytes;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void LoadRow<V>(byte* rows, int r, out V lo, out V hi) where V : struct, IVec<V> => V.LoadNibbles(rows + r * Q4Layout.RowBytes, out lo, out hi);
-    const int SubBytes = 64 + Q4Layout.NibbleBytes, SuperBytes = 128 + 8 * SubBytes;
+    const int SubBytes = 64 + Q4Layout.NibbleBytes, SuperBytes = 256 + 8 * SubBytes;
     public static WeightType Type => WeightType.Q4_K;
     public static Models.Gguf.GgmlType FileType => Models.Gguf.GgmlType.Q4_K;
     public static long TileBytes(int input) => (long)(input / 256) * SuperBytes;
@@ -274,9 +276,9 @@ internal readonly unsafe struct Q4KFormat : IQ4Format
     public static byte* SubBlock<V>(byte* tile, int index, int lane, out V sLo, out V sHi, out V oLo, out V oHi) where V : struct, IVec<V>
     {
         byte* super = tile + (long)(index >> 3) * SuperBytes;
-        byte* sub = super + 128 + (index & 7) * SubBytes;
-        V.LoadHalf((ushort*)super + lane, out var dLo, out var dHi);
-        V.LoadHalf((ushort*)(super + 64) + lane, out var mLo, out var mHi);
+        byte* sub = super + 256 + (index & 7) * SubBytes;
+        float* d = (float*)super + lane, dmin = (float*)(super + 128) + lane;
+        V dLo = V.Load(d), dHi = V.Load(d + V.Count), mLo = V.Load(dmin), mHi = V.Load(dmin + V.Count);
         V.LoadUInt8(sub + lane, out var scLo, out var scHi);
         V.LoadUInt8(sub + 32 + lane, out var minLo, out var minHi);
         // d * sc and dmin * m are exact in fp32 (11-bit by 6-bit products), as ggml computes them.
@@ -288,8 +290,8 @@ internal readonly unsafe struct Q4KFormat : IQ4Format
     public static float Get(byte* tile, int row, int lane)
     {
         byte* super = tile + (long)(row / 256) * SuperBytes;
-        byte* sub = super + 128 + (row / 32 % 8) * SubBytes;
-        float d = Q4Layout.Fp16(super + 2 * lane) * sub[lane], m = Q4Layout.Fp16(super + 64 + 2 * lane) * sub[32 + lane];
+        byte* sub = super + 256 + (row / 32 % 8) * SubBytes;
+        float d = ((float*)super)[lane] * sub[lane], m = ((float*)(super + 128))[lane] * sub[32 + lane];
         return d * Q4Layout.Get(sub + 64, row % 32, lane) - m;
     }
 
@@ -302,11 +304,11 @@ internal readonly unsafe struct Q4KFormat : IQ4Format
             for (int b = 0; b < input / 256; b++, block += 144)
             {
                 byte* super = tile + (long)b * SuperBytes;
-                ((ushort*)super)[lane] = *(ushort*)block;
-                ((ushort*)(super + 64))[lane] = *(ushort*)(block + 2);
+                ((float*)super)[lane] = Q4Layout.Fp16(block);
+                ((float*)(super + 128))[lane] = Q4Layout.Fp16(block + 2);
                 for (int j = 0; j < 8; j++)
                 {
-                    byte* sub = super + 128 + j * SubBytes;
+                    byte* sub = super + 256 + j * SubBytes;
                     Models.Gguf.GgmlQuantizer.ScaleMinK4(block + 4, j, out int sc, out int m);
                     sub[lane] = (byte)sc;
                     sub[32 + lane] = (byte)m;
@@ -321,13 +323,14 @@ internal readonly unsafe struct Q4KFormat : IQ4Format
 
 /// <summary>
 /// GGUF Q6_K (super-blocks of 256 inputs: fp16 d, an int8 scale per 16, 6-bit q; w = (d sc)(q - 32)),
-/// 6.5625 bits a weight as in the file. A super-block is the 32 lanes' d as fp16 (64 bytes), then
+/// 6.5625 bits a weight in the file, 6.625 here. A super-block is the 32 lanes' d widened to fp32
+/// (128 bytes, exact; read at every sub-block, so not converted there), then
 /// per 16 rows the lanes' scales (32 bytes), 16 rows of low nibbles (256) and 8 planes of top bits
 /// (128; each holds two rows, see <see cref="IVec{TSelf}.LoadSixBits"/>).
 /// </summary>
 internal readonly unsafe struct Q6KFormat : IQ4Format
 {
-    const int Sub = 32 + 16 * Q4Layout.RowBytes + 8 * Q4Layout.RowBytes, SuperBytes = 64 + 16 * Sub;
+    const int Sub = 32 + 16 * Q4Layout.RowBytes + 8 * Q4Layout.RowBytes, SuperBytes = 128 + 16 * Sub;
     public static int SubRows => 16;
     public static int SubBytes => Sub;
     public static WeightType Type => WeightType.Q6_K;
@@ -342,8 +345,8 @@ internal readonly unsafe struct Q6KFormat : IQ4Format
     public static byte* SubBlock<V>(byte* tile, int index, int lane, out V sLo, out V sHi, out V oLo, out V oHi) where V : struct, IVec<V>
     {
         byte* super = tile + (long)(index >> 4) * SuperBytes;
-        byte* sub = super + 64 + (index & 15) * Sub;
-        V.LoadHalf((ushort*)super + lane, out var dLo, out var dHi);
+        byte* sub = super + 128 + (index & 15) * Sub;
+        V dLo = V.Load((float*)super + lane), dHi = V.Load((float*)super + lane + V.Count);
         V.LoadInt8((sbyte*)sub + lane, out var scLo, out var scHi);
         // d * sc is exact in fp32 (an 11-bit by 8-bit product), as ggml computes it.
         sLo = V.Multiply(dLo, scLo); sHi = V.Multiply(dHi, scHi);
@@ -363,8 +366,8 @@ internal readonly unsafe struct Q6KFormat : IQ4Format
     public static float Get(byte* tile, int row, int lane)
     {
         byte* super = tile + (long)(row / 256) * SuperBytes;
-        byte* sub = super + 64 + (row / 16 % 16) * Sub;
-        float ds = Q4Layout.Fp16(super + 2 * lane) * ((sbyte*)sub)[lane];
+        byte* sub = super + 128 + (row / 16 % 16) * Sub;
+        float ds = ((float*)super)[lane] * ((sbyte*)sub)[lane];
         return ds * (Quant(sub, row % 16, lane) - 32);
     }
 
@@ -378,14 +381,14 @@ internal readonly unsafe struct Q6KFormat : IQ4Format
             for (int s = 0; s < input / 256; s++, block += 210)
             {
                 byte* super = tile + (long)s * SuperBytes;
-                ((ushort*)super)[lane] = *(ushort*)(block + 208);
+                ((float*)super)[lane] = Q4Layout.Fp16(block + 208);
                 for (int e = 0; e < 256; e++)
                 {
                     // ggml's Q6_K order: halves of 128, each four groups of 32 (low/high nibbles of ql, 2-bit fields of qh).
                     int half = e / 128, g = e % 128 / 32, l = e % 32;
                     byte ql = block[half * 64 + l + 32 * (g & 1)], qh = block[128 + half * 32 + l];
                     int q = ((ql >> (4 * (g >> 1))) & 15) | ((qh >> (2 * g)) & 3) << 4;
-                    byte* sub = super + 64 + (e / 16) * Sub;
+                    byte* sub = super + 128 + (e / 16) * Sub;
                     ((sbyte*)sub)[lane] = ((sbyte*)(block + 192))[e / 16];
                     int row = e % 16;
                     sub[32 + row * 16 + b] |= (byte)((q & 15) << shift);
