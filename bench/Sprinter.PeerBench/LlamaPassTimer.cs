@@ -2,6 +2,7 @@ using System.Diagnostics;
 using LLama;
 using LLama.Common;
 using LLama.Native;
+using Sprinter.Benchmarks;
 using Sprinter.Engine;
 
 namespace Sprinter.PeerBench;

@@ -3,6 +3,7 @@ using System.Text.Json;
 using LLama;
 using LLama.Native;
 using Sprinter;
+using Sprinter.Benchmarks;
 using Sprinter.Engine;
 using Sprinter.Models;
 using Sprinter.PeerBench;

@@ -14,7 +14,7 @@ public static class Program
         // Output, reports and files are culture-independent: "1.5", never "1,5".
         System.Globalization.CultureInfo.CurrentCulture = System.Globalization.CultureInfo.InvariantCulture;
         System.Globalization.CultureInfo.DefaultThreadCurrentCulture = System.Globalization.CultureInfo.InvariantCulture;
-        var root = new RootCommand("sprinter: fast GPT-2-family text generation with speculative decoding and SPRINTER approximate verification.")
+        var root = new RootCommand("sprinter: fast local text generation (GPT-2, Llama, Mistral, Qwen2/Qwen3, SmolLM2, GPT-Neo; folders or GGUF files) with speculative decoding and SPRINTER approximate verification.")
         {
             InfoCommand.Create(output),
             GenerateCommand.Create(output, error),

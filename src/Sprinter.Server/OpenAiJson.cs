@@ -27,7 +27,7 @@ internal static class OpenAiJson
     };
 
     public static JsonArray Provenance(IEnumerable<EmittedToken> tokens) =>
-        new(tokens.Select(t => (JsonNode)SprinterChatClient.OriginName(t.Origin)).ToArray());
+        new(tokens.Select(t => (JsonNode)t.Provenance).ToArray());
 
     /// <summary>The envelope shared by every response and chunk of one generation.</summary>
     public static JsonObject Envelope(bool chat, bool chunk, Generation generation, string model) => new()
@@ -58,7 +58,7 @@ internal static class OpenAiJson
     }
 
     /// <summary>A token as a logprobs entry names it: its text, or vLLM's "token_id:N" when asked.</summary>
-    public static string TokenName(Sprinter.Models.Gpt2Tokenizer tokenizer, int id, bool asIds) => asIds ? $"token_id:{id}" : tokenizer.Decode([id]);
+    public static string TokenName(Sprinter.Models.Tokenizer tokenizer, int id, bool asIds) => asIds ? $"token_id:{id}" : tokenizer.Decode([id]);
 
     /// <summary>JSON has no -Infinity: a token outside a remote target's top list is written as vLLM writes it, -9999.</summary>
     static double Finite(float logprob) => float.IsFinite(logprob) ? Math.Round(logprob, 6) : -9999.0;
@@ -69,7 +69,7 @@ internal static class OpenAiJson
     /// Chat's <c>logprobs: {content: [{token, logprob, bytes, top_logprobs}]}</c>. A token the target
     /// never tested (SPRINTER's paper mode) gets <c>logprob: null</c> and a <c>sprinter</c> note, never an invented value.
     /// </summary>
-    public static JsonObject ChatLogprobs(Sprinter.Models.Gpt2Tokenizer tokenizer, IEnumerable<EmittedToken> tokens, bool asIds)
+    public static JsonObject ChatLogprobs(Sprinter.Models.Tokenizer tokenizer, IEnumerable<EmittedToken> tokens, bool asIds)
     {
         var content = new JsonArray();
         foreach (var t in tokens)
@@ -85,11 +85,11 @@ internal static class OpenAiJson
         return new JsonObject { ["content"] = content };
     }
 
-    static JsonArray Bytes(Sprinter.Models.Gpt2Tokenizer tokenizer, int id) => new(tokenizer.TokenBytes(id).ToArray().Select(b => (JsonNode)(int)b).ToArray());
+    static JsonArray Bytes(Sprinter.Models.Tokenizer tokenizer, int id) => new(tokenizer.TokenBytes(id).ToArray().Select(b => (JsonNode)(int)b).ToArray());
 
     /// <summary>The text API's <c>logprobs: {tokens, token_logprobs, top_logprobs, text_offset}</c>; null entries for a
     /// position without a logprob (the first prompt token, an unverified token, listed in <c>sprinter.unverified</c>).</summary>
-    public static JsonObject TextLogprobs(Sprinter.Models.Gpt2Tokenizer tokenizer, IEnumerable<(int Id, TokenLogprobs? Logprobs)> tokens, bool asIds, int textOffset, IEnumerable<int>? unverified = null)
+    public static JsonObject TextLogprobs(Sprinter.Models.Tokenizer tokenizer, IEnumerable<(int Id, TokenLogprobs? Logprobs)> tokens, bool asIds, int textOffset, IEnumerable<int>? unverified = null)
     {
         JsonArray names = [], values = [], tops = [], offsets = [];
         int offset = textOffset;
@@ -114,7 +114,7 @@ internal static class OpenAiJson
     }
 
     /// <summary>vLLM's <c>prompt_logprobs</c>: null for the first position, then per position a map from token id to {logprob, rank, decoded_token} holding the prompt's token and the top candidates.</summary>
-    public static JsonArray PromptLogprobs(Sprinter.Models.Gpt2Tokenizer tokenizer, int[] prompt, TokenLogprobs?[] logprobs)
+    public static JsonArray PromptLogprobs(Sprinter.Models.Tokenizer tokenizer, int[] prompt, TokenLogprobs?[] logprobs)
     {
         var list = new JsonArray();
         for (int i = 0; i < prompt.Length; i++)

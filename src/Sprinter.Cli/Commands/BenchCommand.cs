@@ -1,3 +1,4 @@
+using Sprinter.Serving;
 using System.CommandLine;
 using System.Globalization;
 using Sprinter.Benchmarks;
@@ -45,9 +46,12 @@ internal static class BenchCommand
         var verifier = new Option<string?>("--verifier") { Description = "Verifier file, or constant:S. Default: the shipped verifier." };
         var outDir = new Option<string>("--out") { Description = "Output folder for results.json, report.md and the plots.", DefaultValueFactory = _ => "bench-results" };
         var dtype = CliSupport.DtypeOption();
+        var lookup = new Option<bool>("--prompt-lookup") { Description = "Also run SD with prompt lookup in front of the draft (sd-lookup, at the first gamma)." };
         var json = new Option<bool>("--json") { Description = "Print the results object (as in results.json) on stdout." };
         var command = new Command("bench", "Benchmark AR, SD and SPRINTER on WikiText-2 / LM1B prompts: speed, target calls, FLOPs, ROUGE, perplexity, verifier rates, theory check.")
-            { quick, datasets, data, prompts, newTokens, gammas, thresholds, sampling, maxDraft, seed, target, draft, verifier, outDir, dtype, json, scoreModel };
+            { quick, datasets, data, prompts, newTokens, gammas, thresholds, sampling, maxDraft, seed, target, draft, verifier, outDir, dtype, lookup, json, scoreModel };
+        var rounds = new CliSupport.RoundOptionSet();
+        rounds.AddTo(command);
         remote.AddTo(command);
         command.SetAction(Task<int> (r, ct) =>
         {
@@ -106,8 +110,18 @@ internal static class BenchCommand
             var methods = new List<BenchMethod> { new(BenchMethodKind.ArTarget) };
             if (!isQuick) methods.Add(new(BenchMethodKind.ArDraft));
             methods.AddRange((isQuick ? gammaList.Take(1) : gammaList).Select(g => new BenchMethod(BenchMethodKind.Sd, Gamma: g)));
+            if (r.GetValue(lookup)) methods.Add(new BenchMethod(BenchMethodKind.Sd, Gamma: gammaList[0], PromptLookup: true));
             foreach (var kind in new[] { BenchMethodKind.SprinterPaper, BenchMethodKind.SprinterStrictOnCall })
                 methods.AddRange((isQuick ? thresholdList.Take(1) : thresholdList).Select(t => new BenchMethod(kind, Threshold: t, Calibrated: CalibratedSpec(t))));
+            // SPRINTER with new round settings runs beside the paper's rows (which stay: lookahead 0, fixed threshold).
+            var round = rounds.Apply(r, new DecodingSettings());
+            if (round.Lookahead > 0 || round.Stop != SprinterStop.Threshold || round.OnlineCalibration)
+                foreach (var kind in new[] { BenchMethodKind.SprinterPaper, BenchMethodKind.SprinterStrictOnCall })
+                {
+                    float t = thresholdList[0];
+                    methods.Add(new BenchMethod(kind, Threshold: t, Calibrated: CalibratedSpec(t), Lookahead: round.Lookahead, Stop: round.Stop,
+                        Cumulative: round.CumulativeThreshold, Online: round.OnlineCalibration));
+                }
             var config = new BenchConfig
             {
                 Methods = methods, Settings = settings, NewTokens = tokens, MaxDraft = cap, Seed = baseSeed,

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Sprinter.Benchmarks;
 using Sprinter.Engine;
 using Sprinter.Models;
 

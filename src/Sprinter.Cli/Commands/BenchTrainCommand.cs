@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
+using Sprinter.Benchmarks;
 using Sprinter.Engine;
 using Sprinter.Models;
 using Sprinter.Training;

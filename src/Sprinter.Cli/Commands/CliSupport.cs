@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using Sprinter.Benchmarks;
 using Sprinter.Decoding;
 using Sprinter.Engine;
+using Sprinter.Models;
 
 namespace Sprinter.Cli.Commands;
 
@@ -30,20 +31,8 @@ internal static class CliSupport
     /// <returns>The weight type, or null for auto.</returns>
     public static WeightType? ParseDtype(string text) => WeightTypes.Parse(text);
 
-    /// <summary>
-    /// A shipped path under models/ (a model folder or the verifier file): models/ beside the
-    /// executable (the installed tool carries it) or in a parent of the working directory (a clone).
-    /// </summary>
-    public static string? FindShipped(string name, bool folder)
-    {
-        foreach (var start in new[] { AppContext.BaseDirectory, Environment.CurrentDirectory })
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-            {
-                string candidate = Path.Combine(dir.FullName, "models", name);
-                if (folder ? File.Exists(Path.Combine(candidate, "config.json")) : File.Exists(candidate)) return candidate;
-            }
-        return null;
-    }
+    /// <inheritdoc cref="ShippedModels.Find"/>
+    public static string? FindShipped(string name, bool folder) => ShippedModels.Find(name, folder);
 
     public static Sprinter.Decoding.SprinterMode ParseSprinterMode(string text) =>
         Sprinter.Serving.DecodingSettings.ParseSprinterMode(text) ?? throw new InvalidInputException($"--sprinter-mode must be paper or strict-on-call, got '{text}'.");
@@ -61,7 +50,7 @@ internal static class CliSupport
     {
         if (!string.IsNullOrEmpty(given)) return given;
         return FindShipped(shippedName, folder: true)
-               ?? throw new InvalidInputException($"{option} was not given and no shipped model 'models/{shippedName}' was found; pass {option} DIR (a Hugging Face GPT-2 folder).");
+               ?? throw new InvalidInputException($"{option} was not given and no shipped model 'models/{shippedName}' was found; pass {option} DIR (a Hugging Face model folder) or FILE.gguf.");
     }
 
     public sealed class SamplingOptionSet
@@ -81,6 +70,36 @@ internal static class CliSupport
             var options = new SamplingOptions { Temperature = r.GetValue(Temperature), TopK = r.GetValue(TopK), TopP = r.GetValue(TopP) };
             options.Validate();
             return options;
+        }
+    }
+
+    /// <summary>SPRINTER's round options shared by generate, serve and bench: lookahead, stop rule, online calibration.</summary>
+    public sealed class RoundOptionSet
+    {
+        public Option<int> Lookahead { get; } = new("--lookahead") { Description = "SPRINTER: tokens drafted after the verifier stops; the same target call tests them with SD's rule.", DefaultValueFactory = _ => 0 };
+        public Option<string> StopRule { get; } = new("--stop-rule") { Description = "SPRINTER: threshold (stop at the first score under --threshold, the paper) or cumulative (stop when the product of scores since the last call is under --cumulative-threshold, SpecDec++).", DefaultValueFactory = _ => "threshold" };
+        public Option<float> Cumulative { get; } = new("--cumulative-threshold") { Description = "SPRINTER with --stop-rule cumulative: h in [0, 1].", DefaultValueFactory = _ => 0.5f };
+        public Option<bool> Online { get; } = new("--online-calibration") { Description = "SPRINTER: move the threshold online so the verifier's false-positive rate, labelled by every target call, holds at its budget." };
+        public Option<double?> Budget { get; } = new("--fp-budget") { Description = "SPRINTER with --online-calibration: the false-positive budget. Default: the verifier's (its max_fp_rate), else 0.1." };
+
+        public void AddTo(Command command)
+        {
+            command.Add(Lookahead); command.Add(StopRule); command.Add(Cumulative); command.Add(Online); command.Add(Budget);
+        }
+
+        public Sprinter.Serving.DecodingSettings Apply(ParseResult r, Sprinter.Serving.DecodingSettings settings)
+        {
+            int lookahead = r.GetValue(Lookahead);
+            if (lookahead is < 0 or > 16) throw new InvalidInputException($"--lookahead must be in [0, 16], got {lookahead}.");
+            float h = r.GetValue(Cumulative);
+            if (!(h >= 0 && h <= 1)) throw new InvalidInputException($"--cumulative-threshold must be in [0, 1], got {h}.");
+            double? budget = r.GetValue(Budget);
+            if (budget is double b && !(b > 0 && b < 1)) throw new InvalidInputException($"--fp-budget must be in (0, 1), got {b}.");
+            return settings with
+            {
+                Lookahead = lookahead, CumulativeThreshold = h, OnlineCalibration = r.GetValue(Online), FpBudget = budget,
+                Stop = Sprinter.Serving.DecodingSettings.ParseStop(r.GetValue(StopRule)!) ?? throw new InvalidInputException($"--stop-rule must be threshold or cumulative, got '{r.GetValue(StopRule)}'."),
+            };
         }
     }
 }

@@ -9,7 +9,7 @@ internal static class ConvertCommand
     public static Command Create(TextWriter output)
     {
         var model = new Option<string?>("--model") { Description = "Model folder to convert. Default: the shipped target." };
-        var to = new Option<string>("--to") { Description = "Target format: gguf (llama.cpp, GPT-2 architecture), or safetensors (a Hugging Face folder, sharded with --max-shard-mb).", Required = true };
+        var to = new Option<string>("--to") { Description = "Target format: gguf (llama.cpp: arch gpt2, llama, qwen2 or qwen3), or safetensors (a Hugging Face folder, sharded with --max-shard-mb).", Required = true };
         var outFile = new Option<string>("--out") { Description = "Output file (gguf) or folder (safetensors).", Required = true };
         var type = new Option<string>("--type") { Description = "Weight type: f32 or f16 for gguf (1-D tensors stay f32); f32, f16 or bf16 for safetensors (default: as stored, bf16 when every tensor is bf16).", DefaultValueFactory = _ => "f32" };
         var shard = new Option<int>("--max-shard-mb") { Description = "safetensors: largest weight file in MB (10^6 bytes); bigger models become model-0000N-of-0000M.safetensors shards plus model.safetensors.index.json. 0: one file.", DefaultValueFactory = _ => 0 };

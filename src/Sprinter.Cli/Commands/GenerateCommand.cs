@@ -19,6 +19,7 @@ internal static class GenerateCommand
         var gamma = new Option<int>("--gamma") { Description = "SD: draft tokens per round.", DefaultValueFactory = _ => 4 };
         var threshold = new Option<float?>("--threshold") { Description = "SPRINTER: keep drafting while the verifier's score >= this. Default: the verifier's calibrated threshold, else 0.5." };
         var maxDraft = new Option<int>("--max-draft") { Description = "SPRINTER: cap on drafted tokens per round.", DefaultValueFactory = _ => 20 };
+        var promptLookup = new Option<bool>("--prompt-lookup") { Description = "SD: try prompt lookup (copy a continuation from the prompt or output) before the draft model; lossless." };
         var sprinterMode = new Option<string>("--sprinter-mode") { Description = "paper (target tests only the round's last token; lossy) or strict-on-call (tests every drafted token when called; lossless).", DefaultValueFactory = _ => "paper" };
         var prompt = new Option<string>("--prompt") { Description = "Text to continue.", Required = true };
         var chat = new Option<bool>("--chat") { Description = "Treat --prompt as a user message and format it with the target's chat template (tokenizer_config.json); only the reply is printed." };
@@ -27,8 +28,10 @@ internal static class GenerateCommand
         var json = CliSupport.JsonOption();
         var sampling = new CliSupport.SamplingOptionSet();
         var command = new Command("generate", "Generate text after a prompt, streaming it as tokens are committed.")
-            { mode, model, draft, verifier, gamma, threshold, maxDraft, sprinterMode, prompt, chat, maxTokens, dtype, json };
+            { mode, model, draft, verifier, gamma, threshold, maxDraft, sprinterMode, promptLookup, prompt, chat, maxTokens, dtype, json };
         sampling.AddTo(command);
+        var rounds = new CliSupport.RoundOptionSet();
+        rounds.AddTo(command);
         var remote = new RemoteTargetCli();
         remote.AddTo(command);
         command.SetAction(async (r, ct) =>
@@ -43,10 +46,12 @@ internal static class GenerateCommand
             {
                 Mode = DecodingSettings.ParseMode(modeName) ?? throw new InvalidInputException($"--mode must be ar, ar-draft, sd or sprinter, got '{modeName}'."),
                 Gamma = r.GetValue(gamma),
-                Threshold = r.GetValue(threshold),
+                Threshold = r.GetValue(threshold) is float t && !(t >= 0 && t <= 1) ? throw new InvalidInputException($"--threshold must be in [0, 1], got {t}.") : r.GetValue(threshold),
                 MaxDraft = r.GetValue(maxDraft),
                 SprinterMode = CliSupport.ParseSprinterMode(r.GetValue(sprinterMode)!),
+                PromptLookup = r.GetValue(promptLookup),
             };
+            settings = rounds.Apply(r, settings);
             var weightType = CliSupport.ParseDtype(r.GetValue(dtype)!);
             int seed = r.GetValue(sampling.Seed);
 
@@ -101,7 +106,7 @@ internal static class GenerateCommand
                     ["text"] = produced.ToString(),
                     ["prompt_token_ids"] = new JsonArray(ids.Select(i => (JsonNode)i).ToArray()),
                     ["token_ids"] = new JsonArray(emitted.Select(t => (JsonNode)t.Id).ToArray()),
-                    ["provenance"] = new JsonArray(emitted.Select(t => (JsonNode)OriginName(t.Origin)).ToArray()),
+                    ["provenance"] = new JsonArray(emitted.Select(t => (JsonNode)t.Provenance).ToArray()),
                     ["ms_per_token"] = Math.Round(stats.MsPerToken, 3),
                     ["tokens_per_second"] = Math.Round(stats.TokensPerSecond, 2),
                     ["stats"] = stats.ToJson(),
@@ -125,5 +130,4 @@ internal static class GenerateCommand
         return command;
     }
 
-    public static string OriginName(TokenOrigin origin) => origin.ToString().ToLowerInvariant();
 }

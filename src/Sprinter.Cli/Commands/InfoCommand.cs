@@ -19,7 +19,7 @@ internal static class InfoCommand
             if (LanguageModel.IsGguf(folder)) return GgufInfo(folder, r.GetValue(json), output);
             var files = ModelFolder.Resolve(folder);
             var config = ModelConfig.Load(files.ConfigPath);
-            var tokenizer = Gpt2Tokenizer.Load(files);
+            var tokenizer = Tokenizer.Load(files);
             using var st = files.OpenWeights();
             var dtypes = st.Tensors.Values.Select(t => t.DType.ToString()).Distinct().Order().ToArray();
             bool separateHead = st.Tensors.ContainsKey("lm_head.weight") && !config.TieWordEmbeddings;

@@ -15,9 +15,12 @@ internal static class LoadCommand
         var maxTokens = new Option<int>("--max-tokens") { Description = "max_tokens of each request.", DefaultValueFactory = _ => 64 };
         var temperature = new Option<float>("--temperature") { Description = "temperature of each request (0: greedy).", DefaultValueFactory = _ => 0f };
         var mode = new Option<string?>("--mode") { Description = "sprinter.mode of each request (sd, sprinter, ar); default: the server's." };
+        var sweep = new Option<string?>("--sweep") { Description = "Stream counts to run one after another, e.g. 1,4,16,64 (each row lasts --duration); with --modes and --out." };
+        var modes = new Option<string>("--modes") { Description = "With --sweep: the modes to run at each stream count, interleaved.", DefaultValueFactory = _ => "ar,sd,sprinter" };
+        var outDir = new Option<string>("--out") { Description = "With --sweep: folder for load.json, load.md and throughput.png.", DefaultValueFactory = _ => "load-results" };
         var json = CliSupport.JsonOption();
         var command = new Command("load", "Drive a running 'sprinter serve' with concurrent streaming chat clients; report errors, throughput, time to first token, inter-token latency and the server's memory.")
-            { url, clients, duration, maxRequests, maxTokens, temperature, mode, json };
+            { url, clients, duration, maxRequests, maxTokens, temperature, mode, sweep, modes, outDir, json };
         command.SetAction(async (r, ct) =>
         {
             if (!Uri.TryCreate(r.GetValue(url), UriKind.Absolute, out var server) || server.Scheme is not ("http" or "https"))
@@ -31,6 +34,16 @@ internal static class LoadCommand
                 Server = server, Clients = r.GetValue(clients), Duration = TimeSpan.FromSeconds(r.GetValue(duration)), MaxRequests = Math.Max(0, r.GetValue(maxRequests)),
                 MaxTokens = r.GetValue(maxTokens), Temperature = r.GetValue(temperature), Mode = r.GetValue(mode),
             };
+            if (r.GetValue(sweep) is { } list)
+            {
+                var counts = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                    .Select(x => int.TryParse(x, out int c) && c is >= 1 and <= 4096 ? c : throw new InvalidInputException($"--sweep takes stream counts in [1, 4096] separated by commas, got '{x}'.")).ToList();
+                var modeList = r.GetValue(modes)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                    .Select(x => x is "ar" or "sd" or "sprinter" ? x : throw new InvalidInputException($"--modes takes ar, sd and sprinter, got '{x}'.")).ToList();
+                if (counts.Count == 0 || modeList.Count == 0) throw new InvalidInputException("--sweep and --modes need at least one entry each.");
+                try { return await LoadSweep.RunAsync(options, counts, modeList, r.GetValue(outDir)!, output, ct); }
+                catch (HttpRequestException e) { throw new InvalidInputException($"cannot reach {server}: {e.Message.ReplaceLineEndings(" ")}"); }
+            }
             LoadReport report;
             try { report = await LoadDriver.RunAsync(options, ct); }
             catch (HttpRequestException e) { throw new InvalidInputException($"cannot reach {server}: {e.Message.ReplaceLineEndings(" ")}"); }

@@ -8,7 +8,7 @@ internal sealed class ModelPair : IDisposable
 {
     public LanguageModel? Draft { get; private init; }
     public LanguageModel? Target { get; private init; }
-    public Gpt2Tokenizer Tokenizer => (Target ?? Draft)!.Tokenizer;
+    public Tokenizer Tokenizer => (Target ?? Draft)!.Tokenizer;
     /// <summary>Generation ends at any of these (the target's end-of-sequence ids).</summary>
     public IReadOnlySet<int> StopTokens => (Target ?? Draft)!.StopTokens;
 
@@ -19,13 +19,7 @@ internal sealed class ModelPair : IDisposable
         {
             if (needsTarget) target = LanguageModel.Load(CliSupport.ResolveModel(targetFolder, "target", "--target"), type);
             if (needsDraft) draft = LanguageModel.Load(CliSupport.ResolveModel(draftFolder, "draft", "--draft"), type);
-            if (target is not null && draft is not null)
-            {
-                if (draft.Model.OutputVocabulary != target.Model.OutputVocabulary)
-                    throw new InvalidInputException($"the draft ({draft.Source}) has {draft.Model.OutputVocabulary} tokens but the target ({target.Source}) has {target.Model.OutputVocabulary}; pick a pair that shares one tokenizer.");
-                if (draft.Tokenizer.VocabularyIdentity != target.Tokenizer.VocabularyIdentity)
-                    throw new InvalidInputException($"the draft ({draft.TokenizerFiles}) and the target ({target.TokenizerFiles}) have different tokenizers; pick a pair that shares one tokenizer.");
-            }
+            if (target is not null && draft is not null) LanguageModel.CheckPair(draft, target);
             return new ModelPair { Target = target, Draft = draft };
         }
         catch

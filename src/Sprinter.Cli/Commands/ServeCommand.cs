@@ -20,7 +20,11 @@ internal static class ServeCommand
         var threshold = new Option<float?>("--threshold") { Description = "SPRINTER: verifier threshold. Default: the verifier's calibrated one, else 0.5." };
         var maxDraft = new Option<int>("--max-draft") { Description = "SPRINTER: cap on drafted tokens per round.", DefaultValueFactory = _ => 20 };
         var sprinterMode = new Option<string>("--sprinter-mode") { Description = "paper (lossy) or strict-on-call (lossless).", DefaultValueFactory = _ => "paper" };
-        var maxConcurrent = new Option<int>("--max-concurrent") { Description = "Generations that run at once; more wait in the queue.", DefaultValueFactory = _ => 4 };
+        var maxConcurrent = new Option<int>("--max-batch", "--max-concurrent") { Description = "Generations that run at once, as one batch (sequences per pass); more wait in the queue.", DefaultValueFactory = _ => 16 };
+        var noBatching = new Option<bool>("--no-batching") { Description = "Run each generation on a thread of its own instead of one continuous batch (the pre-batching server, for comparison)." };
+        var fixedGamma = new Option<bool>("--fixed-gamma") { Description = "SD drafts its gamma at every load (default: a measured cost model lowers it, down to plain AR steps, when the batch makes the target pass compute-bound)." };
+        var prefillChunk = new Option<int>("--prefill-chunk") { Description = "Prompt positions a joining request caches per step while the batch decodes.", DefaultValueFactory = _ => 32 };
+        var promptLookup = new Option<bool>("--prompt-lookup") { Description = "SD: try prompt lookup (copy a continuation from the prompt or output) before the draft model (default of requests)." };
         var queue = new Option<int>("--queue") { Description = "Generations that may wait for a slot; beyond that a request gets 429 with Retry-After.", DefaultValueFactory = _ => 128 };
         var maxPrompt = new Option<int?>("--max-prompt-tokens") { Description = "Longest prompt accepted (400 beyond). Default: what the context allows." };
         var defaultMaxTokens = new Option<int>("--default-max-tokens") { Description = "New tokens when a request gives no max_tokens.", DefaultValueFactory = _ => 256 };
@@ -30,7 +34,9 @@ internal static class ServeCommand
         var debugFail = new Option<double>("--debug-fail-rate") { Description = "Testing aid: this share of completion calls fails (a 503 or a dropped connection, alternately) to exercise clients' retries.", DefaultValueFactory = _ => 0 };
         var debugSeed = new Option<int>("--debug-seed") { Description = "Testing aid: seed of the injected faults.", DefaultValueFactory = _ => 0 };
         var command = new Command("serve", "Serve the models over an OpenAI-compatible HTTP API (chat and text completions, streaming, /v1/models, /health, Prometheus /metrics).")
-            { host, port, target, draft, verifier, mode, gamma, threshold, maxDraft, sprinterMode, maxConcurrent, queue, maxPrompt, defaultMaxTokens, maxBody, dtype, debugDelay, debugFail, debugSeed };
+            { host, port, target, draft, verifier, mode, gamma, threshold, maxDraft, sprinterMode, promptLookup, maxConcurrent, noBatching, fixedGamma, prefillChunk, queue, maxPrompt, defaultMaxTokens, maxBody, dtype, debugDelay, debugFail, debugSeed };
+        var rounds = new CliSupport.RoundOptionSet();
+        rounds.AddTo(command);
         remote.AddTo(command);
         command.SetAction(async (r, ct) =>
         {
@@ -43,11 +49,16 @@ internal static class ServeCommand
                 Threshold = r.GetValue(threshold) is float t && !(t >= 0 && t <= 1) ? throw new InvalidInputException($"--threshold must be in [0, 1], got {t}.") : r.GetValue(threshold),
                 MaxDraft = Positive(r.GetValue(maxDraft), "--max-draft"),
                 SprinterMode = CliSupport.ParseSprinterMode(r.GetValue(sprinterMode)!),
+                PromptLookup = r.GetValue(promptLookup),
             };
+            settings = rounds.Apply(r, settings);
             var options = new ServingOptions
             {
                 Decoding = settings,
-                MaxConcurrent = Positive(r.GetValue(maxConcurrent), "--max-concurrent"),
+                MaxConcurrent = Positive(r.GetValue(maxConcurrent), "--max-batch (--max-concurrent)"),
+                Batching = !r.GetValue(noBatching),
+                AdaptiveGamma = !r.GetValue(fixedGamma),
+                PrefillChunk = Positive(r.GetValue(prefillChunk), "--prefill-chunk"),
                 MaxQueue = r.GetValue(queue) is >= 0 and var q ? q : throw new InvalidInputException($"--queue must be >= 0, got {r.GetValue(queue)}."),
                 MaxPromptTokens = r.GetValue(maxPrompt) is int mp ? Positive(mp, "--max-prompt-tokens") : null,
                 DefaultMaxTokens = Positive(r.GetValue(defaultMaxTokens), "--default-max-tokens"),
@@ -83,8 +94,10 @@ internal static class ServeCommand
             if (settings.Mode == DecodingMode.Sprinter) verifiers!("greedy");   // a bad verifier stops the start, not the first request
             await using var server = await StartServer(service, serverOptions);
             output.WriteLine($"sprinter serve: {service.ModelId} on {server.Address} (OpenAI API at {server.Address}v1); default mode {DecodingSettings.Name(settings.Mode)} " +
-                $"({(settings.Lossless ? "lossless" : "LOSSY")}), {options.MaxConcurrent} at once, queue {options.MaxQueue}" +
+                $"({(settings.Lossless ? "lossless" : "LOSSY")}), {options.MaxConcurrent} at once{(options.Batching ? " in one batch" : ", unbatched")}, queue {options.MaxQueue}" +
                 (serverOptions.DebugDelayMs > 0 || serverOptions.DebugFailRate > 0 ? $"; TESTING AIDS ON: +{serverOptions.DebugDelayMs} ms per call, {serverOptions.DebugFailRate:P0} injected faults" : "") + ". Ctrl+C stops.");
+            if (service.Scheduler is { } scheduler)
+                output.WriteLine("pass cost model (ms, target / draft): " + string.Join(", ", scheduler.CostModel.Table().Take(8).Select(c => $"{c.Rows}: {c.TargetMs:0.00}/{c.DraftMs:0.00}")));
             output.Flush();
             try { await server.WaitAsync(ct); }
             catch (OperationCanceledException) { }

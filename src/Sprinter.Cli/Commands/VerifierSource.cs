@@ -35,10 +35,8 @@ internal static class VerifierSource
                 notes?.WriteLine($"note: {spec} was trained for {given.Model.Decoding} decoding but this run decodes {(decoding == "greedy" ? "greedily (temperature 0)" : "by sampling")}; its calibrated eta_FP does not carry over.");
             return (given, given.Model.Threshold);
         }
-        foreach (string name in new[] { $"verifier-{decoding}.safetensors", "verifier.safetensors" })
+        if (ShippedModels.FindVerifier(decoding) is string path)
         {
-            string? path = CliSupport.FindShipped(name, folder: false);
-            if (path is null || VerifierModel.Load(path).Decoding != decoding) continue;
             var shipped = LearnedVerifier.Load(path, draft);
             return (shipped, shipped.Model.Threshold);
         }
@@ -59,7 +57,9 @@ internal static class VerifierSource
     public static VerifierChoice Choose(string? spec, LanguageModel draft, string decoding, TextWriter? notes = null)
     {
         var (verifier, threshold) = Resolve(spec, draft, decoding, notes);
-        return new VerifierChoice(verifier, threshold);
+        if (verifier is not LearnedVerifier learned) return new VerifierChoice(verifier, threshold);
+        double? budget = learned.Model.Training["max_fp_rate"] is System.Text.Json.Nodes.JsonValue v && v.TryGetValue(out double b) ? b : null;
+        return new VerifierChoice(verifier, threshold, budget, Acceptability.Parse(learned.Model.LabelRule) ?? LabelRule.Paper);
     }
 
     public static string DecodingOf(SamplingOptions options) => options.IsGreedy ? "greedy" : "sample";

@@ -19,5 +19,5 @@ public sealed record BenchConfig
         method.Calibrated && CalibratedThresholds.TryGetValue(sampling, out float t) ? t : method.Threshold;
 
     /// <summary>The SD method speedups are measured against (the first gamma), if any.</summary>
-    public BenchMethod? Sd => Methods.FirstOrDefault(m => m.Kind == BenchMethodKind.Sd);
+    public BenchMethod? Sd => Methods.FirstOrDefault(m => m.Kind == BenchMethodKind.Sd && !m.PromptLookup);
 }

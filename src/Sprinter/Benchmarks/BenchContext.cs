@@ -30,7 +30,7 @@ public sealed record BenchContext(string CommandLine, JsonObject Machine, JsonOb
         {
             ["cores"] = Environment.ProcessorCount,
             ["cpu"] = cpu ?? "unknown",
-            ["isa"] = Sprinter.Engine.EngineBenchmark.InstructionSet,
+            ["isa"] = EngineBenchmark.InstructionSet,
             ["os"] = System.Runtime.InteropServices.RuntimeInformation.OSDescription,
             ["runtime"] = System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription,
         };

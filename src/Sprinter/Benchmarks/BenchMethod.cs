@@ -11,7 +11,11 @@ public enum BenchMethodKind { ArTarget, ArDraft, Sd, SprinterPaper, SprinterStri
 /// <paramref name="Calibrated"/>, each sampling setting runs at the calibrated threshold of its own
 /// verifier (the benchmark then uses one verifier per decoding); Threshold holds the first setting's.
 /// </summary>
-public sealed record BenchMethod(BenchMethodKind Kind, int Gamma = 4, float Threshold = 0.5f, bool Calibrated = false)
+/// <param name="Lookahead">SPRINTER: tokens drafted after the verifier stops.</param>
+/// <param name="Stop">SPRINTER's stop rule; <paramref name="Cumulative"/> is its h for <see cref="SprinterStop.Cumulative"/>.</param>
+/// <param name="Online">SPRINTER: online threshold calibration at the verifier's false-positive budget.</param>
+public sealed record BenchMethod(BenchMethodKind Kind, int Gamma = 4, float Threshold = 0.5f, bool Calibrated = false, bool PromptLookup = false,
+    int Lookahead = 0, SprinterStop Stop = SprinterStop.Threshold, float Cumulative = 0.5f, bool Online = false)
 {
     /// <summary>The mode name used by decoders and <c>generate --mode</c>.</summary>
     public string Mode => Kind switch
@@ -27,9 +31,9 @@ public sealed record BenchMethod(BenchMethodKind Kind, int Gamma = 4, float Thre
 
     public string Name => Kind switch
     {
-        BenchMethodKind.Sd => $"sd-g{Gamma}",
-        _ when IsSprinter && Calibrated => $"{Mode}-calibrated",
-        _ when IsSprinter => $"{Mode}-t{Threshold:0.###}",
+        BenchMethodKind.Sd => PromptLookup ? $"sd-lookup-g{Gamma}" : $"sd-g{Gamma}",
+        _ when IsSprinter => (Stop == SprinterStop.Cumulative ? $"{Mode}-cum{Cumulative:0.###}" : Calibrated ? $"{Mode}-calibrated" : $"{Mode}-t{Threshold:0.###}")
+            + (Lookahead > 0 ? $"-la{Lookahead}" : "") + (Online ? "-online" : ""),
         _ => Mode,
     };
 
@@ -38,17 +42,23 @@ public sealed record BenchMethod(BenchMethodKind Kind, int Gamma = 4, float Thre
 
     public SpeculativeOptions SpeculativeOptions(BenchVerifier? verifier, int maxDraft) => Kind switch
     {
-        BenchMethodKind.Sd => new SpeculativeOptions { Method = SpeculativeMethod.Sd, Gamma = Gamma },
+        BenchMethodKind.Sd => new SpeculativeOptions { Method = SpeculativeMethod.Sd, Gamma = Gamma, PromptLookup = PromptLookup },
         _ => new SpeculativeOptions
         {
             Method = SpeculativeMethod.Sprinter, Verifier = verifier?.Verifier, Threshold = ThresholdFor(verifier), MaxDraft = maxDraft,
             SprinterMode = Kind == BenchMethodKind.SprinterPaper ? SprinterMode.Paper : SprinterMode.StrictOnCall,
+            Lookahead = Lookahead, Stop = Stop, CumulativeThreshold = Cumulative,
+            Calibration = Online && verifier is not null ? new OnlineCalibration(ThresholdFor(verifier), verifier.FpBudget, verifier.Label) : null,
         },
     };
 }
 
 /// <summary>A verifier a benchmark runs with, its calibrated threshold (if its file stores one) and a description for the report.</summary>
-public sealed record BenchVerifier(IVerifier Verifier, float? CalibratedThreshold, string Description, LabelRule Label = LabelRule.Paper);
+public sealed record BenchVerifier(IVerifier Verifier, float? CalibratedThreshold, string Description, LabelRule Label = LabelRule.Paper)
+{
+    /// <summary>The false-positive rate the verifier was calibrated for (its file's max_fp_rate), else 0.1.</summary>
+    public double FpBudget => Verifier is LearnedVerifier l && l.Model.Training["max_fp_rate"] is System.Text.Json.Nodes.JsonValue v && v.TryGetValue(out double b) ? b : 0.1;
+}
 
 /// <summary>A named sampling setting (greedy, or sampling at temperature 1).</summary>
 public sealed record SamplingSetting(string Name, SamplingOptions Options)

@@ -46,6 +46,12 @@ public sealed class BenchResults
             ["mean_prompt_tokens"] = N(g.Average(p => p.Tokens), 1),
         }).ToArray()),
         ["methods"] = new JsonArray(Methods.Select(m => (JsonNode)MethodJson(m, Config)).ToArray()),
+        ["online_calibration"] = new JsonArray((Outcome.Calibrations ?? new Dictionary<string, Decoding.OnlineCalibration>()).Select(kv => (JsonNode)new JsonObject
+        {
+            ["method"] = kv.Key, ["budget"] = kv.Value.Budget, ["label"] = kv.Value.Label.ToString().ToLowerInvariant(), ["final_threshold"] = N(kv.Value.Threshold),
+            ["eta_tp"] = N(kv.Value.EtaTp), ["eta_fp"] = N(kv.Value.EtaFp), ["labelled_decisions"] = N(kv.Value.TruePositives + kv.Value.FalseNegatives + kv.Value.FalsePositives + kv.Value.TrueNegatives, 1),
+            ["threshold_path"] = new JsonArray(kv.Value.Path.Where((_, i) => i % Math.Max(1, kv.Value.Path.Count / 50) == 0).Select(t => (JsonNode)N(t)).ToArray()),
+        }).ToArray()),
         ["theory"] = new JsonArray(Theory.Select(t => (JsonNode)new JsonObject
         {
             ["dataset"] = t.Dataset, ["threshold"] = t.Threshold, ["prompts"] = t.Prompts,

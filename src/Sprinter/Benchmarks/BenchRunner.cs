@@ -14,7 +14,9 @@ public sealed record BenchRun(BenchExample Example, SamplingSetting Sampling, Be
 public sealed record BenchPrompt(BenchExample Example, int Tokens, bool Truncated, OneStepTheory[] Theory);
 
 /// <summary>Everything a benchmark run measured.</summary>
-public sealed record BenchOutcome(IReadOnlyList<BenchRun> Runs, IReadOnlyList<BenchPrompt> Prompts, double WallSeconds);
+/// <param name="Calibrations">The online threshold controller of each calibrated (method, setting), kept across the prompts, by "method/setting".</param>
+public sealed record BenchOutcome(IReadOnlyList<BenchRun> Runs, IReadOnlyList<BenchPrompt> Prompts, double WallSeconds,
+    IReadOnlyDictionary<string, OnlineCalibration>? Calibrations = null);
 
 /// <summary>
 /// Runs every method on the same prompts. Per prompt and sampling setting the methods run back to
@@ -26,21 +28,22 @@ public sealed record BenchOutcome(IReadOnlyList<BenchRun> Runs, IReadOnlyList<Be
 public sealed class BenchRunner
 {
     readonly TransformerModel _draft, _target;
-    readonly Gpt2Tokenizer _tokenizer;
+    readonly Tokenizer _tokenizer;
     readonly IReadOnlyDictionary<string, BenchVerifier> _verifiers;   // by sampling setting name
     readonly IVerifier? _verifier;                                    // the first setting's (theory check)
     readonly BenchConfig _config;
     readonly TransformerSession _draftSession, _targetSession;
     readonly ITargetSession _decodingTarget;   // the target the decoders call: the local session, or a remote one
     readonly LikelihoodScorer _scorer;
+    readonly Dictionary<string, OnlineCalibration> _calibrations = [];
 
-    public BenchRunner(TransformerModel draft, TransformerModel target, Gpt2Tokenizer tokenizer, IVerifier? verifier, BenchConfig config)
+    public BenchRunner(TransformerModel draft, TransformerModel target, Tokenizer tokenizer, IVerifier? verifier, BenchConfig config)
         : this(draft, target, tokenizer, verifier is null ? null : config.Settings.ToDictionary(s => s.Name, _ => new BenchVerifier(verifier, null, verifier.Name)), config) { }
 
     /// <param name="verifiers">The verifier of each sampling setting, by setting name (SPRINTER methods need one for every setting).</param>
     /// <param name="remoteTarget">A remote target the decoders call instead of <paramref name="target"/>; the local
     /// <paramref name="target"/> then only scores outputs (perplexity, win rate, theory check).</param>
-    public BenchRunner(TransformerModel draft, TransformerModel target, Gpt2Tokenizer tokenizer, IReadOnlyDictionary<string, BenchVerifier>? verifiers, BenchConfig config,
+    public BenchRunner(TransformerModel draft, TransformerModel target, Tokenizer tokenizer, IReadOnlyDictionary<string, BenchVerifier>? verifiers, BenchConfig config,
         ITargetSession? remoteTarget = null)
     {
         _draft = draft; _target = target; _tokenizer = tokenizer; _config = config;
@@ -81,7 +84,7 @@ public sealed class BenchRunner
                 }
             promptResults.Add(new BenchPrompt(example, ids.Length, truncated, theory?.Evaluate(ids, _config.TheoryThresholds) ?? []));
         }
-        return new BenchOutcome(runs, promptResults, clock.Elapsed.TotalSeconds);
+        return new BenchOutcome(runs, promptResults, clock.Elapsed.TotalSeconds, _calibrations);
     }
 
     (BenchExample Example, int[] Ids, bool Truncated) Prepare(BenchExample example)
@@ -95,7 +98,7 @@ public sealed class BenchRunner
     {
         foreach (var setting in _config.Settings)
             foreach (var method in _config.Methods)
-                Generate(Decoder(method, setting, 0, null), prompt.Ids, Math.Min(_config.NewTokens, 4));
+                Generate(Decoder(method, setting, 0, null, warmUp: true), prompt.Ids, Math.Min(_config.NewTokens, 4));
     }
 
     BenchRun RunOne(BenchExample example, int[] prompt, SamplingSetting setting, BenchMethod method, int seed)
@@ -110,12 +113,20 @@ public sealed class BenchRunner
         return new BenchRun(example, setting, method, stats, output, nll, rouge, audit?.Confusion);
     }
 
-    IDecoder Decoder(BenchMethod method, SamplingSetting setting, int seed, VerifierAudit? audit) => method.Kind switch
+    IDecoder Decoder(BenchMethod method, SamplingSetting setting, int seed, VerifierAudit? audit, bool warmUp = false)
     {
-        BenchMethodKind.ArTarget => new AutoregressiveDecoder(_decodingTarget, setting.Options, seed, isTarget: true),
-        BenchMethodKind.ArDraft => new AutoregressiveDecoder(_draftSession, setting.Options, seed, isTarget: false),
-        _ => new SpeculativeDecoder(_draftSession, _decodingTarget, method.SpeculativeOptions(_verifiers.GetValueOrDefault(setting.Name), _config.MaxDraft), setting.Options, seed) { Observer = audit },
-    };
+        if (method.Kind == BenchMethodKind.ArTarget) return new AutoregressiveDecoder(_decodingTarget, setting.Options, seed, isTarget: true);
+        if (method.Kind == BenchMethodKind.ArDraft) return new AutoregressiveDecoder(_draftSession, setting.Options, seed, isTarget: false);
+        var decoder = new SpeculativeDecoder(_draftSession, _decodingTarget, method.SpeculativeOptions(_verifiers.GetValueOrDefault(setting.Name), _config.MaxDraft), setting.Options, seed) { Observer = audit };
+        // Online calibration runs on across the prompts, as it would across a user's requests (the warm-up keeps its own).
+        if (decoder.Calibration is { } fresh && !warmUp)
+        {
+            string key = $"{method.Name}/{setting.Name}";
+            if (!_calibrations.TryGetValue(key, out var kept)) _calibrations[key] = kept = fresh;
+            decoder.Calibration = kept;
+        }
+        return decoder;
+    }
 
     static int[] Generate(IDecoder decoder, int[] prompt, int maxTokens)
     {

@@ -64,6 +64,7 @@ public static class ReportWriter
         }
 
         WriteGoalCheck(sb, results);
+        WriteCalibration(sb, results);
 
         if (plots.Count > 0)
         {
@@ -71,6 +72,18 @@ public static class ReportWriter
             foreach (var p in plots) sb.AppendLine($"![{p}]({p})\n");
         }
         return sb.ToString();
+    }
+
+    /// <summary>Online calibration: the verifier's rates over every decision the target labelled, and where the threshold went.</summary>
+    static void WriteCalibration(StringBuilder sb, BenchResults results)
+    {
+        if (results.Outcome.Calibrations is not { Count: > 0 } calibrations) return;
+        sb.AppendLine("\n## Online calibration\n");
+        sb.AppendLine("Every target call of a calibrated SPRINTER row asks for the logits of all the round's drafted positions, labels each verifier decision (the verifier's own label rule) and moves the threshold by 0.02 x (accepted - budget) on each unacceptable token; the controller runs on across the prompts in bench order. eta_TP / eta_FP here count every labelled decision (not only tested tokens).\n");
+        sb.AppendLine("| method / sampling | budget | labelled decisions | eta_TP | eta_FP | threshold: start -> min / max -> end |");
+        sb.AppendLine("|---|---:|---:|---:|---:|---|");
+        foreach (var (key, c) in calibrations)
+            sb.AppendLine($"| {key} | {c.Budget:0.###} | {c.TruePositives + c.FalseNegatives + c.FalsePositives + c.TrueNegatives:F0} | {c.EtaTp:F3} | {c.EtaFp:F3} | {c.Path[0]:F3} -> {c.Path.Min():F3} / {c.Path.Max():F3} -> {c.Threshold:F3} |");
     }
 
     static void WriteGoalCheck(StringBuilder sb, BenchResults results)

@@ -19,7 +19,13 @@ public enum TokenOrigin
 
 /// <summary>One committed token with its provenance, and its target log-probabilities when the
 /// decoder was asked for them (null for an unverified token: the target never scored it).</summary>
-public readonly record struct EmittedToken(int Id, int Index, TokenOrigin Origin, TokenLogprobs? Logprobs = null);
+/// <param name="Lookahead">Drafted after SPRINTER's verifier stopped (tested with SD's rule in the same call).</param>
+public readonly record struct EmittedToken(int Id, int Index, TokenOrigin Origin, TokenLogprobs? Logprobs = null, bool Lookahead = false)
+{
+    /// <summary>The provenance name in CLI, JSON and HTTP output: sampled, unverified, accepted, resampled, bonus, and
+    /// accepted-lookahead for a lookahead token the target accepted.</summary>
+    public string Provenance => Lookahead && Origin == TokenOrigin.Accepted ? "accepted-lookahead" : Origin.ToString().ToLowerInvariant();
+}
 
 /// <summary>
 /// Counters and timings of one generation. Formulas:
@@ -51,6 +57,10 @@ public sealed class DecodingStats
     public List<int> KeptAtPosition { get; } = [];
     /// <summary>Tokens committed by each round (the histogram of tokens per target call).</summary>
     public List<int> TokensPerRound { get; } = [];
+    /// <summary>Kept tokens that came from SPRINTER's lookahead.</summary>
+    public int LookaheadTokens { get; set; }
+    /// <summary>The online calibration of the verifier's threshold (null: a fixed threshold).</summary>
+    public OnlineCalibration? Calibration { get; set; }
     public double PrefillMs { get; set; }
     public double DraftMs { get; set; }
     public double VerifierMs { get; set; }
@@ -112,6 +122,7 @@ public sealed class DecodingStats
             ["bonus"] = Bonus,
             ["unverified"] = Unverified,
             ["sampled"] = Sampled,
+            ["lookahead_tokens"] = LookaheadTokens,
             ["tokens_per_target_call"] = R(TokensPerTargetCall),
             ["target_calls_per_token"] = R(TargetCallsPerToken),
             ["acceptance_rate"] = R(AcceptanceRate),
@@ -128,6 +139,11 @@ public sealed class DecodingStats
             ["draft_flops"] = DraftFlops,
             ["target_flops"] = TargetFlops,
             ["flops_per_token"] = Math.Round(FlopsPerToken),
+            ["online_calibration"] = Calibration is not { } c ? null : new JsonObject
+            {
+                ["budget"] = c.Budget, ["threshold"] = R(c.Threshold), ["eta_tp"] = double.IsNaN(c.EtaTp) ? null : R(c.EtaTp),
+                ["eta_fp"] = double.IsNaN(c.EtaFp) ? null : R(c.EtaFp), ["threshold_path"] = new JsonArray(c.Path.Select(t => (JsonNode)R(t)).ToArray()),
+            },
             ["remote"] = Remote is null ? null : new JsonObject
             {
                 ["http_calls"] = Remote.Calls,

@@ -29,19 +29,23 @@ internal static unsafe class MatMulKernels
     public static int VectorCount =>
         Vector512.IsHardwareAccelerated ? 16 : Vector256.IsHardwareAccelerated ? 8 : 4;
 
-    public static void Run<T>(PackedMatrix m, byte* data, float* x, float* y, float* bias, int rows, int tileStart, int tileEnd)
+    /// <param name="segments">Null, or the row counts of consecutive segments (summing to <paramref name="rows"/>):
+    /// a block of positions never spans two segments, so each segment's rows are summed in exactly the
+    /// order they would be alone. That is what makes a batched pass over many sequences give each one
+    /// the bits of its own pass (the blocks keep different numbers of accumulator chains).</param>
+    public static void Run<T>(PackedMatrix m, byte* data, float* x, float* y, float* bias, int rows, int tileStart, int tileEnd, int* segments = null)
         where T : IWeightFormat
     {
-        if (Vector512.IsHardwareAccelerated) Run<T, Vec512>(m, data, x, y, bias, rows, tileStart, tileEnd);
-        else if (Vector256.IsHardwareAccelerated) Run<T, Vec256>(m, data, x, y, bias, rows, tileStart, tileEnd);
-        else if (Vector128.IsHardwareAccelerated) Run<T, Vec128>(m, data, x, y, bias, rows, tileStart, tileEnd);
+        if (Vector512.IsHardwareAccelerated) Run<T, Vec512>(m, data, x, y, bias, rows, tileStart, tileEnd, segments);
+        else if (Vector256.IsHardwareAccelerated) Run<T, Vec256>(m, data, x, y, bias, rows, tileStart, tileEnd, segments);
+        else if (Vector128.IsHardwareAccelerated) Run<T, Vec128>(m, data, x, y, bias, rows, tileStart, tileEnd, segments);
         else RunScalar<T>(m, data, x, y, bias, rows, tileStart, tileEnd);
     }
 
     // AggressiveOptimization: kernels must run fully optimized from the first call (tier-0 code
     // would make the first passes of a benchmark or a short generation several times slower).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Run<T, V>(PackedMatrix m, byte* data, float* x, float* y, float* bias, int rows, int tileStart, int tileEnd)
+    static void Run<T, V>(PackedMatrix m, byte* data, float* x, float* y, float* bias, int rows, int tileStart, int tileEnd, int* segments)
         where T : IWeightFormat where V : struct, IVec<V>
     {
         int n = m.In, outCount = m.Out, strip = 2 * V.Count;
@@ -53,10 +57,11 @@ internal static unsafe class MatMulKernels
         {
             byte* tile = data + t * tileBytes;
             int col = t * W, width = Math.Min(W, outCount - col);
-            int p = 0;
+            int p = 0, segment = 0, segmentEnd = segments == null ? rows : segments[0];
             while (p < rows)
             {
-                int left = rows - p;
+                while (p == segmentEnd) segmentEnd += segments[++segment];
+                int left = segmentEnd - p;
                 int block = Math.Min(left, maxBlock);
                 float* xp = x + (long)p * n;
                 for (int lane = 0; lane < width; lane += strip)

@@ -156,13 +156,21 @@ public sealed unsafe class PackedMatrix : IDisposable
     }
 
     /// <summary>y[p, :] = x[p, :] W (+ bias) for p in [0, rows); x is [rows, In], y is [rows, Out], row-major.</summary>
-    public void Multiply(ReadOnlySpan<float> x, Span<float> y, int rows, ReadOnlySpan<float> bias, WorkerPool? pool = null)
+    public void Multiply(ReadOnlySpan<float> x, Span<float> y, int rows, ReadOnlySpan<float> bias, WorkerPool? pool = null) =>
+        Multiply(x, y, rows, bias, pool, []);
+
+    /// <summary>
+    /// As <see cref="Multiply(ReadOnlySpan{float}, Span{float}, int, ReadOnlySpan{float}, WorkerPool?)"/> over the rows of several
+    /// sequences at once (<paramref name="segments"/>: each one's row count, in order; empty: one sequence). The
+    /// weights are read once for all rows, and each segment's results are bit for bit those of its own call.
+    /// </summary>
+    public void Multiply(ReadOnlySpan<float> x, Span<float> y, int rows, ReadOnlySpan<float> bias, WorkerPool? pool, ReadOnlySpan<int> segments)
     {
         if (x.Length < rows * In || y.Length < rows * Out) throw new ArgumentException("x or y is too small");
         if (!bias.IsEmpty && bias.Length < Out) throw new ArgumentException("bias is too small");
-        fixed (float* xp = x) fixed (float* yp = y) fixed (float* bp = bias)
+        fixed (float* xp = x) fixed (float* yp = y) fixed (float* bp = bias) fixed (int* sp = segments)
         {
-            var job = new MatMulJob(this, xp, yp, bp, rows);
+            var job = new MatMulJob(this, xp, yp, bp, rows, segments.Length > 1 ? sp : null);
             pool ??= WorkerPool.Shared;
             long work = (long)rows * In * Out;
             int parts = work < ParallelThreshold ? 1 : Math.Min(pool.ThreadCount, Tiles);
@@ -194,16 +202,16 @@ public sealed unsafe class PackedMatrix : IDisposable
         _activeJob.Run(start, end);
     }
 
-    readonly struct MatMulJob(PackedMatrix m, float* x, float* y, float* bias, int rows)
+    readonly struct MatMulJob(PackedMatrix m, float* x, float* y, float* bias, int rows, int* segments)
     {
         public void Run(int tileStart, int tileEnd)
         {
             if (tileEnd <= tileStart) return;
             switch (m.Type)
             {
-                case WeightType.F32: MatMulKernels.Run<F32Format>(m, m._data, x, y, bias, rows, tileStart, tileEnd); break;
-                case WeightType.BF16: MatMulKernels.Run<BF16Format>(m, m._data, x, y, bias, rows, tileStart, tileEnd); break;
-                default: MatMulKernels.Run<Q8Format>(m, m._data, x, y, bias, rows, tileStart, tileEnd); break;
+                case WeightType.F32: MatMulKernels.Run<F32Format>(m, m._data, x, y, bias, rows, tileStart, tileEnd, segments); break;
+                case WeightType.BF16: MatMulKernels.Run<BF16Format>(m, m._data, x, y, bias, rows, tileStart, tileEnd, segments); break;
+                default: MatMulKernels.Run<Q8Format>(m, m._data, x, y, bias, rows, tileStart, tileEnd, segments); break;
             }
         }
     }

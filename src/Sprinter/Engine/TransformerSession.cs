@@ -14,16 +14,14 @@ namespace Sprinter.Engine;
 public sealed class TransformerSession : Decoding.ITargetSession
 {
     readonly TransformerModel _model;
-    readonly int _d, _heads, _headSize, _layers, _vocab, _inner, _q, _kv, _kvGroup;
-    readonly bool _layerNorm, _rope, _swiGlu;
+    readonly int _d, _heads, _headSize, _vocab, _q, _kv, _kvGroup;
+    readonly bool _rope;
     readonly bool[] _localLayer;
     readonly float[] _keys, _values;   // [layer, position, key/value heads x head size]
     readonly float[] _cos = [], _sin = [];   // rotary tables [position, head size / 2]
-    readonly float[][] _scores;        // per worker: attention weights over positions
-    readonly WorkerPool _pool = WorkerPool.Shared;
 
-    float[] _x = [], _norm = [], _qkv = [], _attn = [], _ff = [], _act = [], _hidden = [], _logits = [];
-    int _rowCapacity, _logitRows, _rows;
+    float[] _hidden = [], _logits = [];
+    int _logitRows, _rows;
 
     public int Length { get; private set; }
     public int Capacity { get; }
@@ -39,16 +37,15 @@ public sealed class TransformerSession : Decoding.ITargetSession
         if (capacity < 1 || capacity > c.MaxPositions)
             throw new ArgumentOutOfRangeException(nameof(capacity), $"context must be in [1, {c.MaxPositions}]");
         Capacity = capacity;
-        (_d, _heads, _headSize, _layers, _vocab, _inner) = (c.EmbeddingSize, c.HeadCount, c.HeadSize, c.LayerCount, c.VocabSize, c.InnerSize);
+        (_d, _heads, _headSize, _vocab) = (c.EmbeddingSize, c.HeadCount, c.HeadSize, c.VocabSize);
         (_q, _kv, _kvGroup) = (c.QuerySize, c.KeyValueSize, c.HeadCount / c.KeyValueHeads);
-        (_layerNorm, _rope, _swiGlu) = (c.Norm == NormKind.LayerNorm, c.Positions == PositionKind.Rope, c.Mlp == MlpKind.SwiGlu);
+        _rope = c.Positions == PositionKind.Rope;
         _localLayer = Enumerable.Range(0, c.LayerCount).Select(l => c.LocalLayers.Contains(l)).ToArray();
-        _keys = new float[(long)_layers * capacity * _kv];
-        _values = new float[(long)_layers * capacity * _kv];
+        _keys = new float[(long)c.LayerCount * capacity * _kv];
+        _values = new float[(long)c.LayerCount * capacity * _kv];
         if (_rope) (_cos, _sin) = RotaryTables(capacity, _headSize, c.RopeTheta, c.RopeScaling);
-        _scores = new float[_pool.ThreadCount][];
-        for (int i = 0; i < _scores.Length; i++) _scores[i] = new float[capacity];
-        EnsureRows(1);
+        PrepareOutput(1, 1);
+        _rows = _logitRows = 0;
     }
 
     /// <summary>Logits of the given output row (0-based among <see cref="LogitRows"/>).</summary>
@@ -82,9 +79,22 @@ public sealed class TransformerSession : Decoding.ITargetSession
     /// <summary>
     /// Appends <paramref name="tokens"/> and computes hidden states for all of them and logits for
     /// the last <paramref name="logitRows"/> (the output projection is a large share of a small
-    /// model's cost, so callers ask only for the rows they read).
+    /// model's cost, so callers ask only for the rows they read). A batch of one: the same code
+    /// as a <see cref="TransformerBatch"/> over many sessions, so a session's results never depend
+    /// on whether it ran alone.
     /// </summary>
     public void Forward(ReadOnlySpan<int> tokens, int logitRows)
+    {
+        var solo = _solo ??= new TransformerBatch(_model);
+        solo.Clear();
+        solo.Add(this, tokens, logitRows);
+        solo.Run();
+    }
+
+    TransformerBatch? _solo;
+
+    /// <summary>Checks one call's tokens against this session (the batch calls it for each entry).</summary>
+    internal void CheckAppend(ReadOnlySpan<int> tokens, int logitRows)
     {
         int k = tokens.Length;
         if (k == 0) throw new ArgumentException("no tokens to forward", nameof(tokens));
@@ -93,97 +103,38 @@ public sealed class TransformerSession : Decoding.ITargetSession
             throw new InvalidInputException($"the sequence would be {Length + k} tokens but the model's context holds {Capacity} (n_positions); use a shorter prompt or fewer new tokens.");
         foreach (int t in tokens)
             if ((uint)t >= (uint)_model.OutputVocabulary) throw new InvalidInputException($"token id {t} is outside the vocabulary [0, {_model.OutputVocabulary}).");
-        EnsureRows(k);
-        _rows = k;
-        int start = Length, d = _d;
-        var m = _model;
-
-        // Embeddings: token column of the packed wte plus the position row.
-        for (int p = 0; p < k; p++)
-        {
-            var row = _x.AsSpan(p * d, d);
-            m.TokenEmbedding.GetColumn(tokens[p], row);
-            if (!_rope) TensorPrimitives.Add(row, m.PositionEmbedding.AsSpan((start + p) * d, d), row);
-        }
-
-        for (int l = 0; l < _layers; l++)
-        {
-            var w = m.Layers[l];
-            LayerNorm(_x, _norm, k, w.Ln1Gamma, w.Ln1Beta);
-            w.Qkv.Multiply(_norm, _qkv, k, w.QkvBias, _pool);
-            int q = _q, kv = _kv, width = q + 2 * kv;
-            long cacheBase = (long)l * Capacity * kv;
-            for (int p = 0; p < k; p++)
-            {
-                var queries = _qkv.AsSpan(p * width, q);
-                var keys = _qkv.AsSpan(p * width + q, kv);
-                if (w.QueryNorm.Length > 0) { HeadNorm(queries, w.QueryNorm); HeadNorm(keys, w.KeyNorm); }
-                if (_rope) { Rotate(queries, start + p); Rotate(keys, start + p); }
-                keys.CopyTo(_keys.AsSpan((int)(cacheBase + (long)(start + p) * kv), kv));
-                _qkv.AsSpan(p * width + q + kv, kv).CopyTo(_values.AsSpan((int)(cacheBase + (long)(start + p) * kv), kv));
-            }
-            Attention(l, start, k);
-            w.AttnProj.Multiply(_attn, _norm, k, w.AttnProjBias, _pool);
-            TensorPrimitives.Add(_x.AsSpan(0, k * d), _norm.AsSpan(0, k * d), _x.AsSpan(0, k * d));
-
-            LayerNorm(_x, _norm, k, w.Ln2Gamma, w.Ln2Beta);
-            w.Fc.Multiply(_norm, _ff, k, w.FcBias, _pool);
-            if (_swiGlu) SwiGlu(_ff, _act, k);
-            else GeluTanh(_ff.AsSpan(0, k * _inner));
-            w.FcProj.Multiply(_swiGlu ? _act : _ff, _norm, k, w.FcProjBias, _pool);
-            TensorPrimitives.Add(_x.AsSpan(0, k * d), _norm.AsSpan(0, k * d), _x.AsSpan(0, k * d));
-        }
-
-        LayerNorm(_x, _hidden, k, m.FinalGamma, m.FinalBeta);
-        _logitRows = logitRows;
-        var lastRows = _hidden.AsSpan((k - _logitRows) * d, _logitRows * d);
-        m.OutputProjection.Multiply(lastRows, _logits, _logitRows, ReadOnlySpan<float>.Empty, _pool);
-        Length = start + k;
     }
 
-    void EnsureRows(int k)
+    /// <summary>Output buffers for <paramref name="rows"/> new positions and <paramref name="logitRows"/> logit rows.</summary>
+    internal (float[] Hidden, float[] Logits) PrepareOutput(int rows, int logitRows)
     {
-        if (k <= _rowCapacity) return;
-        _rowCapacity = Math.Max(k, 4);
-        int d = _d, r = _rowCapacity;
-        _x = new float[r * d]; _norm = new float[r * d]; _qkv = new float[r * (_q + 2 * _kv)]; _attn = new float[r * _q];
-        _ff = new float[r * (_swiGlu ? 2 : 1) * _inner]; _act = _swiGlu ? new float[r * _inner] : []; _hidden = new float[r * d]; _logits = new float[(long)r * _vocab <= int.MaxValue ? r * _vocab : throw new InvalidInputException("too many positions in one call for this vocabulary")];
+        if (_hidden.Length < rows * _d) _hidden = new float[Math.Max(rows, 4) * _d];
+        if ((long)_logits.Length < (long)logitRows * _vocab)
+            _logits = (long)Math.Max(logitRows, 4) * _vocab <= int.MaxValue ? new float[Math.Max(logitRows, 4) * _vocab]
+                : throw new InvalidInputException("too many positions in one call for this vocabulary");
+        (_rows, _logitRows) = (rows, logitRows);
+        return (_hidden, _logits);
     }
 
-    /// <summary>LayerNorm, or RMSNorm (no centring, no shift) when the architecture says so.</summary>
-    void LayerNorm(float[] input, float[] output, int rows, float[] gamma, float[] beta)
+    /// <summary>Marks the <paramref name="rows"/> positions of the finished call as cached.</summary>
+    internal void Commit(int rows) => Length += rows;
+
+    /// <summary>
+    /// Layer <paramref name="layer"/>'s keys and values of this call's new positions, from their fused
+    /// q/k/v rows: per-head norms (Qwen3), rotation to their positions, then into the cache.
+    /// </summary>
+    internal void StoreKeysValues(int layer, Span<float> qkv, int rows, float[] queryNorm, float[] keyNorm)
     {
-        int d = _d;
-        float eps = _model.Config.LayerNormEpsilon;
+        int q = _q, kv = _kv, width = q + 2 * kv, start = Length;
+        long cacheBase = (long)layer * Capacity * kv;
         for (int p = 0; p < rows; p++)
         {
-            var x = input.AsSpan(p * d, d);
-            var y = output.AsSpan(p * d, d);
-            if (!_layerNorm)
-            {
-                TensorPrimitives.Multiply(x, 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(x) / d + eps), y);
-                TensorPrimitives.Multiply(y, gamma, y);
-                continue;
-            }
-            float mean = TensorPrimitives.Sum(x) / d;
-            TensorPrimitives.Subtract(x, mean, y);
-            float variance = TensorPrimitives.SumOfSquares(y) / d;
-            TensorPrimitives.Multiply(y, 1f / MathF.Sqrt(variance + eps), y);
-            TensorPrimitives.FusedMultiplyAdd(y, gamma, beta, y);
-        }
-    }
-
-    /// <summary>SwiGLU: act = silu(gate) x up, from rows [gate (f) | up (f)] of the fused input projection.</summary>
-    void SwiGlu(float[] ff, float[] act, int rows)
-    {
-        int f = _inner;
-        for (int p = 0; p < rows; p++)
-        {
-            var gate = ff.AsSpan(p * 2 * f, f);
-            var y = act.AsSpan(p * f, f);
-            TensorPrimitives.Sigmoid(gate, y);
-            TensorPrimitives.Multiply(y, gate, y);
-            TensorPrimitives.Multiply(y, ff.AsSpan(p * 2 * f + f, f), y);
+            var queries = qkv.Slice(p * width, q);
+            var keys = qkv.Slice(p * width + q, kv);
+            if (queryNorm.Length > 0) { HeadNorm(queries, queryNorm); HeadNorm(keys, keyNorm); }
+            if (_rope) { Rotate(queries, start + p); Rotate(keys, start + p); }
+            keys.CopyTo(_keys.AsSpan((int)(cacheBase + (long)(start + p) * kv), kv));
+            qkv.Slice(p * width + q + kv, kv).CopyTo(_values.AsSpan((int)(cacheBase + (long)(start + p) * kv), kv));
         }
     }
 
@@ -245,35 +196,25 @@ public sealed class TransformerSession : Decoding.ITargetSession
     /// <summary>GPT-2's tanh GELU in place: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).</summary>
     internal static void GeluTanh(Span<float> x) => FastTanh.Gelu(x, x);
 
-    // Causal self-attention of the k new positions over the cache; heads split across workers.
-    int _attnLayer, _attnStart, _attnRows, _attnParts;
-    Action<int>? _attnJob;
-
-    void Attention(int layer, int start, int k)
-    {
-        (_attnLayer, _attnStart, _attnRows) = (layer, start, k);
-        long work = (long)k * (start + k) * _d;
-        _attnParts = work < 32 * 1024 ? 1 : Math.Min(_pool.ThreadCount, _heads);
-        if (_attnParts == 1) AttentionPart(0);
-        else _pool.Run(_attnParts, _attnJob ??= AttentionPart);
-    }
-
+    /// <summary>
+    /// Causal self-attention of this call's <paramref name="rows"/> new positions over the cache, for heads
+    /// [<paramref name="h0"/>, <paramref name="h1"/>): queries from the fused q/k/v rows at <paramref name="qkv"/>,
+    /// outputs to <paramref name="attn"/>. Heads are independent, so any split of them gives the same bits.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    unsafe void AttentionPart(int part)
+    internal unsafe void Attend(int layer, float* qkv, float* attn, int rows, int h0, int h1, float* scores)
     {
         int hs = _headSize;
-        int h0 = _heads * part / _attnParts, h1 = _heads * (part + 1) / _attnParts;
         float scale = _model.Config.ScaledAttention ? 1f / MathF.Sqrt(hs) : 1f;
         // GPT-Neo's local layers see only the last LocalWindow positions.
-        int window = _localLayer[_attnLayer] ? _model.Config.LocalWindow : int.MaxValue;
-        int kv = _kv, width = _q + 2 * kv;
-        long cacheBase = (long)_attnLayer * Capacity * kv;
-        var scoresAll = _scores[part];
-        fixed (float* keys = _keys, values = _values, qkv = _qkv, attn = _attn, scores = scoresAll)
+        int window = _localLayer[layer] ? _model.Config.LocalWindow : int.MaxValue;
+        int kv = _kv, width = _q + 2 * kv, start = Length;
+        long cacheBase = (long)layer * Capacity * kv;
+        fixed (float* keys = _keys, values = _values)
         {
-            for (int p = 0; p < _attnRows; p++)
+            for (int p = 0; p < rows; p++)
             {
-                int end = _attnStart + p + 1, first = Math.Max(0, end - window), visible = end - first;
+                int end = start + p + 1, first = Math.Max(0, end - window), visible = end - first;
                 for (int h = h0; h < h1; h++)
                 {
                     float* q = qkv + p * width + h * hs;

@@ -57,12 +57,12 @@ public static class ParserFuzzer
         "config" => (ConfigSeeds(), bytes => ModelConfig.Parse(Encoding.UTF8.GetString(bytes), "config.json")),
         "tokenizer" => (TokenizerSeeds(), bytes =>
         {
-            var tokenizer = Gpt2Tokenizer.FromSpec(HfTokenizerJson.Parse(bytes, "tokenizer.json"), "tokenizer.json");
+            var tokenizer = Tokenizer.FromSpec(HfTokenizerJson.Parse(bytes, "tokenizer.json"), "tokenizer.json");
             tokenizer.Decode(tokenizer.Encode("the cat <s> sat"));
         }),
         "spm" => ([SentencePieceSeed()], bytes =>
         {
-            var tokenizer = Gpt2Tokenizer.FromSentencePieceModel(SentencePieceModelFile.Parse(bytes, "tokenizer.model"), bytes, "tokenizer.model", addBos: true);
+            var tokenizer = Tokenizer.FromSentencePieceModel(SentencePieceModelFile.Parse(bytes, "tokenizer.model"), bytes, "tokenizer.model", addBos: true);
             tokenizer.Decode(tokenizer.EncodePrompt("the cat <s> sat é"));
         }),
         "template" => (TemplateSeeds(), bytes => new ChatTemplate(Encoding.UTF8.GetString(bytes), "<s>", "</s>").Render(

@@ -13,7 +13,7 @@ public sealed class LanguageModel : IDisposable
     /// <summary>The tokenizer's file(s), for messages.</summary>
     public required string TokenizerFiles { get; init; }
     public required TransformerModel Model { get; init; }
-    public required Gpt2Tokenizer Tokenizer { get; init; }
+    public required Tokenizer Tokenizer { get; init; }
     /// <summary>
     /// End-of-sequence ids: <c>eos_token_id</c> (one id or a list) of generation_config.json, else
     /// of config.json, else the tokenizer's end-of-text token. Generation stops at any of them.
@@ -34,6 +34,15 @@ public sealed class LanguageModel : IDisposable
             return _chatTemplate;
         }
         init => (_chatTemplate, _chatTemplateRead) = (value, true);
+    }
+
+    /// <summary>Refuses, with one line, a draft and target that do not share one tokenizer (speculation compares their token ids).</summary>
+    public static void CheckPair(LanguageModel draft, LanguageModel target)
+    {
+        if (draft.Model.OutputVocabulary != target.Model.OutputVocabulary)
+            throw new InvalidInputException($"the draft ({draft.Source}) has {draft.Model.OutputVocabulary} tokens but the target ({target.Source}) has {target.Model.OutputVocabulary}; pick a pair that shares one tokenizer.");
+        if (draft.Tokenizer.VocabularyIdentity != target.Tokenizer.VocabularyIdentity)
+            throw new InvalidInputException($"the draft ({draft.TokenizerFiles}) and the target ({target.TokenizerFiles}) have different tokenizers; pick a pair that shares one tokenizer.");
     }
 
     /// <summary>A path names a GGUF file when it is a file ending in .gguf.</summary>
@@ -62,7 +71,7 @@ public sealed class LanguageModel : IDisposable
         if (IsGguf(folder)) return LoadGguf(folder, type);
         var files = ModelFolder.Resolve(folder);
         var config = ModelConfig.Load(files.ConfigPath);
-        var tokenizer = Gpt2Tokenizer.Load(files);
+        var tokenizer = Tokenizer.Load(files);
         if (tokenizer.VocabSize != config.VocabSize && !IsPadding(tokenizer.VocabSize, config.VocabSize))
             throw new InvalidInputException($"{files.TokenizerFiles}: the tokenizer has {tokenizer.VocabSize} tokens but config.json says vocab_size {config.VocabSize}; the files belong to different models.");
         using var st = files.OpenWeights();
@@ -90,7 +99,7 @@ public sealed class LanguageModel : IDisposable
         };
     }
 
-    static HashSet<int> ReadStopTokens(ModelFolder files, Gpt2Tokenizer tokenizer)
+    static HashSet<int> ReadStopTokens(ModelFolder files, Tokenizer tokenizer)
     {
         foreach (string path in new[] { System.IO.Path.Combine(files.Folder, "generation_config.json"), files.ConfigPath })
         {

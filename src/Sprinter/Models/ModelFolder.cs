@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 namespace Sprinter.Models;
 
 /// <summary>
-/// The files of a Hugging Face style GPT-2 model folder. <see cref="WeightsPath"/> is
+/// The files of a Hugging Face model folder (any family). <see cref="WeightsPath"/> is
 /// model.safetensors, or model.safetensors.index.json for a sharded checkpoint.
 /// </summary>
 /// <param name="TokenizerJsonPath">tokenizer.json when the folder has no vocab.json + merges.txt (null otherwise).</param>

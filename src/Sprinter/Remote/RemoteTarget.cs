@@ -23,7 +23,7 @@ public static class RemoteTarget
     /// <param name="draftTokenizer">The local draft's tokenizer: the remote's must give the same ids.</param>
     /// <param name="vocabulary">The draft's output vocabulary: the width of every logits row.</param>
     /// <param name="localCapacity">The draft's context; the session holds at most the smaller of it and the remote's.</param>
-    public static Connection Connect(RemoteTargetOptions options, Gpt2Tokenizer draftTokenizer, int vocabulary, int localCapacity,
+    public static Connection Connect(RemoteTargetOptions options, Tokenizer draftTokenizer, int vocabulary, int localCapacity,
         CancellationToken cancellationToken = default, HttpMessageHandler? handler = null)
     {
         var client = new RemoteTargetClient(options, handler);

@@ -22,7 +22,7 @@ public static class ChatPrompt
     }
 
     /// <param name="template">The model's template, or null for the plain format.</param>
-    public static int[] Encode(Gpt2Tokenizer tokenizer, ChatTemplate? template, IReadOnlyList<ChatMessage> messages) =>
+    public static int[] Encode(Tokenizer tokenizer, ChatTemplate? template, IReadOnlyList<ChatMessage> messages) =>
         template is null
             ? tokenizer.EncodePrompt(Plain(messages))
             : tokenizer.Encode(template.Render(messages));   // the template writes the BOS token itself

@@ -20,6 +20,11 @@ public sealed record DecodingOverrides
     public float? Threshold { get; init; }
     public int? MaxDraft { get; init; }
     public SprinterMode? SprinterMode { get; init; }
+    public bool? PromptLookup { get; init; }
+    public int? Lookahead { get; init; }
+    public SprinterStop? Stop { get; init; }
+    public float? CumulativeThreshold { get; init; }
+    public bool? OnlineCalibration { get; init; }
     /// <summary>Whether the response lists each token's provenance (unverified, accepted, resampled, bonus, sampled).</summary>
     public bool Provenance { get; init; }
 
@@ -31,6 +36,11 @@ public sealed record DecodingOverrides
         Threshold = Threshold ?? defaults.Threshold,
         MaxDraft = MaxDraft ?? defaults.MaxDraft,
         SprinterMode = SprinterMode ?? defaults.SprinterMode,
+        PromptLookup = PromptLookup ?? defaults.PromptLookup,
+        Lookahead = Lookahead ?? defaults.Lookahead,
+        Stop = Stop ?? defaults.Stop,
+        CumulativeThreshold = CumulativeThreshold ?? defaults.CumulativeThreshold,
+        OnlineCalibration = OnlineCalibration ?? defaults.OnlineCalibration,
     };
 }
 

@@ -30,6 +30,16 @@ public sealed record DecodingSettings
     /// <summary>SPRINTER: cap on drafted tokens per round.</summary>
     public int MaxDraft { get; init; } = 20;
     public SprinterMode SprinterMode { get; init; } = SprinterMode.Paper;
+    /// <summary>SD: try prompt lookup (copy a continuation of the prompt or output) before the draft model.</summary>
+    public bool PromptLookup { get; init; }
+    /// <summary>SPRINTER: tokens drafted after the verifier stops, tested with SD's rule in the same call.</summary>
+    public int Lookahead { get; init; }
+    public SprinterStop Stop { get; init; } = SprinterStop.Threshold;
+    public float CumulativeThreshold { get; init; } = 0.5f;
+    /// <summary>SPRINTER: move the threshold online to hold the verifier's false-positive rate at its budget.</summary>
+    public bool OnlineCalibration { get; init; }
+    /// <summary>The budget for <see cref="OnlineCalibration"/>; null takes the verifier's (its file's max_fp_rate), else 0.1.</summary>
+    public double? FpBudget { get; init; }
 
     public bool NeedsTarget => Mode != DecodingMode.ArDraft;
     public bool NeedsDraft => Mode != DecodingMode.Ar;
@@ -37,6 +47,14 @@ public sealed record DecodingSettings
     /// <summary>Whether the output has the target's distribution (AR, SD, SPRINTER strict-on-call).</summary>
     public bool Lossless => Mode is DecodingMode.Ar or DecodingMode.Sd
         || (Mode == DecodingMode.Sprinter && SprinterMode == SprinterMode.StrictOnCall);
+
+    /// <summary>threshold or cumulative; null for anything else.</summary>
+    public static SprinterStop? ParseStop(string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "threshold" => SprinterStop.Threshold,
+        "cumulative" => SprinterStop.Cumulative,
+        _ => null,
+    };
 
     public static string Name(DecodingMode mode) => mode switch
     {
@@ -59,35 +77,24 @@ public sealed record DecodingSettings
 }
 
 /// <summary>A verifier and the threshold calibrated with it (null when the file stores none).</summary>
-public sealed record VerifierChoice(IVerifier Verifier, float? CalibratedThreshold);
+/// <param name="FpBudget">The false-positive rate the verifier was calibrated for (its file's max_fp_rate), if known.</param>
+/// <param name="Label">The label rule the verifier was trained on (what its eta_FP counts).</param>
+public sealed record VerifierChoice(IVerifier Verifier, float? CalibratedThreshold, double? FpBudget = null, Verification.LabelRule Label = Verification.LabelRule.Paper);
 
-/// <summary>Builds the decoder of a generation from its settings: the one place the CLI and the server set one up.</summary>
+/// <summary>Builds the decoder of a generation from its settings: the one place the CLI, the server and the bench set one up.</summary>
 public static class DecoderFactory
 {
-    /// <param name="target">Needed unless the mode is ar-draft.</param>
-    /// <param name="draft">Needed unless the mode is ar.</param>
-    /// <param name="verifier">Needed for SPRINTER; must not be shared by two decoders running at once
-    /// (a learned verifier has scratch buffers: give each decoder its own <see cref="Verification.LearnedVerifier.Clone"/>).</param>
-    /// <param name="targetSession">The target's KV cache; null makes a new one.</param>
-    /// <param name="draftSession">The draft's KV cache; null makes a new one.</param>
-    /// <param name="logprobs">Null: no per-token log-probabilities; else the top candidates each token lists (-1: all).</param>
-    /// <returns>The decoder and a one-line description of the models it runs.</returns>
-    public static (IDecoder Decoder, string Description) Create(DecodingSettings settings, LanguageModel? target, LanguageModel? draft,
-        SamplingOptions sampling, int seed, VerifierChoice? verifier = null,
-        ITargetSession? targetSession = null, Engine.TransformerSession? draftSession = null, int? logprobs = null)
+    /// <summary>The loop and the speculative options that <paramref name="settings"/> ask for.</summary>
+    /// <param name="verifier">Needed for SPRINTER; must not be shared by two sequences running at once
+    /// (a learned verifier has scratch buffers: give each its own <see cref="Verification.LearnedVerifier.Clone"/>).</param>
+    public static (SequenceKind Kind, SpeculativeOptions Options) Plan(DecodingSettings settings, VerifierChoice? verifier)
     {
-        if (settings.NeedsTarget && target is null && targetSession is null) throw new ArgumentException("this mode needs the target model", nameof(target));
-        if (settings.NeedsDraft && draft is null) throw new ArgumentException("this mode needs the draft model", nameof(draft));
-        if (settings.Mode is DecodingMode.Ar or DecodingMode.ArDraft)
-        {
-            var lm = settings.Mode == DecodingMode.Ar ? target : draft!;
-            ITargetSession session = (settings.Mode == DecodingMode.Ar ? targetSession : draftSession) ?? lm!.Model.CreateSession();
-            return (new AutoregressiveDecoder(session, sampling, seed, isTarget: settings.Mode == DecodingMode.Ar) { LogprobsTopK = logprobs }, lm?.Name ?? TargetName(session));
-        }
-        var options = new SpeculativeOptions { Gamma = settings.Gamma };
+        if (settings.Mode is DecodingMode.Ar) return (SequenceKind.Ar, new SpeculativeOptions());
+        if (settings.Mode is DecodingMode.ArDraft) return (SequenceKind.ArDraft, new SpeculativeOptions());
+        var options = new SpeculativeOptions { Gamma = settings.Gamma, PromptLookup = settings.PromptLookup };
         if (settings.Mode == DecodingMode.Sprinter)
         {
-            if (verifier is null) throw new InvalidInputException("SPRINTER needs a verifier; pass --verifier FILE (or constant:S).");
+            if (verifier is null) throw new InvalidInputException("SPRINTER needs a verifier; give one (a verifier file, or constant:S).");
             options = options with
             {
                 Method = SpeculativeMethod.Sprinter,
@@ -95,14 +102,43 @@ public static class DecoderFactory
                 Threshold = settings.Threshold ?? verifier.CalibratedThreshold ?? 0.5f,
                 MaxDraft = settings.MaxDraft,
                 SprinterMode = settings.SprinterMode,
+                Lookahead = settings.Lookahead,
+                Stop = settings.Stop,
+                CumulativeThreshold = settings.CumulativeThreshold,
             };
+            if (settings.OnlineCalibration)
+                options = options with { Calibration = new OnlineCalibration(options.Threshold, settings.FpBudget ?? verifier.FpBudget ?? 0.1, verifier.Label) };
         }
-        var targetOf = targetSession ?? target!.Model.CreateSession();
-        var decoder = new SpeculativeDecoder(draftSession ?? draft!.Model.CreateSession(), targetOf, options, sampling, seed) { LogprobsTopK = logprobs };
-        string targetName = target?.Name ?? TargetName(targetOf);
-        string description = options.Method == SpeculativeMethod.Sd
-            ? $"draft {draft!.Name} -> target {targetName}, gamma {options.Gamma}"
-            : $"draft {draft!.Name} -> target {targetName}, verifier {options.Verifier!.Name}, threshold {options.Threshold}, max-draft {options.MaxDraft}";
+        return (SequenceKind.Speculative, options);
+    }
+
+    /// <param name="target">Needed unless the mode is ar-draft (or a target session is given).</param>
+    /// <param name="draft">Needed unless the mode is ar.</param>
+    /// <param name="verifier">Needed for SPRINTER (see <see cref="Plan"/>).</param>
+    /// <param name="targetSession">The target: a local KV cache or a remote target; null makes a new local one.</param>
+    /// <param name="draftSession">The draft's KV cache; null makes a new one.</param>
+    /// <param name="logprobs">Null: no per-token log-probabilities; else the top candidates each token lists (-1: all).</param>
+    /// <returns>The decoder and a one-line description of the models it runs.</returns>
+    public static (SequenceDecoder Decoder, string Description) Create(DecodingSettings settings, LanguageModel? target, LanguageModel? draft,
+        SamplingOptions sampling, int seed, VerifierChoice? verifier = null,
+        ITargetSession? targetSession = null, Engine.TransformerSession? draftSession = null, int? logprobs = null)
+    {
+        if (settings.NeedsTarget && target is null && targetSession is null) throw new ArgumentException("this mode needs the target model", nameof(target));
+        if (settings.NeedsDraft && draft is null) throw new ArgumentException("this mode needs the draft model", nameof(draft));
+        var (kind, options) = Plan(settings, verifier);
+        var targetRun = settings.NeedsTarget ? targetSession ?? target!.Model.CreateSession() : null;
+        var draftRun = settings.NeedsDraft ? draftSession ?? draft!.Model.CreateSession() : null;
+        var decoder = kind == SequenceKind.Speculative ? new SpeculativeDecoder(draftRun!, targetRun!, options, sampling, seed)
+            : new SequenceDecoder(kind, options, sampling, seed, targetRun, draftRun);
+        decoder.LogprobsTopK = logprobs;
+        string targetName = target?.Name ?? (targetRun is null ? "target" : TargetName(targetRun));
+        string description = kind switch
+        {
+            SequenceKind.Ar => targetName,
+            SequenceKind.ArDraft => draft!.Name,
+            _ when options.Method == SpeculativeMethod.Sd => $"draft {draft!.Name} -> target {targetName}, gamma {options.Gamma}{(options.PromptLookup ? ", prompt lookup first" : "")}",
+            _ => $"draft {draft!.Name} -> target {targetName}, verifier {options.Verifier!.Name}, threshold {options.Threshold}, max-draft {options.MaxDraft}",
+        };
         return (decoder, description);
     }
 

@@ -18,6 +18,13 @@ public sealed record ServingOptions
     public int? MaxPromptTokens { get; init; }
     /// <summary>New tokens when a request gives no max_tokens (fewer when the context is shorter).</summary>
     public int DefaultMaxTokens { get; init; } = 256;
+    /// <summary>Run all generations as one batch (continuous batching, <see cref="BatchScheduler"/>); false runs
+    /// each on a thread of its own, as before batching existed (kept for comparison).</summary>
+    public bool Batching { get; init; } = true;
+    /// <summary>Prompt tokens a joining request caches per step while the others decode.</summary>
+    public int PrefillChunk { get; init; } = 32;
+    /// <summary>Let the cost model lower SD's gamma under load (greedy, or unseeded sampling only).</summary>
+    public bool AdaptiveGamma { get; init; } = true;
 }
 
 /// <summary>
@@ -31,13 +38,14 @@ public sealed partial class GenerationService : IDisposable
     readonly Func<string, VerifierChoice>? _verifiers;
     readonly ConcurrentDictionary<string, Lazy<VerifierChoice>> _verifierByDecoding = new();
     readonly SessionPool? _targetSessions, _draftSessions;
+    readonly BatchScheduler? _scheduler;
 
     public LanguageModel? Target { get; }
     public LanguageModel? Draft { get; }
     public ServingOptions Options { get; }
     public AdmissionGate Gate { get; }
     public ServingMetrics Metrics { get; }
-    public Gpt2Tokenizer Tokenizer => (Target ?? Draft)!.Tokenizer;
+    public Tokenizer Tokenizer => (Target ?? Draft)!.Tokenizer;
     public ChatTemplate? Template { get; }
     /// <summary>The name clients see in /v1/models and responses: the target's folder name.</summary>
     public string ModelId => Target?.Name ?? RemoteTarget?.Name ?? Draft!.Name;
@@ -67,7 +75,15 @@ public sealed partial class GenerationService : IDisposable
         Gate = new AdmissionGate(options.MaxConcurrent, options.MaxQueue);
         Metrics = new ServingMetrics(Gate);
         Template = (target ?? draft)!.ChatTemplate;
+        if (options.Batching)
+        {
+            _scheduler = new BatchScheduler(target?.Model, draft?.Model, options.PrefillChunk) { Adaptive = options.AdaptiveGamma };
+            Metrics.Observe(_scheduler);
+        }
     }
+
+    /// <summary>The continuous-batching scheduler (null when <see cref="ServingOptions.Batching"/> is off).</summary>
+    public BatchScheduler? Scheduler => _scheduler;
 
     static int Capacity(LanguageModel? model) => model is null ? int.MaxValue : Math.Min(model.Config.MaxPositions, Engine.TransformerModel.DefaultMaxContext);
 
@@ -113,7 +129,12 @@ public sealed partial class GenerationService : IDisposable
             if (settings.NeedsTarget && RemoteTarget is not null) remote = RemoteTarget.Open();
             else if (settings.NeedsTarget) target = _targetSessions!.Rent();
             if (settings.NeedsDraft) draft = _draftSessions!.Rent();
-            var (decoder, _) = DecoderFactory.Create(settings, Target, Draft, request.Sampling, request.Seed ?? Random.Shared.Next(), verifier, (ITargetSession?)remote ?? target, draft, request.Logprobs);
+            int seed = request.Seed ?? Random.Shared.Next();
+            ITargetSession? targetSession = (ITargetSession?)remote ?? target;
+            IDecoder decoder = _scheduler is null
+                ? DecoderFactory.Create(settings, Target, Draft, request.Sampling, seed, verifier, targetSession, draft, request.Logprobs).Decoder
+                : new ScheduledDecoder(_scheduler, settings, verifier, request.Sampling, seed, targetSession, draft,
+                    adaptive: request.Sampling.IsGreedy || request.Seed is null, logprobs: request.Logprobs);
             return Generation.Start(this, decoder, settings, request, prompt, maxTokens, arrival, Release);
         }
         catch
@@ -156,7 +177,31 @@ public sealed partial class GenerationService : IDisposable
         return shared.Verifier is LearnedVerifier learned ? shared with { Verifier = learned.Clone() } : shared;
     }
 
-    public void Dispose() => Metrics.Dispose();
+    public void Dispose()
+    {
+        _scheduler?.Dispose();
+        Metrics.Dispose();
+    }
+}
+
+/// <summary>A generation run by the shared <see cref="BatchScheduler"/>: its tokens come from the batch's steps.</summary>
+internal sealed class ScheduledDecoder(BatchScheduler scheduler, DecodingSettings settings, VerifierChoice? verifier, SamplingOptions sampling, int seed,
+    ITargetSession? target, TransformerSession? draft, bool adaptive, int? logprobs) : IDecoder
+{
+    public DecodingStats? LastStats { get; private set; }
+
+    public IAsyncEnumerable<EmittedToken> GenerateAsync(int[] prompt, int maxTokens, IReadOnlySet<int>? stopTokens = null, CancellationToken cancellationToken = default)
+    {
+        var (kind, options) = DecoderFactory.Plan(settings, verifier);
+        var sequence = new DecodeSequence(kind, options, sampling, new TokenSampler(seed), target, draft, prompt, maxTokens, stopTokens)
+        {
+            AdaptiveGamma = adaptive && kind == SequenceKind.Speculative && options.Method == SpeculativeMethod.Sd,
+            LogprobsTopK = logprobs,
+            Cancellation = cancellationToken,
+        };
+        LastStats = sequence.Stats;
+        return scheduler.Run(sequence, cancellationToken);
+    }
 }
 
 /// <summary>Where a front-end server's remote target is: opens one session (with its own HTTP client) per generation.</summary>

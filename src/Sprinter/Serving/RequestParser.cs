@@ -147,10 +147,11 @@ public static class RequestParser
     static DecodingOverrides Overrides(JsonElement root) =>
         Optional(root, "sprinter", JsonValueKind.Object) is { } s ? ParseOverrides(s) : new DecodingOverrides();
 
-    /// <summary>A <c>sprinter</c> object: mode, gamma, threshold, max_draft, sprinter_mode, provenance.</summary>
+    /// <summary>A <c>sprinter</c> object: mode, gamma, threshold, max_draft, sprinter_mode, prompt_lookup, lookahead, stop_rule, cumulative_threshold, online_calibration, provenance.</summary>
     public static DecodingOverrides ParseOverrides(JsonElement s)
     {
         string? mode = OptionalString(s, "mode", "sprinter.mode"), sprinterMode = OptionalString(s, "sprinter_mode", "sprinter.sprinter_mode");
+        string? stopRule = OptionalString(s, "stop_rule", "sprinter.stop_rule");
         return new DecodingOverrides
         {
             Mode = mode is null ? null : DecodingSettings.ParseMode(mode) is { } m && m != DecodingMode.ArDraft ? m
@@ -161,6 +162,12 @@ public static class RequestParser
             SprinterMode = sprinterMode is null ? null : DecodingSettings.ParseSprinterMode(sprinterMode)
                 ?? throw new InvalidRequestException("sprinter.sprinter_mode", $"sprinter.sprinter_mode must be paper or strict-on-call, got '{Short(sprinterMode)}'."),
             Provenance = OptionalBool(s, "provenance", "sprinter.provenance") ?? false,
+            PromptLookup = OptionalBool(s, "prompt_lookup", "sprinter.prompt_lookup"),
+            Lookahead = OptionalInt(s, "lookahead", 0, 16, "sprinter.lookahead"),
+            Stop = stopRule is null ? null : DecodingSettings.ParseStop(stopRule)
+                ?? throw new InvalidRequestException("sprinter.stop_rule", $"sprinter.stop_rule must be threshold or cumulative, got '{Short(stopRule)}'."),
+            CumulativeThreshold = (float?)OptionalNumber(s, "cumulative_threshold", 0, 1, "[0, 1]", "sprinter.cumulative_threshold"),
+            OnlineCalibration = OptionalBool(s, "online_calibration", "sprinter.online_calibration"),
         };
     }
 

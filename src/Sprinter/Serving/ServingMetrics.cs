@@ -50,6 +50,17 @@ public sealed class ServingMetrics : IDisposable
         Meter.CreateObservableGauge("sprinter_gc_heap_bytes", () => GC.GetTotalMemory(false), unit: "By", description: "Bytes allocated on the managed heap.");
     }
 
+    /// <summary>The batch's gauges: sequences per step, the last step's time and target positions, and the gamma the cost model chose.</summary>
+    public void Observe(BatchScheduler scheduler)
+    {
+        Meter.CreateObservableGauge("sprinter_batch_size", () => scheduler.BatchSize, description: "Sequences in the last batched step.");
+        Meter.CreateObservableGauge("sprinter_step_milliseconds", () => scheduler.LastStepMs, unit: "ms", description: "Wall time of the last batched step (draft passes, target pass, acceptance).");
+        Meter.CreateObservableGauge("sprinter_step_target_positions", () => scheduler.LastTargetPassRows, description: "Positions in the last step's target pass.");
+        Meter.CreateObservableGauge("sprinter_step_target_milliseconds", () => scheduler.LastTargetPassMs, unit: "ms", description: "Wall time of the last step's target pass.");
+        Meter.CreateObservableGauge("sprinter_spec_gamma", () => scheduler.LastGamma, description: "Draft tokens per round the cost model allowed SD in the last step (-1: no adaptive sequence).");
+        Meter.CreateObservableCounter("sprinter_steps", () => scheduler.Steps, description: "Batched steps run.");
+    }
+
     Histogram<double> Seconds(string name, string description) =>
         Meter.CreateHistogram(name, "s", description, tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
 

@@ -45,7 +45,7 @@ public sealed class SprinterChatClient(GenerationService service) : IChatClient
         {
             var update = new ChatResponseUpdate(ChatRole.Assistant, piece.Text) { MessageId = messageId, ResponseId = messageId, ModelId = service.ModelId };
             if (request.Sprinter.Provenance)
-                update.AdditionalProperties = new() { ["sprinter.provenance"] = piece.Tokens.Select(t => OriginName(t.Origin)).ToArray() };
+                update.AdditionalProperties = new() { ["sprinter.provenance"] = piece.Tokens.Select(t => t.Provenance).ToArray() };
             yield return update;
         }
         var result = await generation.Result;
@@ -58,7 +58,6 @@ public sealed class SprinterChatClient(GenerationService service) : IChatClient
         };
     }
 
-    public static string OriginName(TokenOrigin origin) => origin.ToString().ToLowerInvariant();
 
     static UsageDetails Usage(DecodingStats stats) => new()
     {

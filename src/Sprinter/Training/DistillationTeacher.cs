@@ -17,7 +17,7 @@ public sealed class DistillationTeacher : IDisposable
     public string Folder => _model.Source;
 
     /// <summary>Loads the teacher and checks that it shares the student's tokenizer and covers its context.</summary>
-    public DistillationTeacher(string folder, Gpt2Tokenizer studentTokenizer, int context)
+    public DistillationTeacher(string folder, Tokenizer studentTokenizer, int context)
     {
         _model = LanguageModel.Load(folder);
         try

@@ -23,7 +23,7 @@ public static class LmTrainer
 
         // Data and tokenizer.
         string vocabPath = Path.Combine(o.TokenizerFolder, "vocab.json"), mergesPath = Path.Combine(o.TokenizerFolder, "merges.txt");
-        var tokenizer = Gpt2Tokenizer.Load(vocabPath, mergesPath);
+        var tokenizer = Tokenizer.Load(vocabPath, mergesPath);
         Report(TrainingPhase.Preparing, "tokenizing training data");
         var train = TokenDataset.Load(o.TrainFiles, tokenizer, "training data");
         train.RequireWindow(o.Context, "the training data");

@@ -28,7 +28,7 @@ public sealed class TokenDataset
     /// tokenizer's identity, the text's size and its modification time) and joins them with
     /// &lt;|endoftext|&gt; when the vocabulary has it.
     /// </summary>
-    public static TokenDataset Load(IReadOnlyList<string> files, Gpt2Tokenizer tokenizer, string what)
+    public static TokenDataset Load(IReadOnlyList<string> files, Tokenizer tokenizer, string what)
     {
         if (files.Count == 0) throw new InvalidInputException($"{what}: no files given; name at least one UTF-8 text file.");
         var all = new List<int>();
@@ -40,7 +40,7 @@ public sealed class TokenDataset
         return new TokenDataset([.. all], string.Join(", ", files));
     }
 
-    static int[] LoadFile(string path, Gpt2Tokenizer tokenizer)
+    static int[] LoadFile(string path, Tokenizer tokenizer)
     {
         if (!File.Exists(path)) throw new InvalidInputException($"{path}: file not found; training and validation data are UTF-8 text files.");
         var info = new FileInfo(path);

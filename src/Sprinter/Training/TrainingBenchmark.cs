@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Sprinter.Benchmarks;
 using Sprinter.Engine;
 using Sprinter.Models;
 

@@ -44,7 +44,7 @@ public class BenchCommandTests
             "--gamma", "2,3", "--out", outDir, "--json");
         Assert.True(code == 0, error);
         var json = JsonNode.Parse(output)!.AsObject();
-        Assert.Equal(Sprinter.Engine.EngineBenchmark.InstructionSet, (string)json["machine"]!["isa"]!); // every number names its instruction set
+        Assert.Equal(Sprinter.Benchmarks.EngineBenchmark.InstructionSet, (string)json["machine"]!["isa"]!); // every number names its instruction set
         var methods = json["methods"]!.AsArray();
         // (ar, ar-draft, sd x 2, paper x 2, strict x 2) x (greedy, sample)
         Assert.Equal(16, methods.Count);

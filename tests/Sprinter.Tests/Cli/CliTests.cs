@@ -1,3 +1,4 @@
+using Sprinter.Benchmarks;
 using Sprinter.Engine;
 using System.Text.Json.Nodes;
 

@@ -134,12 +134,12 @@ public class GgufTests(Xunit.Abstractions.ITestOutputHelper output)
     {
         string folder = TestModels.TempDir();
         Directory.CreateDirectory(folder);
-        Gpt2Tokenizer original;
+        Tokenizer original;
         if (source == "sentencepiece")
         {
             string model = Path.Combine(folder, SentencePieceModelFile.FileName);
             RealTokenizerTests.WriteLlama2TokenizerModel(model);
-            original = Gpt2Tokenizer.LoadSentencePieceModel(model);
+            original = Tokenizer.LoadSentencePieceModel(model);
         }
         else
         {
@@ -148,7 +148,7 @@ public class GgufTests(Xunit.Abstractions.ITestOutputHelper output)
             if (source.EndsWith("+digits"))
                 (json["normalizer"], json["pre_tokenizer"]) = (null, System.Text.Json.Nodes.JsonNode.Parse("""{"type": "Sequence", "pretokenizers": [{"type": "Digits", "individual_digits": true}, {"type": "ByteLevel", "use_regex": true}]}"""));
             File.WriteAllText(Path.Combine(folder, "tokenizer.json"), json.ToJsonString());
-            original = Gpt2Tokenizer.LoadTokenizerJson(Path.Combine(folder, "tokenizer.json"));
+            original = Tokenizer.LoadTokenizerJson(Path.Combine(folder, "tokenizer.json"));
         }
         var c = Family(family, vocab: original.VocabSize, d: 16, inner: 16) with { TieWordEmbeddings = true, HeadCount = 2, KeyValueHeadCount = 1 };
         c.Save(Path.Combine(folder, "config.json"));

@@ -23,7 +23,7 @@ public class Gpt2TokenizerTests
         var (vocabJson, mergesTxt) = RandomModel.ByteVocabulary();
         File.WriteAllText(Path.Combine(folder, "vocab.json"), vocabJson);
         File.WriteAllText(Path.Combine(folder, "merges.txt"), mergesTxt);
-        var tokenizer = Gpt2Tokenizer.Load(Path.Combine(folder, "vocab.json"), Path.Combine(folder, "merges.txt"));
+        var tokenizer = Tokenizer.Load(Path.Combine(folder, "vocab.json"), Path.Combine(folder, "merges.txt"));
         int[] ids = tokenizer.Encode(text);
         Assert.All(ids, id => Assert.InRange(id, 0, tokenizer.VocabSize - 1));
         Assert.Equal(text, tokenizer.Decode(ids));

@@ -6,7 +6,7 @@ namespace Sprinter.Tests.Models;
 /// <summary>Our tokenizer on the real GPT-2 vocabulary (rebuilt by <see cref="Gpt2Vocabulary"/>).</summary>
 public class Gpt2VocabularyTests
 {
-    static readonly Lazy<Gpt2Tokenizer> Tokenizer = new(() => Gpt2Tokenizer.Load(Gpt2Vocabulary.VocabPath, Gpt2Vocabulary.MergesPath));
+    static readonly Lazy<Sprinter.Models.Tokenizer> Tokenizer = new(() => Sprinter.Models.Tokenizer.Load(Gpt2Vocabulary.VocabPath, Gpt2Vocabulary.MergesPath));
 
     const string UnicodeText = "Héllo, wörld! Ça va? naïve façade — “quotes” ‘x’ 1,234.5%\n" +
         "日本語のテキスト、中文文本，한국어 텍스트\tТекст по-русски; Ελληνικά; עברית; العربية\r\n" +

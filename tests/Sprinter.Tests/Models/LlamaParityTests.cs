@@ -196,7 +196,7 @@ public class LlamaParityTests(ITestOutputHelper output)
     /// <summary>The first 32 ids of the prompt text, after checking that llama.cpp tokenizes it as we do.</summary>
     int[] Prompt()
     {
-        var tokenizer = Gpt2Tokenizer.Load(Gpt2Vocabulary.VocabPath, Gpt2Vocabulary.MergesPath);
+        var tokenizer = Tokenizer.Load(Gpt2Vocabulary.VocabPath, Gpt2Vocabulary.MergesPath);
         int[] ids = tokenizer.Encode(PromptText);
         Assert.True(ids.Length >= PromptLength, $"the prompt text has only {ids.Length} tokens");
         return ids[..PromptLength];

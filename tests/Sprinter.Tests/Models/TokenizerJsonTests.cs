@@ -74,10 +74,10 @@ public class TokenizerJsonTests
     public void TokenizerJsonGivesTheIdsOfVocabAndMerges(string layout)
     {
         string vocab = RepoFile("models", "target", "vocab.json"), merges = RepoFile("models", "target", "merges.txt");
-        var reference = Gpt2Tokenizer.Load(vocab, merges);
+        var reference = Tokenizer.Load(vocab, merges);
         string path = Path.Combine(TestModels.TempDir(), "tokenizer.json");
         File.WriteAllText(path, Build(vocab, merges, layout).ToJsonString());
-        var tokenizer = Gpt2Tokenizer.LoadTokenizerJson(path);
+        var tokenizer = Tokenizer.LoadTokenizerJson(path);
         Assert.Equal(reference.VocabSize, tokenizer.VocabSize);
         Assert.Equal(reference.EndOfText, tokenizer.EndOfText);
         foreach (string text in Texts)
@@ -102,7 +102,7 @@ public class TokenizerJsonTests
         else
             File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), """{"add_bos_token": true, "bos_token": {"content": "<|endoftext|>"}}""");
         File.WriteAllText(Path.Combine(dir, "tokenizer.json"), json.ToJsonString());
-        var tokenizer = Gpt2Tokenizer.LoadTokenizerJson(Path.Combine(dir, "tokenizer.json"));
+        var tokenizer = Tokenizer.LoadTokenizerJson(Path.Combine(dir, "tokenizer.json"));
         int bos = tokenizer.EndOfText!.Value;
         Assert.Equal(bos, tokenizer.BeginningOfSequence);
         int[] text = tokenizer.Encode(Texts[0]);
@@ -170,7 +170,7 @@ public class TokenizerJsonTests
     {
         string path = Path.Combine(TestModels.TempDir(), "tokenizer.json");
         File.WriteAllText(path, SentencePieceJson().ToJsonString());
-        var tokenizer = Gpt2Tokenizer.LoadTokenizerJson(path);
+        var tokenizer = Tokenizer.LoadTokenizerJson(path);
         // "th th" -> U+2581 t h U+2581 t h -> merges "U+2581 t" then "U+2581t h": two tokens; "é" is
         // not in the vocabulary: its two UTF-8 bytes become <0xC3> <0xA9>.
         Assert.Equal([263, 263, 259, 3 + 0xC3, 3 + 0xA9], tokenizer.Encode("th th é"));

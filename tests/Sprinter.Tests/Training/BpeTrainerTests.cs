@@ -35,7 +35,7 @@ public class BpeTrainerTests
     public void RoundTripIsExactThroughTheLoadedTokenizer(string text)
     {
         var files = BpeTrainer.Train(TrainingTexts.Documents(), 400).Save(TestModels.TempDir());
-        var tokenizer = Gpt2Tokenizer.Load(files.VocabPath, files.MergesPath);
+        var tokenizer = Tokenizer.Load(files.VocabPath, files.MergesPath);
         int[] ids = tokenizer.Encode(text);
         Assert.Equal(text, tokenizer.Decode(ids));
         Assert.All(ids, id => Assert.InRange(id, 0, tokenizer.VocabSize - 1));
@@ -46,7 +46,7 @@ public class BpeTrainerTests
     {
         var texts = TrainingTexts.Documents();
         var files = BpeTrainer.Train(texts, 400).Save(TestModels.TempDir());
-        var tokenizer = Gpt2Tokenizer.Load(files.VocabPath, files.MergesPath);
+        var tokenizer = Tokenizer.Load(files.VocabPath, files.MergesPath);
         string text = texts[0];
         Assert.True(tokenizer.Encode(text).Length * 2 < Encoding.UTF8.GetByteCount(text));
     }
@@ -88,7 +88,7 @@ public class BpeTrainerTests
     public void EncodedTokensNeverSpanAPreTokenBoundary()
     {
         var files = BpeTrainer.Train(TrainingTexts.Documents(), 600).Save(TestModels.TempDir());
-        var tokenizer = Gpt2Tokenizer.Load(files.VocabPath, files.MergesPath);
+        var tokenizer = Tokenizer.Load(files.VocabPath, files.MergesPath);
         string text = "It's  we'll 3,000 peace—war (applause)\n\n  The union's people.  Congress  trade!\t東京 naïve 🙂🙂 end ";
         var boundaries = new HashSet<int> { 0 };
         foreach (string piece in Gpt2PreTokenizer.Split(text)) boundaries.Add(boundaries.Max() + Encoding.UTF8.GetByteCount(piece));

@@ -179,7 +179,7 @@ public class LmTrainerTests
     public void TokenCacheIsWrittenAndReused()
     {
         var corpus = Corpus();
-        var tokenizer = Gpt2Tokenizer.Load(Path.Combine(corpus.Tokenizer, "vocab.json"), Path.Combine(corpus.Tokenizer, "merges.txt"));
+        var tokenizer = Tokenizer.Load(Path.Combine(corpus.Tokenizer, "vocab.json"), Path.Combine(corpus.Tokenizer, "merges.txt"));
         var first = TokenDataset.Load([corpus.Train], tokenizer, "train");
         string cache = Directory.GetFiles(corpus.Root, "train.txt.tokens-*.bin").Single();
         File.SetLastWriteTimeUtc(cache, DateTime.UtcNow.AddMinutes(1));   // marker: a re-tokenization would rewrite it
@@ -213,9 +213,9 @@ public class LmTrainerTests
     [Fact]
     public void TokenIdsOutsideTheVocabularyAreRejected()
     {
-        // The current Gpt2Tokenizer (CodeGenTokenizer) turns runs of spaces into ids past the vocabulary.
+        // The current Tokenizer (CodeGenTokenizer) turns runs of spaces into ids past the vocabulary.
         var corpus = Corpus();
-        var tokenizer = Gpt2Tokenizer.Load(Path.Combine(corpus.Tokenizer, "vocab.json"), Path.Combine(corpus.Tokenizer, "merges.txt"));
+        var tokenizer = Tokenizer.Load(Path.Combine(corpus.Tokenizer, "vocab.json"), Path.Combine(corpus.Tokenizer, "merges.txt"));
         string path = Path.Combine(corpus.Root, "spaces.txt");
         File.WriteAllText(path, "a    b");
         if (tokenizer.Encode("a    b").All(id => id < tokenizer.VocabSize)) return;   // fixed tokenizer: nothing to reject

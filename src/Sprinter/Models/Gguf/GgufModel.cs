@@ -10,23 +10,21 @@ namespace Sprinter.Models.Gguf;
 /// </summary>
 public static class GgufModel
 {
-    static readonly string[] Supported = ["llama", "qwen2", "qwen3", "gpt2"];
-
     public static ModelConfig ReadConfig(GgufFile f)
     {
         string arch = f.Get<string>("general.architecture") ?? throw new InvalidInputException($"{f.Path}: metadata 'general.architecture' is missing; the file does not say what model it holds.");
-        if (!Supported.Contains(arch))
-            throw new InvalidInputException($"{f.Path}: general.architecture is '{GgufFile.Flat(arch)}'; supported: {string.Join(", ", Supported)}.");
+        var family = Architectures.FromGguf(arch)
+            ?? throw new InvalidInputException($"{f.Path}: general.architecture is '{GgufFile.Flat(arch)}'; supported: {string.Join(", ", Architectures.GgufArchitectures)}.");
         int Required(string key) => f.GetInt($"{arch}.{key}") is int n && n > 0 ? n
             : throw new InvalidInputException($"{f.Path}: metadata '{arch}.{key}' is missing or not a positive integer.");
         var embedding = Tensor(f, "token_embd.weight");
         if (embedding.Dimensions.Length != 2) throw new InvalidInputException($"{f.Path}: tensor 'token_embd.weight' has shape {embedding.ShapeText}, expected [n_embd, n_vocab].");
         int d = Required("embedding_length"), heads = Required("attention.head_count");
         ModelConfig config;
-        if (arch == "gpt2")
+        if (family.Layout == FamilyLayout.Gpt2)
             config = new ModelConfig
             {
-                ModelType = "gpt2", EmbeddingSize = d, LayerCount = Required("block_count"), HeadCount = heads,
+                ModelType = family.ModelType, EmbeddingSize = d, LayerCount = Required("block_count"), HeadCount = heads,
                 MaxPositions = Required("context_length"), VocabSize = (int)embedding.Dimensions[1], InnerSize = Required("feed_forward_length"),
                 LayerNormEpsilon = f.GetFloat("gpt2.attention.layer_norm_epsilon") ?? 1e-5f,
                 TieWordEmbeddings = !f.Tensors.ContainsKey("output.weight"),
@@ -36,7 +34,7 @@ public static class GgufModel
             int headSize = f.GetInt($"{arch}.attention.key_length") ?? d / heads;
             config = new ModelConfig
             {
-                ModelType = arch, EmbeddingSize = d, LayerCount = Required("block_count"), HeadCount = heads,
+                ModelType = family.ModelType, EmbeddingSize = d, LayerCount = Required("block_count"), HeadCount = heads,
                 KeyValueHeadCount = f.GetInt($"{arch}.attention.head_count_kv") ?? heads,
                 MaxPositions = Required("context_length"), VocabSize = (int)embedding.Dimensions[1], InnerSize = Required("feed_forward_length"),
                 LayerNormEpsilon = f.GetFloat($"{arch}.attention.layer_norm_rms_epsilon") ?? 1e-6f,
@@ -91,23 +89,24 @@ public static class GgufModel
     /// <param name="pool">Matrices are rented from it (the engine returns them once packed); vectors are new arrays the model keeps.</param>
     public static Func<string, (float[] Data, long[] Shape)?> Tensors(GgufFile f, ModelConfig c, FloatArrayPool pool)
     {
-        bool gpt2 = c.ModelType == "gpt2", pairs = c.ModelType == "llama";
+        // The family table names each Hugging Face tensor in GGUF (GPT-2's may carry a "transformer." prefix).
+        var specs = Architectures.Of(c).Tensors(c).Where(s => s.Gguf is not null).ToDictionary(s => s.Hf);
         return name =>
         {
-            var (ggufName, conv1D) = gpt2 ? Gpt2Name(name) : LlamaName(name);
-            if (ggufName is null || !f.Tensors.TryGetValue(ggufName, out var t)) return null;
+            if (!specs.TryGetValue(name.StartsWith("transformer.", StringComparison.Ordinal) ? name[12..] : name, out var spec)
+                || !f.Tensors.TryGetValue(spec.Gguf!, out var t)) return null;
             long[] shape = t.Dimensions.Reverse().ToArray();   // GGUF lists the fastest dimension first
             bool matrix = shape.Length == 2;
             float[] data = matrix ? pool.Rent(t.ElementCount) : new float[t.ElementCount];
             f.ReadFloats(t, data);
-            if (conv1D && matrix)
+            if (spec.Conv1D && matrix)
             {
                 // GPT-2's Conv1D weight is [in, out]; GGUF holds it as torch's [out, in].
-                data = Reordered(pool, data, (source, target) => GgufWriter.Transpose(source, target, (int)shape[0], (int)shape[1]));
+                data = Reordered(pool, data, (source, target) => TensorLayout.Transpose(source, target, (int)shape[0], (int)shape[1]));
                 shape = [shape[1], shape[0]];
             }
-            if (pairs && matrix && (ggufName.EndsWith("attn_q.weight") || ggufName.EndsWith("attn_k.weight")))
-                data = Reordered(pool, data, (source, target) => PairsToHalves(source, target, (int)shape[0], (int)shape[1], c.HeadSize));
+            if (spec.PairRows && matrix)
+                data = Reordered(pool, data, (source, target) => TensorLayout.PairsToHalves(source, target, (int)shape[0], (int)shape[1], c.HeadSize));
             return (data, shape);
         };
     }
@@ -119,70 +118,6 @@ public static class GgufModel
         reorder(source, target);
         pool.Return(source);
         return target;
-    }
-
-    static (string? Name, bool Conv1D) LlamaName(string hf)
-    {
-        if (hf == "model.embed_tokens.weight") return ("token_embd.weight", false);
-        if (hf == "model.norm.weight") return ("output_norm.weight", false);
-        if (hf == "lm_head.weight") return ("output.weight", false);
-        if (!hf.StartsWith("model.layers.", StringComparison.Ordinal)) return (null, false);
-        int dot = hf.IndexOf('.', 13);
-        string layer = hf[13..dot], rest = hf[(dot + 1)..];
-        string? part = rest switch
-        {
-            "input_layernorm.weight" => "attn_norm.weight",
-            "post_attention_layernorm.weight" => "ffn_norm.weight",
-            "self_attn.q_norm.weight" => "attn_q_norm.weight",
-            "self_attn.k_norm.weight" => "attn_k_norm.weight",
-            _ when rest.StartsWith("self_attn.") => Suffix(rest, "self_attn.", new() { ["q_proj"] = "attn_q", ["k_proj"] = "attn_k", ["v_proj"] = "attn_v", ["o_proj"] = "attn_output" }),
-            _ when rest.StartsWith("mlp.") => Suffix(rest, "mlp.", new() { ["gate_proj"] = "ffn_gate", ["up_proj"] = "ffn_up", ["down_proj"] = "ffn_down" }),
-            _ => null,
-        };
-        return (part is null ? null : $"blk.{layer}.{part}", false);
-    }
-
-    static (string? Name, bool Conv1D) Gpt2Name(string hf)
-    {
-        if (hf.StartsWith("transformer.", StringComparison.Ordinal)) hf = hf[12..];
-        switch (hf)
-        {
-            case "wte.weight": return ("token_embd.weight", false);
-            case "wpe.weight": return ("position_embd.weight", false);
-            case "lm_head.weight": return ("output.weight", false);
-            case "ln_f.weight": return ("output_norm.weight", false);
-            case "ln_f.bias": return ("output_norm.bias", false);
-        }
-        if (!hf.StartsWith("h.", StringComparison.Ordinal)) return (null, false);
-        int dot = hf.IndexOf('.', 2);
-        string layer = hf[2..dot], rest = hf[(dot + 1)..];
-        string? part = Suffix(rest, "", new()
-        {
-            ["ln_1"] = "attn_norm", ["ln_2"] = "ffn_norm", ["attn.c_attn"] = "attn_qkv", ["attn.c_proj"] = "attn_output",
-            ["mlp.c_fc"] = "ffn_up", ["mlp.c_proj"] = "ffn_down",
-        });
-        return (part is null ? null : $"blk.{layer}.{part}", part is not null && !rest.StartsWith("ln_") && rest.EndsWith(".weight"));
-    }
-
-    /// <summary>"prefix" + key + ".weight|.bias" mapped through <paramref name="map"/>, keeping the suffix.</summary>
-    static string? Suffix(string name, string prefix, Dictionary<string, string> map)
-    {
-        int dot = name.LastIndexOf('.');
-        if (dot <= prefix.Length) return null;
-        string key = name[prefix.Length..dot], suffix = name[dot..];
-        return suffix is ".weight" or ".bias" && map.TryGetValue(key, out var mapped) ? mapped + suffix : null;
-    }
-
-    /// <summary>llama.cpp's arch-llama Q/K rows (adjacent pairs 2i, 2i + 1 per head) back to HF's halves (i, i + hs/2).</summary>
-    static void PairsToHalves(float[] w, float[] result, int rows, int cols, int headSize)
-    {
-        int half = headSize / 2;
-        for (int head = 0; head + headSize <= rows; head += headSize)
-            for (int i = 0; i < half; i++)
-            {
-                Array.Copy(w, (long)(head + 2 * i) * cols, result, (long)(head + i) * cols, cols);
-                Array.Copy(w, (long)(head + 2 * i + 1) * cols, result, (long)(head + half + i) * cols, cols);
-            }
     }
 
     /// <summary>

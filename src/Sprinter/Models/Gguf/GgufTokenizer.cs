@@ -3,7 +3,7 @@ namespace Sprinter.Models.Gguf;
 /// <summary>
 /// The tokenizer a GGUF file embeds, built on the same tokenizers as Hugging Face folders:
 /// <c>tokenizer.ggml.model</c> <c>gpt2</c> (byte-level BPE: tokens + merges, the pre-tokenizer regex
-/// named by <c>tokenizer.ggml.pre</c>: gpt-2, llama-bpe, qwen2, smollm) goes through <see cref="Gpt2Tokenizer.FromSpec"/>, and
+/// named by <c>tokenizer.ggml.pre</c>: gpt-2, llama-bpe, qwen2, smollm) goes through <see cref="Tokenizer.FromSpec"/>, and
 /// <c>llama</c> (SentencePiece: tokens + scores + token types, byte fallback) is written as a
 /// SentencePiece model and goes through Microsoft.ML.Tokenizers' LlamaTokenizer. llama.cpp's token
 /// types have SentencePiece's numbering (1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte).
@@ -14,7 +14,7 @@ public static class GgufTokenizer
     public const string Llama3Pattern = @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
     public const string Qwen2Pattern = @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
-    public static Gpt2Tokenizer Read(GgufFile f)
+    public static Tokenizer Read(GgufFile f)
     {
         string kind = f.Get<string>("tokenizer.ggml.model") ?? throw Error(f, "tokenizer.ggml.model", "is missing; the file has no tokenizer");
         string[] tokens = f.Get<string[]>("tokenizer.ggml.tokens") ?? throw Error(f, "tokenizer.ggml.tokens", "is missing");
@@ -36,7 +36,7 @@ public static class GgufTokenizer
     }
 
     /// <summary>End-of-sequence ids: eos, and the end-of-turn / end-of-message ids chat models stop at.</summary>
-    public static HashSet<int> StopTokens(GgufFile f, Gpt2Tokenizer tokenizer)
+    public static HashSet<int> StopTokens(GgufFile f, Tokenizer tokenizer)
     {
         var set = new HashSet<int>();
         foreach (string key in new[] { "tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id" })
@@ -63,7 +63,7 @@ public static class GgufTokenizer
         return types;
     }
 
-    static Gpt2Tokenizer SentencePiece(GgufFile f, string[] tokens, int[] types, int? bos, int? eos, int? unk, int? pad)
+    static Tokenizer SentencePiece(GgufFile f, string[] tokens, int[] types, int? bos, int? eos, int? unk, int? pad)
     {
         float[] scores = f.Get<float[]>("tokenizer.ggml.scores") ?? throw Error(f, "tokenizer.ggml.scores", "is missing; a llama (SentencePiece) vocabulary needs them");
         if (scores.Length != tokens.Length) throw Error(f, "tokenizer.ggml.scores", $"has {scores.Length} entries for {tokens.Length} tokens");
@@ -80,10 +80,10 @@ public static class GgufTokenizer
             EscapeWhitespaces: true, UnknownId: unk ?? 0, BeginId: bos ?? -1, EndId: eos ?? -1, PadId: pad ?? -1);
         // The checks of a tokenizer.model file apply to the vocabulary as GGUF carries it.
         model = model.Validate($"{f.Path} (tokenizer.ggml.*)");
-        return Gpt2Tokenizer.FromSentencePieceModel(model, model.ToBytes(), f.Path, f.GetBool("tokenizer.ggml.add_bos_token") ?? true);
+        return Tokenizer.FromSentencePieceModel(model, model.ToBytes(), f.Path, f.GetBool("tokenizer.ggml.add_bos_token") ?? true);
     }
 
-    static Gpt2Tokenizer ByteLevelBpe(GgufFile f, string[] tokens, int[] types, int? bos)
+    static Tokenizer ByteLevelBpe(GgufFile f, string[] tokens, int[] types, int? bos)
     {
         string[] merges = f.Get<string[]>("tokenizer.ggml.merges") ?? throw Error(f, "tokenizer.ggml.merges", "is missing; a gpt2 (byte-level BPE) vocabulary needs them");
         foreach (string m in merges)
@@ -106,7 +106,7 @@ public static class GgufTokenizer
         }
         var spec = new HfTokenizerSpec(vocab, [.. merges], pattern, added, ignoreMerges, nfc,
             f.GetBool("tokenizer.ggml.add_bos_token") == true ? bos : null, IndividualDigits: digits);
-        return Gpt2Tokenizer.FromSpec(spec, f.Path);
+        return Tokenizer.FromSpec(spec, f.Path);
     }
 
     static InvalidInputException Error(GgufFile f, string key, string what) => new($"{f.Path}: metadata '{key}' {what}.");

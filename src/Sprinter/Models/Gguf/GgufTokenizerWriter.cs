@@ -71,7 +71,7 @@ public static class GgufTokenizerWriter
 
     static List<(string, object)> VocabAndMerges(ModelConfig c, ModelFolder files)
     {
-        var vocab = Gpt2Tokenizer.ParseVocabulary(files.VocabPath, File.ReadAllBytes(files.VocabPath));
+        var vocab = Tokenizer.ParseVocabulary(files.VocabPath, File.ReadAllBytes(files.VocabPath));
         var tokens = new string?[c.VocabSize];
         var types = new int[c.VocabSize];
         foreach (var (token, id) in vocab)

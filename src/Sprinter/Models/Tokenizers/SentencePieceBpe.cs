@@ -10,8 +10,11 @@ namespace Sprinter.Models;
 /// spelled with its UTF-8 bytes as &lt;0xXX&gt; tokens. Written here because Microsoft.ML.Tokenizers
 /// reads such tokenizers only from SentencePiece .model files, not from tokenizer.json.
 /// </summary>
-public sealed class SentencePieceBpe
+public sealed class SentencePieceBpe : ITokenizerBackend
 {
+    /// <summary>Decoding drops the U+2581 this encoding puts before the text.</summary>
+    bool ITokenizerBackend.DropsLeadingSpace => true;
+
     const char Space = '\u2581';
     readonly Dictionary<string, int> _vocab;
     readonly Dictionary<(string, string), int> _ranks = [];

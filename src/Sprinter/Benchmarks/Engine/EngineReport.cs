@@ -1,8 +1,9 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
+using Sprinter.Engine;
 
-namespace Sprinter.Engine;
+namespace Sprinter.Benchmarks;
 
 /// <summary>The table and JSON of an engine benchmark (ours alone, or beside llama.cpp).</summary>
 public sealed record EngineReport(string Model, string InstructionSet, int Threads, double BandwidthGBs, double FmaPeakGflops, IReadOnlyList<PassTiming> Timings)

@@ -7,7 +7,7 @@ namespace Sprinter.Models;
 /// runs (each with at most one leading space) and whitespace, and BPE never merges across a cut.
 /// </summary>
 /// <remarks>
-/// The tokenizer trainer and <see cref="Gpt2Tokenizer"/> cut with this one regex, so merges are
+/// The tokenizer trainer and <see cref="Tokenizer"/> cut with this one regex, so merges are
 /// learned on exactly the pieces they are later applied to. .NET's \p{L} and \p{N} test UTF-16
 /// code units, so a letter outside the BMP (a surrogate pair) counts as an "other symbol" here,
 /// unlike in Python's GPT-2; round trips stay exact, only such text splits differently.

@@ -5,28 +5,21 @@ using Microsoft.ML.Tokenizers;
 namespace Sprinter.Models;
 
 /// <summary>
-/// Byte-level BPE (GPT-2, and Llama 3 / Qwen2 / SmolLM2 through tokenizer.json) from vocab.json +
-/// merges.txt or a Hugging Face tokenizer.json. Encoding goes through
-/// Microsoft.ML.Tokenizers; decoding maps ids to their exact bytes so that text is rebuilt
-/// byte for byte and streamed without splitting a UTF-8 character.
+/// Every tokenizer the models use, whatever file it came from: byte-level BPE (GPT-2's vocab.json +
+/// merges.txt, tokenizer.json of Llama 3 / Qwen2 / SmolLM2), Llama 2's SentencePiece-style BPE in
+/// tokenizer.json, a SentencePiece tokenizer.model, and the GGUF vocabularies (through
+/// <see cref="Gguf.GgufTokenizer"/>). Encoding belongs to one backend per format
+/// (<see cref="ITokenizerBackend"/>); decoding is shared: ids map to their exact bytes, so text is
+/// rebuilt byte for byte and streamed without splitting a UTF-8 character.
 /// </summary>
-public sealed class Gpt2Tokenizer
+public sealed class Tokenizer
 {
-    readonly Tokenizer? _tokenizer;                   // byte-level BPE (Microsoft.ML.Tokenizers)
-    readonly SentencePieceBpe? _sentencePiece;        // or Llama 2's SentencePiece-style BPE from tokenizer.json
-    readonly SentencePieceTokenizer? _sentencePieceModel; // or a SentencePiece tokenizer.model (Microsoft.ML.Tokenizers' LlamaTokenizer)
+    readonly ITokenizerBackend _backend;
     readonly byte[][] _bytes;
-    // tokenizer.json options that Microsoft.ML.Tokenizers' BpeTokenizer has no switch for.
-    readonly Dictionary<string, int>? _wholePieces;   // ignore_merges: a pre-token in the vocabulary is one token
-    readonly System.Text.RegularExpressions.Regex? _split;
-    readonly Dictionary<string, int>? _added;
-    readonly bool _nfc;
-    readonly bool _dummyPrefix;                       // SentencePiece put a space before the text; decoding drops it
-    bool IndividualDigits { get; init; }              // digits are cut one by one before the regex (SmolLM2)
 
     public int VocabSize => _bytes.Length;
     public int? EndOfText { get; }
-    /// <summary>The token every prompt starts with (Llama 3's &lt;|begin_of_text|&gt;), or null; see <see cref="EncodePrompt"/>.</summary>
+    /// <summary>The token every prompt starts with (Llama 3's &lt;|begin_of_text|&gt;), or null; see <see cref="EncodePrompt(string)"/>.</summary>
     public int? BeginningOfSequence { get; private init; }
     /// <summary>
     /// The files' identity: sha256 of vocab.json and merges.txt, or over what decides tokenization for
@@ -40,23 +33,20 @@ public sealed class Gpt2Tokenizer
     public string VocabularyIdentity { get => _vocabularyIdentity ?? Identity; private init => _vocabularyIdentity = value; }
     readonly string? _vocabularyIdentity;
 
-    Gpt2Tokenizer(Tokenizer? tokenizer, byte[][] bytes, int? endOfText, string identity, Dictionary<string, int>? wholePieces = null,
-        System.Text.RegularExpressions.Regex? split = null, Dictionary<string, int>? added = null, bool nfc = false, SentencePieceBpe? sentencePiece = null,
-        SentencePieceTokenizer? sentencePieceModel = null, bool dummyPrefix = false)
+    /// <param name="bytes">Each id's exact bytes (what decoding emits).</param>
+    Tokenizer(ITokenizerBackend backend, byte[][] bytes, int? endOfText, string identity)
     {
-        _tokenizer = tokenizer; _sentencePiece = sentencePiece; _sentencePieceModel = sentencePieceModel; _bytes = bytes; EndOfText = endOfText; Identity = identity;
-        _dummyPrefix = dummyPrefix || sentencePiece is not null;
-        _wholePieces = wholePieces; _split = split; _added = added; _nfc = nfc;
+        _backend = backend; _bytes = bytes; EndOfText = endOfText; Identity = identity;
     }
 
     /// <summary>
     /// A byte-level BPE tokenizer from a Hugging Face tokenizer.json (see <see cref="HfTokenizerJson"/>).
     /// End of text is <c>&lt;|endoftext|&gt;</c>, or Llama 3's <c>&lt;|end_of_text|&gt;</c>, when present.
     /// </summary>
-    public static Gpt2Tokenizer LoadTokenizerJson(string path) => FromSpec(HfTokenizerJson.Load(path), path);
+    public static Tokenizer LoadTokenizerJson(string path) => FromSpec(HfTokenizerJson.Load(path), path);
 
     /// <summary>A tokenizer from a parsed tokenizer.json; <paramref name="path"/> names it in errors.</summary>
-    public static Gpt2Tokenizer FromSpec(HfTokenizerSpec spec, string path)
+    public static Tokenizer FromSpec(HfTokenizerSpec spec, string path)
     {
         int size = Math.Max(spec.Vocab.Values.Max(), spec.Added.Count == 0 ? 0 : spec.Added.Values.Max()) + 1;
         var bytes = new byte[size][];
@@ -69,7 +59,7 @@ public sealed class Gpt2Tokenizer
         string identity = CanonicalIdentity(spec, size);
         int? eot = new[] { EndOfTextToken, "<|end_of_text|>", "</s>" }.Select(t => spec.Added.TryGetValue(t, out int e) ? e : (int?)null).FirstOrDefault(e => e is not null);
         if (spec.SentencePiece)
-            return new Gpt2Tokenizer(null, bytes, eot, identity, sentencePiece: new SentencePieceBpe(spec.Vocab, spec.Merges, spec.Added, path, spec.Metaspace, spec.PrefixFirstOnly))
+            return new Tokenizer(new SentencePieceBpe(spec.Vocab, spec.Merges, spec.Added, path, spec.Metaspace, spec.PrefixFirstOnly), bytes, eot, identity)
             {
                 BeginningOfSequence = spec.BeginningOfSequence,
             };
@@ -78,7 +68,7 @@ public sealed class Gpt2Tokenizer
             if (regex.Match(probe) is { Success: true, Length: 0 })
                 throw new InvalidInputException($"{path}: the pre-tokenizer regex matches an empty piece of text (in \"{probe.ReplaceLineEndings("\\n")}\"); a Split pattern must match at least one character.");
         var special = spec.Added.Count == 0 ? null : spec.Added;
-        Tokenizer tokenizer;
+        Microsoft.ML.Tokenizers.Tokenizer tokenizer;
         try
         {
             tokenizer = BpeTokenizer.Create(new BpeOptions(spec.Vocab)
@@ -90,11 +80,8 @@ public sealed class Gpt2Tokenizer
         {
             throw new InvalidInputException($"{path}: the tokenizer could not be built ({ex.Message.ReplaceLineEndings(" ")}).");
         }
-        return new Gpt2Tokenizer(tokenizer, bytes, eot, identity, spec.IgnoreMerges ? spec.Vocab : null, regex, special, spec.Nfc)
-        {
-            BeginningOfSequence = spec.BeginningOfSequence,
-            IndividualDigits = spec.IndividualDigits,
-        };
+        var backend = new ByteLevelBpeBackend(tokenizer, regex, special, spec.IgnoreMerges ? spec.Vocab : null, spec.Nfc, spec.IndividualDigits);
+        return new Tokenizer(backend, bytes, eot, identity) { BeginningOfSequence = spec.BeginningOfSequence };
     }
 
     /// <summary>
@@ -113,7 +100,7 @@ public sealed class Gpt2Tokenizer
         return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
     }
 
-    public static Gpt2Tokenizer Load(string vocabPath, string mergesPath)
+    public static Tokenizer Load(string vocabPath, string mergesPath)
     {
         foreach (var path in new[] { vocabPath, mergesPath })
             if (!File.Exists(path)) throw new InvalidInputException($"{path}: file not found; GPT-2 tokenizers need vocab.json and merges.txt.");
@@ -123,7 +110,7 @@ public sealed class Gpt2Tokenizer
         foreach (var (token, id) in vocab)
             bytes[id] = ByteLevel.Decode(token) ?? Encoding.UTF8.GetBytes(token); // added tokens may be plain text
         int? eot = vocab.TryGetValue(EndOfTextToken, out int e2) ? e2 : null;
-        Tokenizer tokenizer;
+        Microsoft.ML.Tokenizers.Tokenizer tokenizer;
         try
         {
             // Not CodeGenTokenizer.Create: it adds CodeGen's whitespace tokens (ids 50257..50293 for
@@ -143,7 +130,7 @@ public sealed class Gpt2Tokenizer
         }
         string identity = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData([.. vocabBytes, .. mergesBytes]));
         var asSpec = new HfTokenizerSpec(vocab, [.. ReadMergeLines(mergesBytes)], Gpt2PreTokenizer.Pattern, [], IgnoreMerges: false, Nfc: false);
-        return new Gpt2Tokenizer(tokenizer, bytes, eot, identity) { VocabularyIdentity = CanonicalIdentity(asSpec, vocab.Count) };
+        return new Tokenizer(new ByteLevelBpeBackend(tokenizer), bytes, eot, identity) { VocabularyIdentity = CanonicalIdentity(asSpec, vocab.Count) };
     }
 
     static IEnumerable<string> ReadMergeLines(byte[] mergesBytes) =>
@@ -176,7 +163,7 @@ public sealed class Gpt2Tokenizer
         return vocab;
     }
 
-    public static Gpt2Tokenizer Load(ModelFolder folder) =>
+    public static Tokenizer Load(ModelFolder folder) =>
         folder.TokenizerJsonPath is string json ? LoadTokenizerJson(json)
         : folder.TokenizerModelPath is string model ? LoadSentencePieceModel(model)
         : Load(folder.VocabPath, folder.MergesPath);
@@ -187,7 +174,7 @@ public sealed class Gpt2Tokenizer
     /// special tokens, as Hugging Face's tokenizers do; a BOS token starts every prompt unless
     /// tokenizer_config.json beside it sets add_bos_token false.
     /// </summary>
-    public static Gpt2Tokenizer LoadSentencePieceModel(string path)
+    public static Tokenizer LoadSentencePieceModel(string path)
     {
         if (!File.Exists(path)) throw new InvalidInputException($"{path}: file not found.");
         byte[] proto = File.ReadAllBytes(path);
@@ -197,7 +184,7 @@ public sealed class Gpt2Tokenizer
     }
 
     /// <summary>A tokenizer from a parsed SentencePiece model; <paramref name="proto"/> is its file (or <see cref="SentencePieceModelFile.ToBytes"/>).</summary>
-    public static Gpt2Tokenizer FromSentencePieceModel(SentencePieceModelFile model, byte[] proto, string source, bool addBos)
+    public static Tokenizer FromSentencePieceModel(SentencePieceModelFile model, byte[] proto, string source, bool addBos)
     {
         // Control, user-defined and unknown pieces (<s>, </s>, <unk>) are matched in text, as Hugging
         // Face's Llama tokenizers and llama.cpp do; the text between them is encoded segment by
@@ -224,7 +211,7 @@ public sealed class Gpt2Tokenizer
                 : Encoding.UTF8.GetBytes(p.Type == PieceType.Control ? p.Piece : p.Piece.Replace('\u2581', ' '));
         }
         int? eos = model.EndId >= 0 ? model.EndId : null;
-        return new Gpt2Tokenizer(null, bytes, eos, model.ComputeIdentity(), added: special, sentencePieceModel: tokenizer, dummyPrefix: model.AddDummyPrefix)
+        return new Tokenizer(new SentencePieceModelBackend(tokenizer, special, model.AddDummyPrefix), bytes, eos, model.ComputeIdentity())
         {
             BeginningOfSequence = addBos && model.BeginId >= 0 ? model.BeginId : null,
         };
@@ -247,60 +234,12 @@ public sealed class Gpt2Tokenizer
 
     public int[] Encode(string text)
     {
-        try { return EncodeText(text); }
+        try { return _backend.Encode(text); }
         catch (System.Text.RegularExpressions.RegexMatchTimeoutException)
         {
             // A tokenizer.json regex that backtracks without end is a broken file, not a crash.
             throw new InvalidInputException($"tokenizer: the pre-tokenizer regex took over 250 ms on one piece of text; the tokenizer.json pattern is not usable.");
         }
-    }
-
-    int[] EncodeText(string text)
-    {
-        if (_sentencePiece is not null) return _sentencePiece.Encode(text);
-        if (_sentencePieceModel is not null)
-            return HfTokenizerJson.EncodeAroundAddedTokens(text, _added,
-                (segment, _, ids) => ids.AddRange(_sentencePieceModel.EncodeToIds(segment, addBeginningOfSentence: false, addEndOfSentence: false)));
-        if (_nfc) text = text.Normalize(NormalizationForm.FormC);
-        if (_wholePieces is null && !IndividualDigits)
-        {
-            // Microsoft.ML.Tokenizers' RegexPreTokenizer loops forever on a zero-length match; a
-            // pattern that slipped past the load-time probes is refused here instead.
-            if (_split is not null)
-                foreach (var m in _split.EnumerateMatches(text))
-                    if (m.Length == 0) throw EmptyMatch(m.Index);
-            return [.. _tokenizer!.EncodeToIds(text)];
-        }
-        // Options BpeTokenizer has no switch for: cut at added tokens, then (individual digits) at
-        // every digit, then at the pre-tokenizer's regex; with ignore_merges a piece whose byte-level
-        // form is in the vocabulary is one token; the rest go through BPE piece by piece.
-        return HfTokenizerJson.EncodeAroundAddedTokens(text, _added, (segment, start, ids) =>
-        {
-            foreach (string section in IndividualDigits ? DigitSections(segment) : [segment])
-                foreach (System.Text.RegularExpressions.Match m in _split!.Matches(section))
-                {
-                    if (m.Length == 0) throw EmptyMatch(start);
-                    if (_wholePieces is not null && _wholePieces.TryGetValue(ByteLevel.Encode(Encoding.UTF8.GetBytes(m.Value)), out int id)) ids.Add(id);
-                    else ids.AddRange(_tokenizer!.EncodeToIds(m.Value));
-                }
-        });
-    }
-
-    static InvalidInputException EmptyMatch(int offset) =>
-        new($"tokenizer: the pre-tokenizer regex matched an empty piece of text (at or after offset {offset}); the tokenizer.json pattern is not usable.");
-
-    /// <summary>Text cut before and after every digit (Hugging Face's Digits pre-tokenizer with individual_digits).</summary>
-    static IEnumerable<string> DigitSections(string text)
-    {
-        int from = 0;
-        for (int i = 0; i < text.Length; i++)
-            if (char.IsNumber(text, i))
-            {
-                if (i > from) yield return text[from..i];
-                yield return text[i..(i + 1)];
-                from = i + 1;
-            }
-        if (from < text.Length) yield return text[from..];
     }
 
     public ReadOnlySpan<byte> TokenBytes(int id) => _bytes[id];
@@ -311,13 +250,13 @@ public sealed class Gpt2Tokenizer
         foreach (int id in ids) buffer.AddRange(_bytes[id]);
         string text = Encoding.UTF8.GetString(buffer.ToArray());
         // SentencePiece decoding drops the space its normalizer put before the text.
-        return _dummyPrefix && text.StartsWith(' ') ? text[1..] : text;
+        return _backend.DropsLeadingSpace && text.StartsWith(' ') ? text[1..] : text;
     }
 
     public StreamingDecoder CreateStreamingDecoder() => new(this);
 
     /// <summary>Turns ids into text as they arrive, holding back the bytes of an unfinished UTF-8 character.</summary>
-    public sealed class StreamingDecoder(Gpt2Tokenizer tokenizer)
+    public sealed class StreamingDecoder(Tokenizer tokenizer)
     {
         readonly Decoder _decoder = Encoding.UTF8.GetDecoder();
         readonly char[] _chars = new char[64];

@@ -35,21 +35,82 @@ public sealed record RopeScaling(string Type, float Factor, float LowFrequencyFa
 public enum PositionKind { Learned, Rope }
 public enum MlpKind { GeluTanh, SwiGlu }
 
+/// <summary>How a family's checkpoints are laid out: its tensor names and which config.json fields it reads.</summary>
+public enum FamilyLayout { Gpt2, GptNeo, Llama }
+
 /// <summary>
-/// The table of known families beside GPT-2: each is a configuration of the one transformer
-/// (<see cref="ModelConfig"/>) plus the tensor names its Hugging Face checkpoints use
-/// (<see cref="TensorNames"/>). Llama, Mistral and Qwen2 share one layout: RMSNorm, rotary
-/// positions in the rotate-halves layout, SwiGLU, grouped-query attention; Qwen2 adds q/k/v biases;
-/// Qwen3 has its own head size (head_dim) and RMSNorms each query and key head (q_norm, k_norm).
+/// One model family: its names in every format (config.json's model_type and architectures class,
+/// llama.cpp's general.architecture), its layout, and the rules that differ within a layout. The
+/// tensors it has at a configuration, in Hugging Face and GGUF naming, come from <see cref="TensorLayout"/>.
+/// </summary>
+/// <param name="GgufArchitecture">llama.cpp's general.architecture for it, or null where llama.cpp has no such model.</param>
+public sealed record ModelFamily(string ModelType, string HfClass, FamilyLayout Layout, string? GgufArchitecture)
+{
+    /// <summary>q/k/v biases whatever attention_bias says (Qwen2).</summary>
+    public bool QkvBias { get; init; }
+    /// <summary>RMSNorm of each query and key head (Qwen3's q_norm, k_norm).</summary>
+    public bool QueryKeyNorm { get; init; }
+    /// <summary>
+    /// llama.cpp's arch llama rotates adjacent pairs (2i, 2i + 1) where Hugging Face rotates halves: its
+    /// q/k rows are stored in pair order, and it reads rotary scaling from rope_freqs.weight.
+    /// </summary>
+    public bool GgufPairRotation => GgufArchitecture == "llama";
+
+    /// <summary>The Hugging Face tensor names the engine reads.</summary>
+    public TensorNames Names => Layout switch
+    {
+        FamilyLayout.Gpt2 => TensorNames.Gpt2,
+        FamilyLayout.GptNeo => TensorNames.GptNeo,
+        _ => TensorNames.Llama,
+    };
+
+    /// <summary>Every tensor of a model of this family at <paramref name="c"/>, in HF and GGUF naming.</summary>
+    public IReadOnlyList<TensorSpec> Tensors(ModelConfig c) => TensorLayout.For(this, c);
+
+    internal ModelConfig FromJson(JsonObject json, string source) => Layout switch
+    {
+        FamilyLayout.Gpt2 => Architectures.Gpt2FromJson(this, json, source),
+        FamilyLayout.GptNeo => Architectures.GptNeoFromJson(this, json, source),
+        _ => Architectures.LlamaFromJson(this, json, source),
+    };
+}
+
+/// <summary>
+/// The table of known families: each is a configuration of the one transformer (<see cref="ModelConfig"/>)
+/// plus its tensor names (<see cref="TensorNames"/>, <see cref="TensorLayout"/>). Llama, Mistral and
+/// Qwen2 share one layout: RMSNorm, rotary positions in the rotate-halves layout, SwiGLU, grouped-query
+/// attention; Qwen2 adds q/k/v biases; Qwen3 has its own head size (head_dim) and RMSNorms each query and
+/// key head (q_norm, k_norm). Adding a family is one entry here (plus tests).
 /// </summary>
 public static class Architectures
 {
-    static readonly string[] LlamaLike = ["llama", "mistral", "qwen2", "qwen3"];
+    public static IReadOnlyList<ModelFamily> All { get; } =
+    [
+        new("gpt2", "GPT2LMHeadModel", FamilyLayout.Gpt2, "gpt2"),
+        new("gpt_neo", "GPTNeoForCausalLM", FamilyLayout.GptNeo, GgufArchitecture: null),
+        new("llama", "LlamaForCausalLM", FamilyLayout.Llama, "llama"),
+        new("mistral", "MistralForCausalLM", FamilyLayout.Llama, "llama"),
+        new("qwen2", "Qwen2ForCausalLM", FamilyLayout.Llama, "qwen2") { QkvBias = true },
+        new("qwen3", "Qwen3ForCausalLM", FamilyLayout.Llama, "qwen3") { QueryKeyNorm = true },
+    ];
 
-    public static ModelConfig FromJson(string modelType, JsonObject json, string source)
+    /// <summary>The family of a config.json model_type, or one line naming the supported ones.</summary>
+    public static ModelFamily Find(string modelType, string source) =>
+        All.FirstOrDefault(f => f.ModelType == modelType)
+        ?? throw new InvalidInputException($"{source}: field 'model_type' is '{modelType}'; supported: {string.Join(", ", All.Select(f => f.ModelType))}.");
+
+    /// <summary>The family of a configuration built in code or read from any format.</summary>
+    public static ModelFamily Of(ModelConfig c) =>
+        All.FirstOrDefault(f => f.ModelType == c.ModelType) ?? throw new InvalidOperationException($"no family '{c.ModelType}' in the table");
+
+    /// <summary>The GGUF architectures read (each as the first family that llama.cpp runs under it).</summary>
+    public static IEnumerable<string> GgufArchitectures => All.Select(f => f.GgufArchitecture).OfType<string>().Distinct();
+
+    public static ModelFamily? FromGguf(string architecture) => All.FirstOrDefault(f => f.GgufArchitecture == architecture);
+
+    internal static ModelConfig LlamaFromJson(ModelFamily family, JsonObject json, string source)
     {
-        if (!LlamaLike.Contains(modelType))
-            throw new InvalidInputException($"{source}: field 'model_type' is '{modelType}'; supported: gpt2, gpt_neo, {string.Join(", ", LlamaLike)}.");
+        string modelType = family.ModelType;
         string act = ModelConfig.GetString(json, "hidden_act", source) ?? "silu";
         if (act != "silu")
             throw new InvalidInputException($"{source}: field 'hidden_act' is '{act}'; {modelType} models here use 'silu' (SwiGLU).");
@@ -78,14 +139,15 @@ public static class Architectures
             RopeTheta = ModelConfig.GetFloat(json, "rope_theta", source) ?? 10000f,
             RopeScaling = ropeScaling,
             Mlp = MlpKind.SwiGlu,
-            QkvBias = modelType == "qwen2" || (ModelConfig.GetBool(json, "attention_bias", source) ?? false),
+            QkvBias = family.QkvBias || (ModelConfig.GetBool(json, "attention_bias", source) ?? false),
             HeadDimension = headDim,
-            QueryKeyNorm = modelType == "qwen3",
+            QueryKeyNorm = family.QueryKeyNorm,
             LinearBias = false,
         };
         config.Validate(source);
         return config;
     }
+
 
     static RopeScaling? ParseRopeScaling(JsonNode? node, string source)
     {
@@ -107,12 +169,54 @@ public static class Architectures
         return scaling;
     }
 
+    /// <summary>GPT-2: LayerNorm, learned positions, tanh GELU, fused q/k/v with biases, Conv1D weights.</summary>
+    internal static ModelConfig Gpt2FromJson(ModelFamily family, JsonObject json, string source)
+    {
+        string activation = ModelConfig.GetString(json, "activation_function", source) ?? "gelu_new";
+        if (activation is not ("gelu_new" or "gelu_pytorch_tanh" or "gelu_fast"))
+            throw new InvalidInputException($"{source}: field 'activation_function' is '{activation}'; only the tanh GELU ('gelu_new') is supported.");
+
+        int d = ModelConfig.GetInt(json, "n_embd", source, required: true)!.Value;
+        var config = new ModelConfig
+        {
+            ModelType = family.ModelType,
+            EmbeddingSize = d,
+            LayerCount = ModelConfig.GetInt(json, "n_layer", source, required: true)!.Value,
+            HeadCount = ModelConfig.GetInt(json, "n_head", source, required: true)!.Value,
+            MaxPositions = ModelConfig.GetInt(json, "n_positions", source, required: false) ?? ModelConfig.GetInt(json, "n_ctx", source, required: true)!.Value,
+            VocabSize = ModelConfig.GetInt(json, "vocab_size", source, required: true)!.Value,
+            InnerSize = ModelConfig.GetInt(json, "n_inner", source, required: false) ?? 4 * d,
+            LayerNormEpsilon = ModelConfig.GetFloat(json, "layer_norm_epsilon", source) ?? 1e-5f,
+            TieWordEmbeddings = ModelConfig.GetBool(json, "tie_word_embeddings", source) ?? true,
+        };
+        config.Validate(source);
+        return config;
+    }
+
+    static JsonObject Gpt2ToJson(ModelConfig c, ModelFamily family) => new()
+    {
+        ["model_type"] = family.ModelType,
+        ["architectures"] = new JsonArray(family.HfClass),
+        ["n_embd"] = c.EmbeddingSize,
+        ["n_layer"] = c.LayerCount,
+        ["n_head"] = c.HeadCount,
+        ["n_positions"] = c.MaxPositions,
+        ["n_ctx"] = c.MaxPositions,
+        ["n_inner"] = c.InnerSize == 4 * c.EmbeddingSize ? null : c.InnerSize,
+        ["vocab_size"] = c.VocabSize,
+        ["layer_norm_epsilon"] = c.LayerNormEpsilon,
+        ["activation_function"] = "gelu_new",
+        ["tie_word_embeddings"] = c.TieWordEmbeddings,
+        ["bos_token_id"] = c.VocabSize - 1,
+        ["eos_token_id"] = c.VocabSize - 1,
+    };
+
     /// <summary>
     /// GPT-Neo: GPT-2's layout (LayerNorm, learned positions, tanh GELU) with separate bias-free
     /// q/k/v projections, unscaled attention scores, and layers alternating between global attention
     /// and local attention over the last window_size positions (attention_types).
     /// </summary>
-    public static ModelConfig GptNeoFromJson(JsonObject json, string source)
+    internal static ModelConfig GptNeoFromJson(ModelFamily family, JsonObject json, string source)
     {
         int Required(string key) => ModelConfig.GetInt(json, key, source, required: true)!.Value;
         string act = ModelConfig.GetString(json, "activation_function", source) ?? "gelu_new";
@@ -134,7 +238,7 @@ public static class Architectures
         var local = kinds.Select((k, i) => (k, i)).Where(x => x.k == "local").Select(x => x.i).ToList();
         var config = new ModelConfig
         {
-            ModelType = "gpt_neo",
+            ModelType = family.ModelType,
             EmbeddingSize = d,
             LayerCount = layers,
             HeadCount = Required("num_heads"),
@@ -152,10 +256,10 @@ public static class Architectures
         return config;
     }
 
-    static JsonObject GptNeoToJson(ModelConfig c) => new()
+    static JsonObject GptNeoToJson(ModelConfig c, ModelFamily family) => new()
     {
-        ["model_type"] = "gpt_neo",
-        ["architectures"] = new JsonArray("GPTNeoForCausalLM"),
+        ["model_type"] = family.ModelType,
+        ["architectures"] = new JsonArray(family.HfClass),
         ["hidden_size"] = c.EmbeddingSize,
         ["num_layers"] = c.LayerCount,
         ["num_heads"] = c.HeadCount,
@@ -170,10 +274,18 @@ public static class Architectures
         ["tie_word_embeddings"] = c.TieWordEmbeddings,
     };
 
-    public static JsonObject ToJson(ModelConfig c) => c.ModelType == "gpt_neo" ? GptNeoToJson(c) : new()
+    /// <summary>config.json of <paramref name="c"/>, in its family's fields.</summary>
+    public static JsonObject ToJson(ModelConfig c) => Of(c) switch
+    {
+        { Layout: FamilyLayout.Gpt2 } and var family => Gpt2ToJson(c, family),
+        { Layout: FamilyLayout.GptNeo } and var family => GptNeoToJson(c, family),
+        var family => LlamaToJson(c, family),
+    };
+
+    static JsonObject LlamaToJson(ModelConfig c, ModelFamily family) => new()
     {
         ["model_type"] = c.ModelType,
-        ["architectures"] = new JsonArray(c.ModelType switch { "qwen2" => "Qwen2ForCausalLM", "qwen3" => "Qwen3ForCausalLM", "mistral" => "MistralForCausalLM", _ => "LlamaForCausalLM" }),
+        ["architectures"] = new JsonArray(family.HfClass),
         ["head_dim"] = c.HeadSize,
         ["hidden_size"] = c.EmbeddingSize,
         ["num_hidden_layers"] = c.LayerCount,
@@ -201,12 +313,7 @@ public static class Architectures
     };
 
     /// <summary>The Hugging Face tensor names of one family; the engine reads every family through them.</summary>
-    public static TensorNames Names(ModelConfig c) => c.ModelType switch
-    {
-        "gpt2" => TensorNames.Gpt2,
-        "gpt_neo" => TensorNames.GptNeo,
-        _ => TensorNames.Llama,
-    };
+    public static TensorNames Names(ModelConfig c) => Of(c).Names;
 }
 
 /// <summary>

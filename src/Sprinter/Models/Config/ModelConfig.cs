@@ -5,12 +5,13 @@ namespace Sprinter.Models;
 
 /// <summary>
 /// The fields of a Hugging Face <c>config.json</c> that the engine uses: the sizes, and the
-/// architecture as data (norm, positions, MLP, key/value heads, biases), so GPT-2 and the Llama
-/// family are configurations of one transformer (see <see cref="Architectures"/>).
+/// architecture as data (norm, positions, MLP, key/value heads, biases), so every family is a
+/// configuration of one transformer (the families and their rules: <see cref="Architectures"/>).
+/// The defaults are GPT-2's, the layout of the shipped models.
 /// </summary>
 public sealed record ModelConfig
 {
-    /// <summary>gpt2, llama, mistral or qwen2: the family whose tensor names the loader reads.</summary>
+    /// <summary>config.json's model_type: the family (<see cref="Architectures.All"/>) whose rules and tensor names apply.</summary>
     public string ModelType { get; init; } = "gpt2";
     public NormKind Norm { get; init; } = NormKind.LayerNorm;
     public PositionKind Positions { get; init; } = PositionKind.Learned;
@@ -23,7 +24,7 @@ public sealed record ModelConfig
     public int KeyValueHeadCount { get; init; }
     /// <summary>Biases on the q, k and v projections (GPT-2, Qwen2).</summary>
     public bool QkvBias { get; init; } = true;
-    /// <summary>Biases on the attention output and MLP projections (GPT-2 only).</summary>
+    /// <summary>Biases on the attention output and MLP projections (GPT-2, GPT-Neo).</summary>
     public bool LinearBias { get; init; } = true;
 
     public int KeyValueHeads => KeyValueHeadCount == 0 ? HeadCount : KeyValueHeadCount;
@@ -91,7 +92,7 @@ public sealed record ModelConfig
     public static ModelConfig Load(string path)
     {
         if (!File.Exists(path))
-            throw new InvalidInputException($"{path}: file not found; a model folder needs config.json, model.safetensors, vocab.json and merges.txt.");
+            throw new InvalidInputException($"{path}: file not found; a model folder needs config.json, safetensors weights and tokenizer files.");
         return Parse(File.ReadAllText(path), path);
     }
 
@@ -113,48 +114,11 @@ public sealed record ModelConfig
         }
     }
 
-    public static ModelConfig FromJson(JsonObject json, string source)
-    {
-        string? modelType = GetString(json, "model_type", source);
-        if (modelType == "gpt_neo") return Architectures.GptNeoFromJson(json, source);
-        if (modelType is not null && modelType != "gpt2") return Architectures.FromJson(modelType, json, source);
-        string activation = GetString(json, "activation_function", source) ?? "gelu_new";
-        if (activation is not ("gelu_new" or "gelu_pytorch_tanh" or "gelu_fast"))
-            throw new InvalidInputException($"{source}: field 'activation_function' is '{activation}'; only the tanh GELU ('gelu_new') is supported.");
+    /// <summary>A config.json object: its model_type (gpt2 when absent, as in GPT-2's own files) picks the family's rules.</summary>
+    public static ModelConfig FromJson(JsonObject json, string source) =>
+        Architectures.Find(GetString(json, "model_type", source) ?? "gpt2", source).FromJson(json, source);
 
-        int d = GetInt(json, "n_embd", source, required: true)!.Value;
-        var config = new ModelConfig
-        {
-            EmbeddingSize = d,
-            LayerCount = GetInt(json, "n_layer", source, required: true)!.Value,
-            HeadCount = GetInt(json, "n_head", source, required: true)!.Value,
-            MaxPositions = GetInt(json, "n_positions", source, required: false) ?? GetInt(json, "n_ctx", source, required: true)!.Value,
-            VocabSize = GetInt(json, "vocab_size", source, required: true)!.Value,
-            InnerSize = GetInt(json, "n_inner", source, required: false) ?? 4 * d,
-            LayerNormEpsilon = GetFloat(json, "layer_norm_epsilon", source) ?? 1e-5f,
-            TieWordEmbeddings = GetBool(json, "tie_word_embeddings", source) ?? true,
-        };
-        config.Validate(source);
-        return config;
-    }
-
-    public JsonObject ToJson() => ModelType != "gpt2" ? Architectures.ToJson(this) : new()
-    {
-        ["model_type"] = "gpt2",
-        ["architectures"] = new JsonArray("GPT2LMHeadModel"),
-        ["n_embd"] = EmbeddingSize,
-        ["n_layer"] = LayerCount,
-        ["n_head"] = HeadCount,
-        ["n_positions"] = MaxPositions,
-        ["n_ctx"] = MaxPositions,
-        ["n_inner"] = InnerSize == 4 * EmbeddingSize ? null : InnerSize,
-        ["vocab_size"] = VocabSize,
-        ["layer_norm_epsilon"] = LayerNormEpsilon,
-        ["activation_function"] = "gelu_new",
-        ["tie_word_embeddings"] = TieWordEmbeddings,
-        ["bos_token_id"] = VocabSize - 1,
-        ["eos_token_id"] = VocabSize - 1,
-    };
+    public JsonObject ToJson() => Architectures.ToJson(this);
 
     public void Save(string path) =>
         File.WriteAllText(path, ToJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true }));

@@ -2,9 +2,10 @@ using System.Diagnostics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using Sprinter.Engine;
 using Sprinter.Models;
 
-namespace Sprinter.Engine;
+namespace Sprinter.Benchmarks;
 
 /// <summary>One engine and weight type to time: a forward pass over k new positions after a fixed context.</summary>
 public interface IPassTimer : IDisposable
