@@ -46,8 +46,8 @@ public sealed record TokenLogprobs(float Logprob, int Rank, TopLogprob[] Top)
             var order = new int[logits.Length];
             for (int i = 0; i < order.Length; i++) order[i] = i;
             var keys = logits.ToArray();
-            for (int i = 0; i < keys.Length; i++) keys[i] = -keys[i];   // ascending sort of negated logits: most likely first
-            Array.Sort(keys, order);
+            // Most likely first, ties by the lowest id (the greedy decoders' argmax), whatever the sort's stability.
+            Array.Sort(order, (a, b) => keys[a] != keys[b] ? keys[b].CompareTo(keys[a]) : a.CompareTo(b));
             for (int i = 0; i < k; i++) top[i] = new TopLogprob(order[i], logits[order[i]] - logZ);
         }
         return new TokenLogprobs(own - logZ, rank, top);

@@ -77,6 +77,22 @@ public sealed class RemoteTargetTests : IAsyncLifetime
     }
 
     [Fact]
+    public void SampledSdWithTheWholeDistributionThroughHttpEqualsLocalSampledSd()
+    {
+        // Rows are log-softmax (logits minus a constant), so the sampling distribution and, with the
+        // same seed, every draw are the local target's: sampled SD is exact with --target-logprobs -1.
+        var connection = Connect(_server, topLogprobs: -1);
+        using var client = connection.Session.Client;
+        var sampling = new SamplingOptions { Temperature = 1 };
+        foreach (string text in Prompts)
+        {
+            int[] prompt = _draft.Tokenizer.EncodePrompt(text);
+            int[] local = Local(new SpeculativeDecoder(_draft.Model.CreateSession(), _target.Model.CreateSession(), Sd, sampling, 11), prompt, 16);
+            Assert.Equal(local, Local(new SpeculativeDecoder(_draft.Model.CreateSession(), connection.Session, Sd, sampling, 11), prompt, 16));
+        }
+    }
+
+    [Fact]
     public void RowsMatchTheLocalTargetsLogSoftmaxWhenTheWholeDistributionIsAsked()
     {
         var connection = Connect(_server, topLogprobs: -1);
