@@ -153,6 +153,16 @@ public sealed class DecodeSequence
         Round.Clear();
     }
 
+    /// <summary>A one-model step (AR on the target or the draft): samples from <paramref name="logits"/> and makes it the round.</summary>
+    internal void SampleOwnToken(ReadOnlySpan<float> logits)
+    {
+        long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+        Distribution.Compute(logits, P);
+        int token = Sampler.Sample(P);
+        Stats.SamplingMs += System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+        Round.Add(new EmittedToken(token, 0, TokenOrigin.Sampled, LogprobsOf(logits, token)));
+    }
+
     /// <summary>The token's log-probabilities under <paramref name="logits"/> when this sequence asks for them.</summary>
     internal TokenLogprobs? LogprobsOf(ReadOnlySpan<float> logits, int token) => LogprobsTopK is int k ? TokenLogprobs.From(logits, token, k) : null;
 

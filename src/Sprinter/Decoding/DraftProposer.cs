@@ -49,7 +49,7 @@ internal sealed class DraftProposer(TransformerModel draft)
             foreach (var s in _drafting)
             {
                 PassAccounting.Draft(s, ms, s.Draft!.Length - s.Draft.HiddenRows, s.Draft.HiddenRows, 1);
-                if (s.Kind == SequenceKind.ArDraft) { SampleOwnToken(s); continue; }
+                if (s.Kind == SequenceKind.ArDraft) { s.SampleOwnToken(s.Draft!.Logits(0)); continue; }
                 if (DraftOne(s)) _continuing.Add(s);
             }
             _batch.Clear();
@@ -114,16 +114,5 @@ internal sealed class DraftProposer(TransformerModel draft)
         var probs = scratch.AsSpan(0, logits.Length);
         System.Numerics.Tensors.TensorPrimitives.SoftMax(logits, probs);
         return probs[token];
-    }
-
-    /// <summary>AR on the draft alone: the sampled token is the round.</summary>
-    static void SampleOwnToken(DecodeSequence s)
-    {
-        long t0 = Stopwatch.GetTimestamp();
-        var logits = s.Draft!.Logits(0);
-        s.Distribution.Compute(logits, s.P);
-        int token = s.Sampler.Sample(s.P);
-        s.Stats.SamplingMs += Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
-        s.Round.Add(new EmittedToken(token, 0, TokenOrigin.Sampled, s.LogprobsOf(logits, token)));
     }
 }

@@ -59,7 +59,7 @@ internal sealed class TargetScorer(TransformerModel? target)
             if (!IsLocal(s)) continue;
             var t = (TransformerSession)s.Target!;
             PassAccounting.Target(s, LastPassMs, t.Length - t.HiddenRows, t.HiddenRows, t.LogitRows);
-            if (s.Kind == SequenceKind.Ar) SampleOwnToken(s);
+            if (s.Kind == SequenceKind.Ar) s.SampleOwnToken(s.Target!.Logits(0));
         }
     }
 
@@ -87,17 +87,7 @@ internal sealed class TargetScorer(TransformerModel? target)
                 return;
             }
             PassAccounting.Target(s, Stopwatch.GetElapsedTime(start).TotalMilliseconds, startLength, tokens.Length, logitRows);
-            if (s.Kind == SequenceKind.Ar) SampleOwnToken(s);
+            if (s.Kind == SequenceKind.Ar) s.SampleOwnToken(s.Target!.Logits(0));
         });
-    }
-
-    static void SampleOwnToken(DecodeSequence s)
-    {
-        long t0 = Stopwatch.GetTimestamp();
-        var logits = s.Target!.Logits(0);
-        s.Distribution.Compute(logits, s.P);
-        int token = s.Sampler.Sample(s.P);
-        s.Stats.SamplingMs += Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
-        s.Round.Add(new EmittedToken(token, 0, TokenOrigin.Sampled, s.LogprobsOf(logits, token)));
     }
 }
