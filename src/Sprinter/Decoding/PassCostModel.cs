@@ -22,7 +22,11 @@ public sealed class PassCostModel
     {
         if (target is not null) Calibrate(target, _target);
         if (draft is not null) Calibrate(draft, _draft);
+        HasTarget = target is not null;
     }
+
+    /// <summary>Whether the target runs here (a remote target's passes are not modelled, and gamma is not adapted).</summary>
+    public bool HasTarget { get; }
 
     /// <summary>Milliseconds of a target pass over <paramref name="rows"/> positions.</summary>
     public double TargetMs(int rows) => Interpolate(_target, rows);
@@ -43,7 +47,9 @@ public sealed class PassCostModel
         for (int b = 0; b < Buckets; b++)
         {
             int rows = 1 << b;
-            if (rows + 16 > capacity) { table[b] = table[b - 1] * 2; continue; }
+            // Past the context, or once a pass takes long (a big model at startup), the rest is
+            // extrapolated as compute-bound (twice the positions, twice the time) and then learned online.
+            if (rows + 16 > capacity || (b > 0 && table[b - 1] > 100)) { table[b] = table[b - 1] * 2; continue; }
             var tokens = Enumerable.Range(0, rows).Select(_ => rng.Next(model.OutputVocabulary)).ToArray();
             var times = new double[6];
             for (int r = 0; r < times.Length; r++)   // the first is a warm-up (JIT, caches)
@@ -95,7 +101,7 @@ public sealed class PassCostModel
             else if (s.Kind == SequenceKind.Speculative) riding += s.Options.RoundCap + 1;
             else if (s.Kind == SequenceKind.Ar) riding++;
         }
-        if (speculative == 0) return -1;
+        if (speculative == 0 || !HasTarget) return -1;
         int best = 0;
         double bestRate = 0;
         for (int g = 0; g <= most; g++)
