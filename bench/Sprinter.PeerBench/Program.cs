@@ -115,15 +115,7 @@ static int Run(string? folder, int[] ks, int runCount, string[] ourTypes, string
                     throw new InvalidOperationException($"llama.cpp could not quantize to {t}");
                 timers.Add(new LlamaPassTimer(t == "F32" ? f32 : file, t, ks.Max(), threads));
             }
-            Console.Error.WriteLine($"measuring the FMA peak, then {runCount} interleaved rounds of {timers.Count} engines/types x {ks.Length} k values...");
-            double peak = EngineBenchmark.MeasureFmaPeakGflops();
-            var timings = EngineBenchmark.RunInterleaved(timers, ks, runCount, round => Console.Error.Write($"\rround {round}/{runCount}"),
-                new EngineBenchmark.BandwidthProbe(), out double bandwidth);
-            Console.Error.WriteLine();
-            var report = new EngineReport(description, EngineBenchmark.InstructionSet, threads, bandwidth, peak, timings);
-            string table = report.ToMarkdown();
-            if (outFile is not null) File.WriteAllText(outFile, table);
-            Console.WriteLine(asJson ? report.ToJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true }) : table);
+            InterleavedRun.MeasureAndReport(timers, ks, runCount, threads, description, outFile, asJson);
         }
         finally
         {

@@ -104,15 +104,7 @@ static class SameFile
                     Console.Error.WriteLine($"loading {label} for llama.cpp...");
                     timers.Add(new LlamaPassTimer(path, label, ks.Max(), threads, file: label));
                 }
-                Console.Error.WriteLine($"measuring the FMA peak, then {runCount} interleaved rounds of {timers.Count} engines/types x {ks.Length} k values...");
-                double peak = EngineBenchmark.MeasureFmaPeakGflops();
-                var timings = EngineBenchmark.RunInterleaved(timers, ks, runCount, round => Console.Error.Write($"\rround {round}/{runCount}"),
-                    new EngineBenchmark.BandwidthProbe(), out double bandwidth);
-                Console.Error.WriteLine();
-                var report = new EngineReport(description, EngineBenchmark.InstructionSet, threads, bandwidth, peak, timings);
-                string table = report.ToMarkdown();
-                if (outFile is not null) File.WriteAllText(outFile, table);
-                Console.WriteLine(asJson ? report.ToJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true }) : table);
+                InterleavedRun.MeasureAndReport(timers, ks, runCount, threads, description, outFile, asJson);
             }
             finally
             {
