@@ -22,12 +22,13 @@ internal static class VerifierCommands
         var data = new Option<string>("--data") { Description = "Text file (one text per line) or JSONL with a \"text\" field; prompts are the first 30% of each text's words.", Required = true };
         var prompts = new Option<int>("--prompts") { Description = "Number of prompts (a seeded sample of the texts).", DefaultValueFactory = _ => 500 };
         var tokens = new Option<int>("--tokens") { Description = "Draft tokens labelled per prompt.", DefaultValueFactory = _ => 20 };
+        var lanes = new Option<int>("--lanes") { Description = "Prompts labelled at once in one batched pass per step (a local target); the labels do not depend on it.", DefaultValueFactory = _ => 16 };
         var ratio = new Option<float>("--ratio") { Description = "Label = q(x) <= ratio * p(x).", DefaultValueFactory = _ => 1f };
         var seed = new Option<int>("--seed") { Description = "Seed of the prompt sample (and of the draws with --draft-token sample).", DefaultValueFactory = _ => 0 };
         var draftToken = new Option<string>("--draft-token") { Description = "greedy (the draft's argmax, as the released code) or sample (a draw from q at temperature 1, as SPRINTER sees when it samples).", DefaultValueFactory = _ => "greedy" };
         var labelRule = new Option<string>("--label") { Description = "paper: q(x) <= ratio p(x) (the released code); greedy: the target's greedy token is the draft's (what greedy SD accepts; draft tokens greedy); sample: SD's acceptance probability min(1, p(x)/q(x)) of a token sampled from q, a soft label (draft tokens sampled).", DefaultValueFactory = _ => "paper" };
         var outDir = new Option<string>("--out") { Description = "Output folder (labels.safetensors, summary.json).", Required = true };
-        var command = new Command("collect", "Label draft tokens for a verifier (paper, greedy or sample labels), with the draft's hidden states.") { draft, target, data, prompts, tokens, ratio, seed, draftToken, labelRule, outDir };
+        var command = new Command("collect", "Label draft tokens for a verifier (paper, greedy or sample labels), with the draft's hidden states.") { draft, target, data, prompts, tokens, lanes, ratio, seed, draftToken, labelRule, outDir };
         remote.AddTo(command);
         command.SetAction(async Task<int> (r, ct) =>
         {
@@ -39,7 +40,7 @@ internal static class VerifierCommands
             };
             var label = Acceptability.Parse(r.GetValue(labelRule))
                 ?? throw new InvalidInputException($"--label must be paper, greedy or sample, got '{r.GetValue(labelRule)}'.");
-            var options = new CollectOptions { Prompts = r.GetValue(prompts), TokensPerPrompt = r.GetValue(tokens), Ratio = r.GetValue(ratio), Seed = r.GetValue(seed), DraftToken = rule, Label = label };
+            var options = new CollectOptions { Prompts = r.GetValue(prompts), TokensPerPrompt = r.GetValue(tokens), Lanes = r.GetValue(lanes), Ratio = r.GetValue(ratio), Seed = r.GetValue(seed), DraftToken = rule, Label = label };
             options.Validate();
             string? targetSpec = r.GetValue(target);
             bool remoteTarget = RemoteTargetCli.IsUrl(targetSpec);

@@ -1,5 +1,7 @@
 using System.Numerics.Tensors;
 using System.Text.Json.Nodes;
+using Sprinter.Decoding;
+using Sprinter.Engine;
 using Sprinter.Models;
 
 namespace Sprinter.Verification;
@@ -16,6 +18,8 @@ public sealed record CollectOptions
     /// temperature-1 distribution, which matches what a verifier sees when SPRINTER samples.
     /// </summary>
     public DraftTokenRule DraftToken { get; init; } = DraftTokenRule.Greedy;
+    /// <summary>Prompts labelled at once against a local target (one batched pass per step); the labels do not depend on it.</summary>
+    public int Lanes { get; init; } = 16;
     /// <summary>What the label means; <see cref="LabelRule.Greedy"/> and <see cref="LabelRule.Sample"/> fix the draft token rule.</summary>
     public LabelRule Label { get; init; } = LabelRule.Paper;
 
@@ -33,6 +37,7 @@ public sealed record CollectOptions
     public void Validate()
     {
         if (Prompts < 1) throw new InvalidInputException($"--prompts must be >= 1, got {Prompts}.");
+        if (Lanes < 1) throw new InvalidInputException($"--lanes must be >= 1, got {Lanes}.");
         if (TokensPerPrompt < 1) throw new InvalidInputException($"--tokens must be >= 1, got {TokensPerPrompt}.");
         if (!(Ratio > 0) || !float.IsFinite(Ratio)) throw new InvalidInputException($"--ratio must be a positive number, got {Ratio}.");
     }
@@ -58,6 +63,10 @@ public readonly record struct JobProgress(int Done, int Total, string Status);
 /// greedy labels continue with x when acceptable, else with the target's greedy token; sample
 /// labels continue with x when the acceptance draw accepts it, else with a draw from SD's residual
 /// norm(max(p - q, 0)). Both models advance through their KV caches, one token per step.
+/// A local target runs <see cref="CollectOptions.Lanes"/> prompts in lock step, one batched pass per
+/// step for each model (labels ten times as many prompts for the price of a few); batching never
+/// changes a pass's bits and each prompt draws from its own generator, so the labels are the same
+/// for any number of lanes.
 /// </summary>
 public static class LabelCollector
 {
@@ -72,71 +81,133 @@ public static class LabelCollector
     {
         if (draft.Tokenizer.VocabularyIdentity != target.Tokenizer.VocabularyIdentity || draft.Model.OutputVocabulary != target.Model.OutputVocabulary)
             throw new InvalidInputException($"the draft ({draft.Source}) and target ({target.Source}) do not share one tokenizer; pick a matching pair.");
-        return Collect(draft, target.Model.CreateSession(), Path.GetFullPath(target.Source), target.ComputeIdentity(), sourceTexts, dataPath, options, progress, cancellationToken);
+        options.Validate();
+        var targetBatch = new TransformerBatch(target.Model);
+        var sessions = Enumerable.Range(0, options.Lanes).Select(_ => target.Model.CreateSession()).ToArray();
+        return Run(draft, i => sessions[i], options.Lanes, (lanes, ct) =>
+            {
+                targetBatch.Clear();
+                foreach (var lane in lanes) targetBatch.Add((TransformerSession)lane.Target, lane.Pending, 1);
+                targetBatch.Run();
+            }, Path.GetFullPath(target.Source), target.ComputeIdentity(), sourceTexts, dataPath, options, progress, cancellationToken);
     }
 
     /// <summary>Labels against any target session: a local one, or a remote target (one HTTP call per step;
     /// its tokenizer checked by the caller). <paramref name="targetSource"/> and <paramref name="targetIdentity"/> name it in the summary.</summary>
-    public static LabelSet Collect(LanguageModel draft, Sprinter.Decoding.ITargetSession ts, string targetSource, string targetIdentity,
+    public static LabelSet Collect(LanguageModel draft, ITargetSession ts, string targetSource, string targetIdentity,
         IReadOnlyList<SourceText> sourceTexts, string dataPath, CollectOptions options, IProgress<JobProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         options.Validate();
+        return Run(draft, _ => ts, 1, (lanes, ct) => { foreach (var lane in lanes) lane.Target.Forward(lane.Pending, 1, ct); },
+            targetSource, targetIdentity, sourceTexts, dataPath, options, progress, cancellationToken);
+    }
+
+    /// <summary>One prompt being labelled: its sessions, generator, the tokens it feeds next and its examples.</summary>
+    sealed class Lane(TransformerSession draft, ITargetSession target)
+    {
+        public readonly TransformerSession Draft = draft;
+        public readonly ITargetSession Target = target;
+        public TokenSampler Sampler = new(0);
+        public int PromptId, Step;
+        public int[] Pending = [];
+    }
+
+    /// <summary>Examples of one prompt, in step order.</summary>
+    sealed class Examples
+    {
+        public readonly List<float> Hidden = [], Q = [], P = [], Entropy = [], Margin = [], Soft = [];
+        public readonly List<int> Token = [], TargetToken = [], PromptId = [], Step = [];
+        public readonly List<bool> Label = [];
+    }
+
+    /// <summary>Each prompt's own generator: a fixed mix of the run's seed and the prompt's place in the sample.</summary>
+    static TokenSampler SamplerFor(int seed, int promptIndex) => new(unchecked(seed * 1_000_003 + promptIndex * 7_919 + 17));
+
+    static LabelSet Run(LanguageModel draft, Func<int, ITargetSession> targetForLane, int laneCount,
+        Action<IReadOnlyList<Lane>, CancellationToken> stepTarget, string targetSource, string targetIdentity,
+        IReadOnlyList<SourceText> sourceTexts, string dataPath, CollectOptions options, IProgress<JobProgress>? progress, CancellationToken cancellationToken)
+    {
         var texts = PromptSource.Sample(sourceTexts, options.Prompts, options.Seed);
         int d = draft.Config.EmbeddingSize, vocab = draft.Model.OutputVocabulary;
-        int context = Math.Min(draft.Config.MaxPositions, ts.Capacity);
+        int context = Math.Min(draft.Config.MaxPositions, targetForLane(0).Capacity);
         int maxPrompt = context - options.TokensPerPrompt - 1;
         if (maxPrompt < 1) throw new InvalidInputException($"--tokens {options.TokensPerPrompt} leaves no room for a prompt in a context of {context}.");
-        var ds = draft.Model.CreateSession();
+        var lanes = Enumerable.Range(0, Math.Min(laneCount, texts.Count)).Select(i => new Lane(draft.Model.CreateSession(), targetForLane(i))).ToArray();
+        var draftBatch = new TransformerBatch(draft.Model);
         var qProbs = new float[vocab];
         var pProbs = new float[vocab];
-        var hidden = new List<float>();
-        var token = new List<int>(); var targetToken = new List<int>(); var q = new List<float>(); var p = new List<float>(); var entropy = new List<float>();
-        var margin = new List<float>(); var label = new List<bool>(); var soft = new List<float>(); var promptId = new List<int>(); var step = new List<int>();
         var residual = new float[vocab];
         var rule = options.EffectiveDraftToken;
-        int truncated = 0;
-        var one = new int[1];
-        var sampler = new Sprinter.Decoding.TokenSampler(options.Seed);
-        for (int t = 0; t < texts.Count; t++)
+        var perPrompt = new Examples[texts.Count];
+        int truncated = 0, next = 0, done = 0, examples = 0, positives = 0;
+        var active = new List<Lane>();
+        void Start(Lane lane)
         {
-            cancellationToken.ThrowIfCancellationRequested();
+            int t = next++;
             int[] ids = draft.Tokenizer.EncodePrompt(PromptSource.PromptOf(texts[t].Text), maxPrompt, out bool cut);
             if (cut) truncated++;
-            ds.Reset(); ts.Reset();
-            ds.Forward(ids, logitRows: 1);
-            ts.Forward(ids, 1, cancellationToken);
-            for (int s = 0; s < options.TokensPerPrompt; s++)
+            lane.Draft.Reset(); lane.Target.Reset();
+            lane.PromptId = t; lane.Step = 0; lane.Pending = ids;
+            lane.Sampler = SamplerFor(options.Seed, t);
+            perPrompt[t] = new Examples();
+        }
+        foreach (var lane in lanes) { Start(lane); active.Add(lane); }
+        while (active.Count > 0)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            draftBatch.Clear();
+            foreach (var lane in active) draftBatch.Add(lane.Draft, lane.Pending, 1);
+            draftBatch.Run();
+            stepTarget(active, cancellationToken);
+            for (int a = 0; a < active.Count; a++)
             {
+                var lane = active[a];
+                var ex = perPrompt[lane.PromptId];
+                var ds = lane.Draft;
                 TensorPrimitives.SoftMax(ds.Logits(0), qProbs);
-                int x = rule == DraftTokenRule.Greedy ? TensorPrimitives.IndexOfMax(qProbs) : sampler.Sample(qProbs);
+                int x = rule == DraftTokenRule.Greedy ? TensorPrimitives.IndexOfMax(qProbs) : lane.Sampler.Sample(qProbs);
                 var stats = VerifierFeatures.FromLogits(ds.Logits(0), qProbs, x);
-                TensorPrimitives.SoftMax(ts.Logits(0), pProbs);
+                TensorPrimitives.SoftMax(lane.Target.Logits(0), pProbs);
                 int targetGreedy = TensorPrimitives.IndexOfMax(pProbs);
                 float acceptance = Acceptability.Of(options.Label, qProbs[x], pProbs, x, options.Ratio);
                 // The sample rule's hard label is SD's own acceptance draw; the others are deterministic.
-                bool acceptable = options.Label == LabelRule.Sample ? sampler.NextUniform() < acceptance : acceptance >= 0.5f;
-                hidden.AddRange(ds.Hidden(ds.HiddenRows - 1));
-                token.Add(x); targetToken.Add(targetGreedy); q.Add(qProbs[x]); p.Add(pProbs[x]); entropy.Add(stats.Entropy); margin.Add(stats.Margin);
-                label.Add(acceptable); soft.Add(acceptance); promptId.Add(texts[t].Id); step.Add(s);
-                if (s == options.TokensPerPrompt - 1) break;
-                if (acceptable) one[0] = x;
+                bool acceptable = options.Label == LabelRule.Sample ? lane.Sampler.NextUniform() < acceptance : acceptance >= 0.5f;
+                ex.Hidden.AddRange(ds.Hidden(ds.HiddenRows - 1));
+                ex.Token.Add(x); ex.TargetToken.Add(targetGreedy); ex.Q.Add(qProbs[x]); ex.P.Add(pProbs[x]); ex.Entropy.Add(stats.Entropy); ex.Margin.Add(stats.Margin);
+                ex.Label.Add(acceptable); ex.Soft.Add(acceptance); ex.PromptId.Add(texts[lane.PromptId].Id); ex.Step.Add(lane.Step);
+                examples++; if (acceptable) positives++;
+                if (++lane.Step == options.TokensPerPrompt)
+                {
+                    done++;
+                    progress?.Report(new JobProgress(done, texts.Count, $"{examples} examples, {(examples == 0 ? 0 : positives * 100.0 / examples):F1}% acceptable"));
+                    if (next < texts.Count) Start(lane);   // the lane's next pass prefills its new prompt
+                    else active.RemoveAt(a--);
+                    continue;
+                }
+                int following;
+                if (acceptable) following = x;
                 else if (options.Label == LabelRule.Sample)
                 {
-                    Sprinter.Decoding.AcceptanceRule.Residual(pProbs, qProbs, residual);
-                    one[0] = sampler.Sample(residual);
+                    AcceptanceRule.Residual(pProbs, qProbs, residual);
+                    following = lane.Sampler.Sample(residual);
                 }
-                else one[0] = targetGreedy;
-                ds.Forward(one, logitRows: 1);
-                ts.Forward(one, 1, cancellationToken);
+                else following = targetGreedy;
+                lane.Pending = [following];
             }
-            progress?.Report(new JobProgress(t + 1, texts.Count, $"{label.Count} examples, {(label.Count == 0 ? 0 : label.Count(l => l) * 100.0 / label.Count):F1}% acceptable"));
+        }
+        var all = new Examples();
+        foreach (var ex in perPrompt)
+        {
+            all.Hidden.AddRange(ex.Hidden); all.Token.AddRange(ex.Token); all.TargetToken.AddRange(ex.TargetToken); all.Q.AddRange(ex.Q); all.P.AddRange(ex.P);
+            all.Entropy.AddRange(ex.Entropy); all.Margin.AddRange(ex.Margin); all.Label.AddRange(ex.Label); all.Soft.AddRange(ex.Soft);
+            all.PromptId.AddRange(ex.PromptId); all.Step.AddRange(ex.Step);
         }
         var summary = new JsonObject
         {
-            ["examples"] = label.Count,
+            ["examples"] = all.Label.Count,
             ["prompts"] = texts.Count,
             ["tokens_per_prompt"] = options.TokensPerPrompt,
-            ["positive_rate"] = label.Count == 0 ? 0 : Math.Round(label.Count(l => l) / (double)label.Count, 5),
+            ["positive_rate"] = all.Label.Count == 0 ? 0 : Math.Round(positives / (double)all.Label.Count, 5),
             ["ratio"] = options.Ratio,
             ["seed"] = options.Seed,
             ["source_file"] = Path.GetFullPath(dataPath),
@@ -155,11 +226,12 @@ public static class LabelCollector
                 LabelRule.Sample => "soft label = min(1, p(x) / q(x)) (softmax at temperature 1), hard label = one acceptance draw; continue with x if accepted, else with a draw from norm(max(p - q, 0))",
                 _ => "label = q(x) <= ratio * p(x) (softmax at temperature 1); continue with x if acceptable else the target's greedy token",
             },
+            ["generators"] = "one per prompt, seeded from the run's seed and the prompt's index",
         };
         return new LabelSet
         {
-            HiddenSize = d, Hidden = [.. hidden], Token = [.. token], TargetToken = [.. targetToken], Q = [.. q], P = [.. p], Entropy = [.. entropy], Margin = [.. margin],
-            Label = [.. label], Soft = [.. soft], PromptId = [.. promptId], Step = [.. step], Summary = summary,
+            HiddenSize = d, Hidden = [.. all.Hidden], Token = [.. all.Token], TargetToken = [.. all.TargetToken], Q = [.. all.Q], P = [.. all.P], Entropy = [.. all.Entropy], Margin = [.. all.Margin],
+            Label = [.. all.Label], Soft = [.. all.Soft], PromptId = [.. all.PromptId], Step = [.. all.Step], Summary = summary,
         };
     }
 }

@@ -137,6 +137,14 @@ public class VerifierTests
         var rule = options.EffectiveDraftToken;
         var set = LabelCollector.Collect(draft, target, dataFile, options);
         Assert.Equal(set.Token, LabelCollector.Collect(draft, target, dataFile, options).Token); // seeded
+        // Prompts labelled one at a time or in lock step give the same labels, bit for bit.
+        var alone = LabelCollector.Collect(draft, target, dataFile, options with { Lanes = 1 });
+        var twoLanes = LabelCollector.Collect(draft, target, dataFile, options with { Lanes = 2 });
+        foreach (var other in new[] { alone, twoLanes })
+        {
+            Assert.Equal(set.Token, other.Token); Assert.Equal(set.Label, other.Label); Assert.Equal(set.Soft, other.Soft);
+            Assert.Equal(set.Hidden, other.Hidden); Assert.Equal(set.Q, other.Q); Assert.Equal(set.P, other.P); Assert.Equal(set.PromptId, other.PromptId);
+        }
         Assert.Equal(3 * 6, set.Count); // "short" has too few words; the blank line is skipped
         var texts = PromptSource.ReadTexts(dataFile);
         int notArgmax = 0;
