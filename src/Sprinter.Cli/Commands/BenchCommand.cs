@@ -48,8 +48,9 @@ internal static class BenchCommand
         var dtype = CliSupport.DtypeOption();
         var lookup = new Option<bool>("--prompt-lookup") { Description = "Also run SD with prompt lookup in front of the draft (sd-lookup, at the first gamma)." };
         var json = new Option<bool>("--json") { Description = "Print the results object (as in results.json) on stdout." };
+        var methodList = new Option<string?>("--methods") { Description = "Comma-separated methods to run instead of the default list, by their report names: ar, ar-draft, sd-g4, sd-lookup-g4, sprinter-paper-calibrated, sprinter-paper-t0.5-la2-online-fp0.2, sprinter-strict-on-call-cum0.5 ... (the first SD row is the one speedups are against)." };
         var command = new Command("bench", "Benchmark AR, SD and SPRINTER on WikiText-2 / LM1B prompts: speed, target calls, FLOPs, ROUGE, perplexity, verifier rates, theory check.")
-            { quick, datasets, data, prompts, newTokens, gammas, thresholds, sampling, maxDraft, seed, target, draft, verifier, outDir, dtype, lookup, json, scoreModel };
+            { quick, datasets, data, prompts, newTokens, gammas, thresholds, sampling, maxDraft, seed, target, draft, verifier, outDir, dtype, lookup, json, scoreModel, methodList };
         var rounds = new CliSupport.RoundOptionSet();
         rounds.AddTo(command);
         remote.AddTo(command);
@@ -105,7 +106,7 @@ internal static class BenchCommand
                 : float.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out float f) && f is >= 0 and <= 1 ? f
                 : throw new InvalidInputException($"--threshold takes numbers in [0, 1] or 'calibrated', got '{t}'.")).Distinct().ToList();
             // With a verifier per decoding, "calibrated" means each setting's own calibrated threshold.
-            bool CalibratedSpec(float t) => perSetting && thresholdSpecs.Any(x => x.Equals("calibrated", StringComparison.OrdinalIgnoreCase)) && t == (calibrated ?? 0.5f);
+            bool CalibratedSpec(float t) => calibrated is not null && thresholdSpecs.Any(x => x.Equals("calibrated", StringComparison.OrdinalIgnoreCase)) && t == calibrated;
 
             var methods = new List<BenchMethod> { new(BenchMethodKind.ArTarget) };
             if (!isQuick) methods.Add(new(BenchMethodKind.ArDraft));
@@ -122,9 +123,18 @@ internal static class BenchCommand
                     methods.Add(new BenchMethod(kind, Threshold: t, Calibrated: CalibratedSpec(t), Lookahead: round.Lookahead, Stop: round.Stop,
                         Cumulative: round.CumulativeThreshold, Online: round.OnlineCalibration));
                 }
+            // The shipped settings: SPRINTER's defaults (the goal row) and the lossless preset, beside the paper's rows.
+            BenchMethod Shipped(DecodingSettings s) => BenchMethod.ForSettings(s) is var m && m.Calibrated && calibrated is null ? m with { Calibrated = false } : BenchMethod.ForSettings(s);
+            var goalSprinter = Shipped(DecodingSettings.SprinterDefaults);
+            var goalLossless = Shipped(DecodingSettings.LosslessSprinter);
+            foreach (var shipped in new[] { goalSprinter, goalLossless })
+                if (!methods.Any(m => m.Name == shipped.Name)) methods.Add(shipped);
+            if (r.GetValue(methodList) is string named)
+                methods = List(named, "--methods").Select(n => BenchMethod.Parse(n) is { } m ? m
+                    : throw new InvalidInputException($"--methods: '{n}' is not a method; use names like ar, sd-g4, sprinter-paper-calibrated, sprinter-paper-t0.5-la2-online, sprinter-strict-on-call-cum0.5.")).Distinct().ToList();
             var config = new BenchConfig
             {
-                Methods = methods, Settings = settings, NewTokens = tokens, MaxDraft = cap, Seed = baseSeed,
+                Methods = methods, Settings = settings, GoalSprinter = methods.FirstOrDefault(m => m.Name == goalSprinter.Name), GoalLossless = methods.FirstOrDefault(m => m.Name == goalLossless.Name), NewTokens = tokens, MaxDraft = cap, Seed = baseSeed,
                 TheoryThresholds = isQuick ? thresholdList.Take(1).ToList() : thresholdList,
                 CalibratedThresholds = verifiers.Where(kv => kv.Value.CalibratedThreshold is not null).ToDictionary(kv => kv.Key, kv => kv.Value.CalibratedThreshold!.Value),
             };

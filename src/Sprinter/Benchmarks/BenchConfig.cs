@@ -18,6 +18,11 @@ public sealed record BenchConfig
     public float ThresholdOf(BenchMethod method, string sampling) =>
         method.Calibrated && CalibratedThresholds.TryGetValue(sampling, out float t) ? t : method.Threshold;
 
+    /// <summary>SPRINTER at the shipped default settings, whose goals the report checks (null: the first paper row).</summary>
+    public BenchMethod? GoalSprinter { get; init; }
+    /// <summary>The shipped lossless SPRINTER (null: strict-on-call at the goal row's threshold).</summary>
+    public BenchMethod? GoalLossless { get; init; }
+
     /// <summary>The SD method speedups are measured against (the first gamma), if any.</summary>
     public BenchMethod? Sd => Methods.FirstOrDefault(m => m.Kind == BenchMethodKind.Sd && !m.PromptLookup);
 }

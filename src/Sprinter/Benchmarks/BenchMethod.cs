@@ -14,8 +14,9 @@ public enum BenchMethodKind { ArTarget, ArDraft, Sd, SprinterPaper, SprinterStri
 /// <param name="Lookahead">SPRINTER: tokens drafted after the verifier stops.</param>
 /// <param name="Stop">SPRINTER's stop rule; <paramref name="Cumulative"/> is its h for <see cref="SprinterStop.Cumulative"/>.</param>
 /// <param name="Online">SPRINTER: online threshold calibration at the verifier's false-positive budget.</param>
+/// <param name="Budget">SPRINTER with <paramref name="Online"/>: the false-positive budget held (null: the verifier's own).</param>
 public sealed record BenchMethod(BenchMethodKind Kind, int Gamma = 4, float Threshold = 0.5f, bool Calibrated = false, bool PromptLookup = false,
-    int Lookahead = 0, SprinterStop Stop = SprinterStop.Threshold, float Cumulative = 0.5f, bool Online = false)
+    int Lookahead = 0, SprinterStop Stop = SprinterStop.Threshold, float Cumulative = 0.5f, bool Online = false, double? Budget = null)
 {
     /// <summary>The mode name used by decoders and <c>generate --mode</c>.</summary>
     public string Mode => Kind switch
@@ -33,9 +34,42 @@ public sealed record BenchMethod(BenchMethodKind Kind, int Gamma = 4, float Thre
     {
         BenchMethodKind.Sd => PromptLookup ? $"sd-lookup-g{Gamma}" : $"sd-g{Gamma}",
         _ when IsSprinter => (Stop == SprinterStop.Cumulative ? $"{Mode}-cum{Cumulative:0.###}" : Calibrated ? $"{Mode}-calibrated" : $"{Mode}-t{Threshold:0.###}")
-            + (Lookahead > 0 ? $"-la{Lookahead}" : "") + (Online ? "-online" : ""),
+            + (Lookahead > 0 ? $"-la{Lookahead}" : "") + (Online ? "-online" : "") + (Online && Budget is double b ? $"-fp{b:0.###}" : ""),
         _ => Mode,
     };
+
+    /// <summary>
+    /// The method a <see cref="Name"/> names (the inverse of <see cref="Name"/>): <c>ar</c>, <c>ar-draft</c>,
+    /// <c>sd-g4</c>, <c>sd-lookup-g4</c>, or <c>sprinter-paper</c> / <c>sprinter-strict-on-call</c> followed by
+    /// <c>-calibrated</c>, <c>-t0.5</c> or <c>-cum0.5</c>, then optionally <c>-la2</c>, <c>-online</c> and <c>-fp0.2</c>.
+    /// </summary>
+    /// <returns>The method, or null when <paramref name="name"/> is not one.</returns>
+    public static BenchMethod? Parse(string name)
+    {
+        var n = name.Trim().ToLowerInvariant();
+        if (n == "ar") return new(BenchMethodKind.ArTarget);
+        if (n == "ar-draft") return new(BenchMethodKind.ArDraft);
+        var sd = System.Text.RegularExpressions.Regex.Match(n, @"^sd-(lookup-)?g(\d+)$");
+        if (sd.Success) return int.TryParse(sd.Groups[2].Value, out int g) && g >= 1 ? new(BenchMethodKind.Sd, Gamma: g, PromptLookup: sd.Groups[1].Success) : null;
+        var sp = System.Text.RegularExpressions.Regex.Match(n,
+            @"^sprinter-(paper|strict-on-call)-(calibrated|t(?<t>[0-9.]+)|cum(?<h>[0-9.]+))(-la(?<la>\d+))?(?<online>-online(-fp(?<fp>[0-9.]+))?)?$");
+        if (!sp.Success) return null;
+        static float? Unit(System.Text.RegularExpressions.Group grp) =>
+            grp.Success && float.TryParse(grp.Value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out float v) && v is >= 0 and <= 1 ? v : null;
+        var kind = sp.Groups[1].Value == "paper" ? BenchMethodKind.SprinterPaper : BenchMethodKind.SprinterStrictOnCall;
+        float? t = Unit(sp.Groups["t"]), h = Unit(sp.Groups["h"]), fp = Unit(sp.Groups["fp"]);
+        if ((sp.Groups["t"].Success && t is null) || (sp.Groups["h"].Success && h is null) || (sp.Groups["fp"].Success && fp is not (> 0 and < 1))) return null;
+        int lookahead = sp.Groups["la"].Success && int.TryParse(sp.Groups["la"].Value, out int la) && la <= 16 ? la : sp.Groups["la"].Success ? -1 : 0;
+        if (lookahead < 0) return null;
+        return new(kind, Threshold: t ?? 0.5f, Calibrated: sp.Groups[2].Value == "calibrated" || h is not null, Lookahead: lookahead,
+            Stop: h is null ? SprinterStop.Threshold : SprinterStop.Cumulative, Cumulative: h ?? 0.5f, Online: sp.Groups["online"].Success, Budget: fp);
+    }
+
+    /// <summary>The SPRINTER method that <paramref name="settings"/> run (its mode, stop rule, lookahead and calibration); a null threshold is the calibrated one.</summary>
+    public static BenchMethod ForSettings(Sprinter.Serving.DecodingSettings settings) => new(
+        settings.SprinterMode == SprinterMode.Paper ? BenchMethodKind.SprinterPaper : BenchMethodKind.SprinterStrictOnCall,
+        Threshold: settings.Threshold ?? 0.5f, Calibrated: settings.Threshold is null, Lookahead: settings.Lookahead, Stop: settings.Stop,
+        Cumulative: settings.CumulativeThreshold, Online: settings.OnlineCalibration, Budget: settings.OnlineCalibration ? settings.FpBudget : null);
 
     /// <summary>The threshold a run uses: its verifier's calibrated one for a <see cref="Calibrated"/> method.</summary>
     public float ThresholdFor(BenchVerifier? verifier) => Calibrated && verifier?.CalibratedThreshold is float t ? t : Threshold;
@@ -48,7 +82,7 @@ public sealed record BenchMethod(BenchMethodKind Kind, int Gamma = 4, float Thre
             Method = SpeculativeMethod.Sprinter, Verifier = verifier?.Verifier, Threshold = ThresholdFor(verifier), MaxDraft = maxDraft,
             SprinterMode = Kind == BenchMethodKind.SprinterPaper ? SprinterMode.Paper : SprinterMode.StrictOnCall,
             Lookahead = Lookahead, Stop = Stop, CumulativeThreshold = Cumulative,
-            Calibration = Online && verifier is not null ? new OnlineCalibration(ThresholdFor(verifier), verifier.FpBudget, verifier.Label) : null,
+            Calibration = Online && verifier is not null ? new OnlineCalibration(ThresholdFor(verifier), Budget ?? verifier.FpBudget, verifier.Label) : null,
         },
     };
 }

@@ -62,6 +62,8 @@ public sealed class BenchResults
         {
             ["dataset"] = g.Dataset, ["sampling"] = g.Sampling, ["sprinter"] = g.Sprinter.Method.Name, ["sd"] = g.Sd.Method.Name,
             ["goals"] = new JsonArray(g.Goals.Select(x => (JsonNode)new JsonObject { ["name"] = x.Name, ["value"] = N(x.Value), ["target"] = x.Target, ["met"] = x.Met }).ToArray()),
+            ["sprinter"] = g.Sprinter.Method.Name, ["lossless"] = g.Lossless?.Method.Name, ["sd"] = g.Sd.Method.Name, ["best_sd"] = g.BestSd?.Method.Name,
+            ["context"] = new JsonObject(g.Context.Select(c => KeyValuePair.Create(c.Name, (JsonNode?)N(c.Value)))),
             ["met"] = g.Met,
             ["audit_method"] = g.Audit?.Method.Name, ["acceptable_rate"] = N(g.Audit?.Audit?.AcceptableRate ?? double.NaN),
             ["eta_tp"] = N(g.Audit?.Audit?.EtaTp ?? double.NaN), ["eta_fp"] = N(g.Audit?.Audit?.EtaFp ?? double.NaN),

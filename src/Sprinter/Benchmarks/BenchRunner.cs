@@ -14,7 +14,7 @@ public sealed record BenchRun(BenchExample Example, SamplingSetting Sampling, Be
 public sealed record BenchPrompt(BenchExample Example, int Tokens, bool Truncated, OneStepTheory[] Theory);
 
 /// <summary>Everything a benchmark run measured.</summary>
-/// <param name="Calibrations">The online threshold controller of each calibrated (method, setting), kept across the prompts, by "method/setting".</param>
+/// <param name="Calibrations">The online threshold controller of each calibrated (method, setting, dataset), kept across the dataset's prompts, by "method/setting/dataset".</param>
 public sealed record BenchOutcome(IReadOnlyList<BenchRun> Runs, IReadOnlyList<BenchPrompt> Prompts, double WallSeconds,
     IReadOnlyDictionary<string, OnlineCalibration>? Calibrations = null);
 
@@ -104,7 +104,7 @@ public sealed class BenchRunner
     BenchRun RunOne(BenchExample example, int[] prompt, SamplingSetting setting, BenchMethod method, int seed)
     {
         var audit = method.IsSprinter ? new VerifierAudit(_target.OutputVocabulary, _verifiers.GetValueOrDefault(setting.Name)?.Label ?? LabelRule.Paper) : null;
-        var decoder = Decoder(method, setting, seed, audit);
+        var decoder = Decoder(method, setting, seed, audit, dataset: example.Dataset);
         int[] output = Generate(decoder, prompt, _config.NewTokens);
         var stats = decoder.LastStats!;
         int[] all = [.. prompt, .. output];
@@ -113,15 +113,16 @@ public sealed class BenchRunner
         return new BenchRun(example, setting, method, stats, output, nll, rouge, audit?.Confusion);
     }
 
-    IDecoder Decoder(BenchMethod method, SamplingSetting setting, int seed, VerifierAudit? audit, bool warmUp = false)
+    IDecoder Decoder(BenchMethod method, SamplingSetting setting, int seed, VerifierAudit? audit, bool warmUp = false, string dataset = "")
     {
         if (method.Kind == BenchMethodKind.ArTarget) return new AutoregressiveDecoder(_decodingTarget, setting.Options, seed, isTarget: true);
         if (method.Kind == BenchMethodKind.ArDraft) return new AutoregressiveDecoder(_draftSession, setting.Options, seed, isTarget: false);
         var decoder = new SpeculativeDecoder(_draftSession, _decodingTarget, method.SpeculativeOptions(_verifiers.GetValueOrDefault(setting.Name), _config.MaxDraft), setting.Options, seed) { Observer = audit };
-        // Online calibration runs on across the prompts, as it would across a user's requests (the warm-up keeps its own).
+        // Online calibration runs on across a dataset's prompts, as it would across a user's requests; each dataset
+        // starts afresh from the offline threshold, so each shows whether the budget holds on its text (the warm-up keeps its own).
         if (decoder.Calibration is { } fresh && !warmUp)
         {
-            string key = $"{method.Name}/{setting.Name}";
+            string key = $"{method.Name}/{setting.Name}/{dataset}";
             if (!_calibrations.TryGetValue(key, out var kept)) _calibrations[key] = kept = fresh;
             decoder.Calibration = kept;
         }

@@ -41,6 +41,12 @@ public sealed record DecodingSettings
     /// <summary>The budget for <see cref="OnlineCalibration"/>; null takes the verifier's (its file's max_fp_rate), else 0.1.</summary>
     public double? FpBudget { get; init; }
 
+    /// <summary>SPRINTER as shipped: paper mode with the round settings chosen by measurement on the corpus's validation split (models/README.md).</summary>
+    public static DecodingSettings SprinterDefaults { get; } = new() { Mode = DecodingMode.Sprinter };
+
+    /// <summary>Lossless SPRINTER as shipped: every drafted token tested, the draft length set by the verifier's stop rule chosen by measurement.</summary>
+    public static DecodingSettings LosslessSprinter { get; } = new() { Mode = DecodingMode.Sprinter, SprinterMode = SprinterMode.StrictOnCall, Stop = SprinterStop.Cumulative, CumulativeThreshold = 0.5f };
+
     public bool NeedsTarget => Mode != DecodingMode.ArDraft;
     public bool NeedsDraft => Mode != DecodingMode.Ar;
 

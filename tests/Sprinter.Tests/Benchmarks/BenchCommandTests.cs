@@ -46,8 +46,9 @@ public class BenchCommandTests
         var json = JsonNode.Parse(output)!.AsObject();
         Assert.Equal(Sprinter.Benchmarks.EngineBenchmark.InstructionSet, (string)json["machine"]!["isa"]!); // every number names its instruction set
         var methods = json["methods"]!.AsArray();
-        // (ar, ar-draft, sd x 2, paper x 2, strict x 2) x (greedy, sample)
-        Assert.Equal(16, methods.Count);
+        // (ar, ar-draft, sd x 2, paper x 2, strict x 2, the shipped lossless SPRINTER) x (greedy, sample);
+        // the shipped SPRINTER defaults are paper at t0.5 here (a constant verifier has no calibrated threshold).
+        Assert.Equal(18, methods.Count);
         foreach (var m in methods)
         {
             foreach (var key in new[] { "name", "mode", "threshold", "ms_per_token", "speedup_vs_sd", "target_calls_per_token", "tokens_per_target_call", "flops_per_token", "rouge_l", "win_rate_vs_sd", "sampling", "dataset" })
@@ -62,7 +63,7 @@ public class BenchCommandTests
         Assert.True((double)paper["unverified_fraction"]! > 0);
         Assert.Equal(2, json["theory"]!.AsArray().Count);
         Assert.Equal(3 * 2, json["theory_per_prompt"]!.AsArray().Count); // prompts x thresholds
-        Assert.Equal(3 * 16, json["runs"]!.AsArray().Count);              // prompts x methods x settings
+        Assert.Equal(3 * 18, json["runs"]!.AsArray().Count);              // prompts x methods x settings
         Assert.Equal(2, json["goal_check"]!.AsArray().Count);
         // The goal check audits the verifier where the target tested every token: strict-on-call at the
         // same threshold. An accept-all verifier has eta_TP = eta_FP = 1, so even a perfect one accepts all.
@@ -73,13 +74,16 @@ public class BenchCommandTests
         Assert.Equal(1.0, (double)goal["perfect_verifier_accept_rate"]!, 6);
         // Each goal of the default pair is named with its measured value; SD's own SPRINTER-vs-SD ratio is consistent.
         var goals = goal["goals"]!.AsArray();
-        Assert.Equal(["SD vs AR", "SPRINTER vs SD", "SPRINTER vs AR", "SPRINTER tokens/call", "ROUGE-L - AR", "win rate vs SD", "strict-on-call vs SD"],
+        Assert.Equal(["SPRINTER vs SD", "SPRINTER vs AR", "SPRINTER tokens/call", "ROUGE-L - AR", "win rate vs SD", "lossless vs SD"],
             goals.Select(g => (string)g!["name"]!));
+        Assert.Equal("sprinter-strict-on-call-cum0.5", (string)goal["lossless"]!);
+        // SD's best gamma of the run stands beside the goals (gamma 2 or 3 here).
+        Assert.Contains((double)goal["context"]!["best SD gamma"]!, new[] { 2.0, 3.0 });
         double sdMs = (double)methods.Single(m => (string)m!["name"]! == "sd-g2" && (string)m["sampling"]! == (string)goal["sampling"]!)!["ms_per_token"]!;
         double paperMs = (double)methods.Single(m => (string)m!["name"]! == "sprinter-paper-t0.5" && (string)m["sampling"]! == (string)goal["sampling"]!)!["ms_per_token"]!;
         // Within 2%: the JSON's ms values are rounded, and sub-millisecond ones move the ratio by ~0.5%
         // (comparing at one decimal place failed whenever the ratio sat near a rounding boundary).
-        Assert.InRange((double)goals[1]!["value"]!, sdMs / paperMs * 0.98, sdMs / paperMs * 1.02);
+        Assert.InRange((double)goals[0]!["value"]!, sdMs / paperMs * 0.98, sdMs / paperMs * 1.02);
         Assert.Equal(goals.All(g => (bool)g!["met"]!), (bool)goal["met"]!);
         // SD's per-position acceptance is reported for every position it drafts (gamma 2).
         Assert.Equal(2, sd["acceptance_at_position"]!.AsArray().Count);
@@ -101,7 +105,47 @@ public class BenchCommandTests
             "--dataset", DataFile(), "--prompts", "2", "--new-tokens", "4", "--verifier", "constant:0.7", "--out", outDir, "--json");
         Assert.True(code == 0, error);
         var names = JsonNode.Parse(output)!["methods"]!.AsArray().Select(m => (string)m!["name"]! + "/" + (string)m["sampling"]!).ToList();
-        Assert.Equal(["ar/greedy", "sd-g4/greedy", "sprinter-paper-t0.5/greedy", "sprinter-strict-on-call-t0.5/greedy"], names);
+        Assert.Equal(["ar/greedy", "sd-g4/greedy", "sprinter-paper-t0.5/greedy", "sprinter-strict-on-call-t0.5/greedy", "sprinter-strict-on-call-cum0.5/greedy"], names);
+    }
+
+    [Theory]
+    [InlineData("ar")]
+    [InlineData("ar-draft")]
+    [InlineData("sd-g7")]
+    [InlineData("sd-lookup-g3")]
+    [InlineData("sprinter-paper-calibrated")]
+    [InlineData("sprinter-paper-t0.65-la2-online-fp0.2")]
+    [InlineData("sprinter-strict-on-call-cum0.4")]
+    [InlineData("sprinter-strict-on-call-t0.5-la1-online")]
+    public void MethodNamesParseBackToTheSameMethod(string name)
+    {
+        var method = Sprinter.Benchmarks.BenchMethod.Parse(name);
+        Assert.NotNull(method);
+        Assert.Equal(name, method.Name);
+    }
+
+    [Theory]
+    [InlineData("sd")]
+    [InlineData("sd-g0")]
+    [InlineData("sprinter-paper")]
+    [InlineData("sprinter-paper-t1.5")]
+    [InlineData("sprinter-paper-calibrated-la99")]
+    [InlineData("sprinter-paper-calibrated-online-fp1")]
+    [InlineData("sprinter-lossy")]
+    public void NonMethodsDoNotParse(string name) => Assert.Null(Sprinter.Benchmarks.BenchMethod.Parse(name));
+
+    [Fact]
+    public void MethodsOptionRunsTheNamedMethodsInOrder()
+    {
+        var (code, output, error) = CliTests.Run("bench", "--draft", Pair.Value.Draft, "--target", Pair.Value.Target,
+            "--dataset", DataFile(), "--prompts", "2", "--new-tokens", "4", "--verifier", "constant:0.7", "--sampling", "greedy",
+            "--methods", "ar,sd-g2,sd-g5,sprinter-paper-t0.5-la2,sprinter-strict-on-call-cum0.3", "--out", TestModels.TempDir(), "--json");
+        Assert.True(code == 0, error);
+        var methods = JsonNode.Parse(output)!["methods"]!.AsArray();
+        Assert.Equal(["ar", "sd-g2", "sd-g5", "sprinter-paper-t0.5-la2", "sprinter-strict-on-call-cum0.3"], methods.Select(m => (string)m!["name"]!));
+        // Constant score 0.7: the cumulative product 0.7, 0.49 stops every round after two drafted tokens, all tested.
+        var cumulative = methods.Single(m => (string)m!["name"]! == "sprinter-strict-on-call-cum0.3")!;
+        Assert.Equal(0.0, (double)cumulative["unverified_fraction"]!, 6);
     }
 
     [Fact]
@@ -122,7 +166,8 @@ public class BenchCommandTests
             "--dataset", DataFile(), "--prompts", "2", "--new-tokens", "5", "--verifier", path, "--out", TestModels.TempDir(), "--json");
         Assert.True(code == 0, error);
         var json = JsonNode.Parse(output)!;
-        Assert.Contains("sprinter-paper-t0.45", json["methods"]!.AsArray().Select(m => (string)m!["name"]!));
+        var paper = json["methods"]!.AsArray().Single(m => (string)m!["name"]! == "sprinter-paper-calibrated")!;
+        Assert.Equal(0.45, (double)paper["threshold"]!, 4);
         Assert.Equal(0.45, (double)json["theory"]![0]!["threshold"]!, 4);
         Assert.Contains("calibrated threshold 0.45", (string)json["models"]!["verifier"]!);
     }
@@ -133,6 +178,7 @@ public class BenchCommandTests
     [InlineData("--dataset", "wiki", "--data")]
     [InlineData("--threshold", "1.5", "--threshold")]
     [InlineData("--sampling", "hot", "--sampling")]
+    [InlineData("--methods", "ar,sprinter-paper-la2", "--methods")]
     public void MistakesExitWithCode2AndOneLine(string option, string value, string mentioned)
     {
         var args = new Dictionary<string, string>
