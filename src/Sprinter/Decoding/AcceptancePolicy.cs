@@ -63,6 +63,9 @@ public abstract class AcceptancePolicy
             for (int j = i + 1; j < k; j++) stats.CountPosition(j, kept: false); // discarded with the rejection
             break;
         }
+        // History for the next round's first verifier call: the rejected position's distribution predicted the
+        // resampled token; after a bonus token the draft never saw the distribution that predicted it.
+        s.StatsBeforeRound = sprinter && kept < k ? s.DraftStatsAt[kept] : null;
         if (kept == k)
         {
             var logits = target.Logits(k - r0);

@@ -47,6 +47,10 @@ public sealed class DecodeSequence
     internal readonly bool[] VerifierAccepted;
     /// <summary>While calibrating: the draft's temperature-1 probability of each drafted token.</summary>
     internal readonly float[] DraftQx;
+    /// <summary>For a verifier that reads history: the draft's temperature-1 statistics at each drafted position of the round,
+    /// and those of the position before the round's first (null when the draft never saw that distribution).</summary>
+    internal readonly Verification.VerifierFeatures.DraftStats[] DraftStatsAt;
+    internal Verification.VerifierFeatures.DraftStats? StatsBeforeRound;
     /// <summary>First drafted token whose target logits the scorer asks for (all of them while calibrating).</summary>
     internal int LogitStart;
     /// <summary>SPRINTER: the online threshold controller of this generation (null: a fixed threshold).</summary>
@@ -103,6 +107,7 @@ public sealed class DecodeSequence
         Policy = AcceptancePolicy.For(options);
         VerifierAccepted = new bool[cap];
         DraftQx = new float[cap];
+        DraftStatsAt = new Verification.VerifierFeatures.DraftStats[cap];
         Calibration = kind == SequenceKind.Speculative ? options.Calibration?.Fork() : null;
         Committed = new List<int>(prompt.Length + maxTokens + cap + 1);
         Committed.AddRange(prompt);

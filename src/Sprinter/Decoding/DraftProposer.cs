@@ -34,6 +34,7 @@ internal sealed class DraftProposer(TransformerModel draft)
             s.ScoreProduct = 1;
             if (s.Kind == SequenceKind.Speculative && s.Options.PromptLookup && PromptLookup.Propose(s))
             {
+                s.StatsBeforeRound = null;
                 s.LookupRound = true;
                 s.Stats.LookupRounds++;
                 continue;   // the draft reads the copied tokens with the next round's catch-up
@@ -90,9 +91,12 @@ internal sealed class DraftProposer(TransformerModel draft)
         int k = s.DraftCount;
         s.Drafted[s.DraftCount++] = token;
         if (s.Options.Method != SpeculativeMethod.Sprinter) return s.DraftCount < s.RoundCap;
+        var verifier = s.Options.Verifier!;
+        if (verifier.ReadsHistory) s.DraftStatsAt[k] = Verification.VerifierFeatures.FromLogits(session.Logits(0), token, s.Residual);
         if (s.LookaheadLeft > 0) return --s.LookaheadLeft > 0 && s.DraftCount < s.RoundCap;
         long v0 = Stopwatch.GetTimestamp();
-        float score = s.Options.Verifier!.Score(new VerifierInput(session.Hidden(session.HiddenRows - 1), token, q, session.Logits(0)));
+        Verification.VerifierFeatures.DraftStats? previous = !verifier.ReadsHistory ? null : k > 0 ? s.DraftStatsAt[k - 1] : s.StatsBeforeRound;
+        float score = verifier.Score(new VerifierInput(session.Hidden(session.HiddenRows - 1), token, q, session.Logits(0), previous));
         s.Stats.VerifierMs += Stopwatch.GetElapsedTime(v0).TotalMilliseconds;
         bool accepts = s.Options.Stop == SprinterStop.Cumulative ? (s.ScoreProduct *= score) >= s.Options.CumulativeThreshold : score >= s.Threshold;
         s.VerifierAccepted[k] = accepts;

@@ -43,13 +43,15 @@ public sealed class LearnedVerifier : IVerifier
 
     static string Short(string id) => id.Length > 12 ? id[..12] : id;
 
-    public float Score(in VerifierInput input) => VerifierModel.Sigmoid(_model.Logit(Features(input.Hidden, input.Token, input.Logits), _scratch));
+    public bool ReadsHistory => _model.Features.HasFlag(FeatureSet.History);
 
-    ReadOnlySpan<float> Features(ReadOnlySpan<float> hidden, int token, ReadOnlySpan<float> logits)
+    public float Score(in VerifierInput input) => VerifierModel.Sigmoid(_model.Logit(Features(input.Hidden, input.Token, input.Logits, input.Previous), _scratch));
+
+    ReadOnlySpan<float> Features(ReadOnlySpan<float> hidden, int token, ReadOnlySpan<float> logits, VerifierFeatures.DraftStats? previous)
     {
         var stats = _model.Features.HasFlag(FeatureSet.Stats) ? VerifierFeatures.FromLogits(logits, token, _probs) : default;
         if (_model.Features.HasFlag(FeatureSet.Token)) _draft.Model.TokenEmbedding.GetColumn(token, _embedding);
-        VerifierFeatures.Write(_model.Features, hidden, stats, _embedding, _features);
+        VerifierFeatures.Write(_model.Features, hidden, stats, _embedding, _features, previous);
         return _features;
     }
 }

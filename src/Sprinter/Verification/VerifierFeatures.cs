@@ -12,15 +12,22 @@ public enum FeatureSet
     Stats = 2,
     /// <summary>The candidate token's embedding row from the draft's wte.</summary>
     Token = 4,
+    /// <summary>
+    /// The entropy and top-1 margin of the draft's distribution one position back (the one that
+    /// predicted the last token of the context), with a flag for whether it is known: at a round's
+    /// start it is the rejected position's distribution, unknown after a bonus token or a prompt.
+    /// </summary>
+    History = 8,
 }
 
 /// <summary>Builds a verifier's input vector; the same code serves collection, training and decoding.</summary>
 public static class VerifierFeatures
 {
-    public const int StatsCount = 4;
+    public const int StatsCount = 4, HistoryCount = 3;
 
     public static int Count(FeatureSet set, int hiddenSize) =>
-        (set.HasFlag(FeatureSet.Hidden) ? hiddenSize : 0) + (set.HasFlag(FeatureSet.Stats) ? StatsCount : 0) + (set.HasFlag(FeatureSet.Token) ? hiddenSize : 0);
+        (set.HasFlag(FeatureSet.Hidden) ? hiddenSize : 0) + (set.HasFlag(FeatureSet.Stats) ? StatsCount : 0) + (set.HasFlag(FeatureSet.Token) ? hiddenSize : 0)
+        + (set.HasFlag(FeatureSet.History) ? HistoryCount : 0);
 
     public static string Describe(FeatureSet set) => string.Join("+", Enum.GetValues<FeatureSet>().Where(f => set.HasFlag(f)).Select(f => f.ToString().ToLowerInvariant()));
 
@@ -28,8 +35,8 @@ public static class VerifierFeatures
     {
         FeatureSet set = 0;
         foreach (var part in text.Split('+', ',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-            set |= Enum.TryParse<FeatureSet>(part, ignoreCase: true, out var f) ? f : throw new InvalidInputException($"unknown verifier feature '{part}'; use hidden, stats and token joined by '+'.");
-        if (set == 0) throw new InvalidInputException("a verifier needs at least one feature (hidden, stats, token).");
+            set |= Enum.TryParse<FeatureSet>(part, ignoreCase: true, out var f) ? f : throw new InvalidInputException($"unknown verifier feature '{part}'; use hidden, stats, token and history joined by '+'.");
+        if (set == 0) throw new InvalidInputException("a verifier needs at least one feature (hidden, stats, token, history).");
         return set;
     }
 
@@ -62,7 +69,8 @@ public static class VerifierFeatures
     }
 
     /// <summary>Writes the feature vector for one example into <paramref name="dest"/>.</summary>
-    public static void Write(FeatureSet set, ReadOnlySpan<float> hidden, DraftStats stats, ReadOnlySpan<float> tokenEmbedding, Span<float> dest)
+    /// <param name="previous">For <see cref="FeatureSet.History"/>: the draft's statistics one position back, if known.</param>
+    public static void Write(FeatureSet set, ReadOnlySpan<float> hidden, DraftStats stats, ReadOnlySpan<float> tokenEmbedding, Span<float> dest, DraftStats? previous = null)
     {
         int o = 0;
         if (set.HasFlag(FeatureSet.Hidden)) { hidden.CopyTo(dest); o += hidden.Length; }
@@ -73,6 +81,12 @@ public static class VerifierFeatures
             dest[o++] = stats.Entropy;
             dest[o++] = stats.Margin;
         }
-        if (set.HasFlag(FeatureSet.Token)) tokenEmbedding.CopyTo(dest[o..]);
+        if (set.HasFlag(FeatureSet.Token)) { tokenEmbedding.CopyTo(dest[o..]); o += tokenEmbedding.Length; }
+        if (set.HasFlag(FeatureSet.History))
+        {
+            dest[o++] = previous is null ? 0 : 1;
+            dest[o++] = previous?.Entropy ?? 0;
+            dest[o++] = previous?.Margin ?? 0;
+        }
     }
 }

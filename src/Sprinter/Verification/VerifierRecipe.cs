@@ -27,8 +27,10 @@ public sealed record VerifierRecipe
     public static readonly VerifierRecipe WithFeatures = new() { Name = "features", Features = FeatureSet.Hidden | FeatureSet.Stats | FeatureSet.Token, Standardize = true };
     public static readonly VerifierRecipe Mlp = WithFeatures with { Name = "mlp", HiddenUnits = 64 };
     public static readonly VerifierRecipe MlpWeighted = Mlp with { Name = "mlp-weighted", ClassWeighting = true };
+    /// <summary>The mlp recipe plus the draft's entropy and margin one position back.</summary>
+    public static readonly VerifierRecipe MlpHistory = Mlp with { Name = "mlp-history", Features = Mlp.Features | FeatureSet.History };
 
-    public static IReadOnlyList<VerifierRecipe> All { get; } = [Paper, Weighted, WithFeatures, Mlp, MlpWeighted];
+    public static IReadOnlyList<VerifierRecipe> All { get; } = [Paper, Weighted, WithFeatures, Mlp, MlpWeighted, MlpHistory];
 
     public static VerifierRecipe Parse(string name) =>
         All.FirstOrDefault(r => r.Name.Equals(name, StringComparison.OrdinalIgnoreCase))

@@ -105,7 +105,10 @@ public static class VerifierTrainer
         {
             var stats = new VerifierFeatures.DraftStats(data.Q[i], data.Entropy[i], data.Margin[i]);
             var embedding = set.HasFlag(FeatureSet.Token) ? tokenEmbedding!(data.Token[i]) : [];
-            VerifierFeatures.Write(set, data.HiddenRow(i), stats, embedding, x.AsSpan(i * n, n));
+            // One position back in the same prompt, as the decoder sees it (unknown at a prompt's first step).
+            VerifierFeatures.DraftStats? previous = i > 0 && data.PromptId[i - 1] == data.PromptId[i] && data.Step[i - 1] == data.Step[i] - 1
+                ? new VerifierFeatures.DraftStats(data.Q[i - 1], data.Entropy[i - 1], data.Margin[i - 1]) : null;
+            VerifierFeatures.Write(set, data.HiddenRow(i), stats, embedding, x.AsSpan(i * n, n), previous);
         }
         return x;
     }

@@ -44,6 +44,41 @@ public class RoundRulesTests
             }
     }
 
+    /// <summary>Records what a history-reading verifier is shown, and the statistics of the token it scores.</summary>
+    sealed class HistoryRecorder : IVerifier
+    {
+        readonly float[] _scratch = new float[4096];
+        public readonly List<(VerifierFeatures.DraftStats? Previous, VerifierFeatures.DraftStats Own)> Calls = [];
+        public string Name => "history recorder";
+        public int InputSize => 0;
+        public bool ReadsHistory => true;
+        public float Score(in VerifierInput input)
+        {
+            Calls.Add((input.Previous, VerifierFeatures.FromLogits(input.Logits, input.Token, _scratch)));
+            return 0.9f;
+        }
+    }
+
+    [Fact]
+    public void AHistoryReadingVerifierSeesTheDistributionOnePositionBack()
+    {
+        // Rounds of exactly 3 drafted tokens (score 0.9 never stops them before the cap), all tested.
+        var recorder = new HistoryRecorder();
+        var options = new SpeculativeOptions { Method = SpeculativeMethod.Sprinter, SprinterMode = SprinterMode.StrictOnCall, Verifier = recorder, MaxDraft = 3 };
+        DecoderTestPair.Run(Far.Speculative(options, SamplingOptions.Greedy), Prompts[1], 60);
+        var calls = recorder.Calls;
+        Assert.True(calls.Count >= 9);
+        Assert.Null(calls[0].Previous);   // the prompt's last position: the draft never drafted it
+        int known = 0;
+        for (int i = 1; i < calls.Count; i++)
+        {
+            if (i % 3 != 0) { Assert.Equal(calls[i - 1].Own, calls[i].Previous); continue; }   // inside a round: the token before
+            // A round's first token: the previous round's rejected position predicted the resampled token; after a bonus, unknown.
+            if (calls[i].Previous is { } p) { Assert.Contains(p, calls.Skip(i - 3).Take(3).Select(c => c.Own)); known++; }
+        }
+        Assert.True(known > 0);   // a far draft gets rejected
+    }
+
     [Fact]
     public void TheCumulativeRuleStopsWhenTheProductOfScoresFallsUnderH()
     {

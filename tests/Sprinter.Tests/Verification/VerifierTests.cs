@@ -25,7 +25,7 @@ public class VerifierTests
         var zeros = new float[examples];
         return new LabelSet
         {
-            HiddenSize = d, Hidden = hidden, Token = new int[examples], TargetToken = new int[examples], Q = zeros, P = zeros, Entropy = zeros, Margin = zeros, Label = label,
+            HiddenSize = d, Hidden = hidden, Token = new int[examples], TargetToken = new int[examples], Q = zeros, P = zeros, Entropy = new float[examples], Margin = new float[examples], Label = label,
             Soft = label.Select(l => l ? 1f : 0f).ToArray(),
             PromptId = Enumerable.Range(0, examples).Select(i => i / 20).ToArray(), Step = Enumerable.Range(0, examples).Select(i => i % 20).ToArray(),
             Summary = new JsonObject { ["draft_identity"] = draftIdentity, ["ratio"] = 1.0, ["labels_sha256"] = "synthetic" },
@@ -51,6 +51,26 @@ public class VerifierTests
         Assert.True(a.Test.Auroc > 0.9, $"test AUROC {a.Test.Auroc:F3}");
         Assert.Equal(a.Model.W1, b.Model.W1);
         Assert.Equal(a.Model.W2, b.Model.W2);
+    }
+
+    [Fact]
+    public void HistoryFeaturesAreTheSamePromptsPreviousStep()
+    {
+        var data = Planted(60, 4, 2, seed: 5);
+        var rng = new Random(1);
+        for (int i = 0; i < data.Count; i++) { data.Entropy[i] = (float)rng.NextDouble(); data.Margin[i] = (float)rng.NextDouble(); }
+        var set = FeatureSet.Hidden | FeatureSet.History;
+        int n = VerifierFeatures.Count(set, 4);
+        Assert.Equal(4 + VerifierFeatures.HistoryCount, n);
+        var x = VerifierTrainer.BuildFeatures(data, set, null);
+        for (int i = 0; i < data.Count; i++)
+        {
+            var row = x.AsSpan(i * n + 4, 3).ToArray();
+            if (data.Step[i] == 0) Assert.Equal([0f, 0f, 0f], row);
+            else Assert.Equal([1f, data.Entropy[i - 1], data.Margin[i - 1]], row);
+        }
+        Assert.Equal("hidden+history", VerifierFeatures.Describe(set));
+        Assert.Equal(set, VerifierFeatures.Parse("hidden+history"));
     }
 
     [Fact]
