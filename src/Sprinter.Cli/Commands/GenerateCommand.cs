@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Sprinter.Decoding;
 using Sprinter.Models;
 using Sprinter.Serving;
+using Sprinter.Verification;
 
 namespace Sprinter.Cli.Commands;
 
@@ -41,12 +42,11 @@ internal static class GenerateCommand
             if (max < 1) throw new InvalidInputException($"--max-tokens must be >= 1, got {max}.");
             string text = r.GetValue(prompt)!;
             if (text.Length == 0) throw new InvalidInputException("--prompt is empty; give some text to continue.");
-            string modeName = r.GetValue(mode)!;
             var settings = new DecodingSettings
             {
-                Mode = DecodingSettings.ParseMode(modeName) ?? throw new InvalidInputException($"--mode must be ar, ar-draft, sd or sprinter, got '{modeName}'."),
+                Mode = CliSupport.ParseMode(r.GetValue(mode)!),
                 Gamma = r.GetValue(gamma),
-                Threshold = r.GetValue(threshold) is float t && !(t >= 0 && t <= 1) ? throw new InvalidInputException($"--threshold must be in [0, 1], got {t}.") : r.GetValue(threshold),
+                Threshold = r.GetValue(threshold),
                 MaxDraft = r.GetValue(maxDraft),
                 SprinterMode = CliSupport.ParseSprinterMode(r.GetValue(sprinterMode)!),
                 PromptLookup = r.GetValue(promptLookup),
@@ -61,7 +61,7 @@ internal static class GenerateCommand
             using var pair = ModelPair.Load(settings.NeedsTarget && !remoteTarget, targetSpec, settings.NeedsDraft || remoteTarget, r.GetValue(draft), weightType);
             var tokenizer = pair.Tokenizer;
             var verifierChoice = settings.Mode == DecodingMode.Sprinter
-                ? VerifierSource.Choose(r.GetValue(verifier), pair.Draft!, VerifierSource.DecodingOf(samplingOptions), error) : null;
+                ? VerifierLocator.Locate(r.GetValue(verifier), pair.Draft!, VerifierLocator.DecodingOf(samplingOptions), error) : null;
             var connection = remoteTarget ? remote.Connect(r, targetSpec!, pair.Draft!, samplingOptions, ct) : null;
             using var remoteClient = connection?.Session.Client;
             var (decoder, description) = DecoderFactory.Create(settings, pair.Target, settings.NeedsDraft ? pair.Draft : null, samplingOptions, seed, verifierChoice, connection?.Session);
@@ -117,7 +117,7 @@ internal static class GenerateCommand
                 output.WriteLine(tail);
                 string lossy = stats.Lossless && !exact ? "LOSSY: the remote target returned only a top list; sampling from it is approximate"
                     : stats.Lossless ? "lossless"
-                    : stats.Mode == "ar-draft" ? "LOSSY: every token is the draft's; the target never ran"
+                    : stats.Mode == DecodingMethod.ArDraft.Name ? "LOSSY: every token is the draft's; the target never ran"
                     : "LOSSY: unverified tokens were never checked by the target";
                 error.WriteLine($"[mode {stats.Mode} ({lossy}); {description}; {samplingOptions}]");
                 error.WriteLine($"[{stats.Summary()}, {stats.TokensPerSecond:F1} tokens/s]");

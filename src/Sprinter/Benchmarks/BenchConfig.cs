@@ -1,3 +1,4 @@
+using Sprinter.Decoding;
 namespace Sprinter.Benchmarks;
 
 /// <summary>What one benchmark run measures.</summary>
@@ -19,5 +20,5 @@ public sealed record BenchConfig
         method.Calibrated && CalibratedThresholds.TryGetValue(sampling, out float t) ? t : method.Threshold;
 
     /// <summary>The SD method speedups are measured against (the first gamma), if any.</summary>
-    public BenchMethod? Sd => Methods.FirstOrDefault(m => m.Kind == BenchMethodKind.Sd && !m.PromptLookup);
+    public BenchMethod? Sd => Methods.FirstOrDefault(m => m.Kind == DecodingMethod.Sd && !m.PromptLookup);
 }

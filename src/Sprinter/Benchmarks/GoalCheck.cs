@@ -1,3 +1,4 @@
+using Sprinter.Decoding;
 namespace Sprinter.Benchmarks;
 
 /// <summary>One goal: its name, the measured value, what it must reach and whether it did.</summary>
@@ -53,12 +54,12 @@ public sealed record GoalCheck(string Dataset, string Sampling, MethodSummary Sp
     /// <summary>One check per dataset and sampling setting that has both SD and SPRINTER paper at the first threshold.</summary>
     public static List<GoalCheck> From(IReadOnlyList<MethodSummary> summaries, BenchConfig config)
     {
-        var sprinter = config.Methods.FirstOrDefault(m => m.Kind == BenchMethodKind.SprinterPaper);
+        var sprinter = config.Methods.FirstOrDefault(m => m.Kind == DecodingMethod.SprinterPaper);
         if (sprinter is null || config.Sd is null) return [];
         return summaries.GroupBy(s => (s.Dataset, s.Sampling))
             .Select(g => (g.Key, S: g.FirstOrDefault(s => s.Method == sprinter), D: g.FirstOrDefault(s => s.Method == config.Sd),
-                A: g.FirstOrDefault(s => s.Method.Kind == BenchMethodKind.SprinterStrictOnCall && s.Method.Threshold == sprinter.Threshold),
-                Ar: g.FirstOrDefault(s => s.Method.Kind == BenchMethodKind.ArTarget)))
+                A: g.FirstOrDefault(s => s.Method.Kind == DecodingMethod.SprinterStrictOnCall && s.Method.Threshold == sprinter.Threshold),
+                Ar: g.FirstOrDefault(s => s.Method.Kind == DecodingMethod.Ar)))
             .Where(x => x.S is not null && x.D is not null)
             .Select(x => new GoalCheck(x.Key.Dataset, x.Key.Sampling, x.S!, x.D!, x.A, x.Ar))
             .ToList();

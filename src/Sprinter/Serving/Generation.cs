@@ -96,7 +96,7 @@ public sealed class Generation : IAsyncDisposable
         catch (Exception ex) { finish = "abort"; failure = ex; }
         finally
         {
-            var stats = decoder.LastStats ?? new DecodingStats { Mode = DecodingSettings.Name(Settings.Mode), Lossless = Settings.Lossless, PromptTokens = PromptTokens };
+            var stats = decoder.LastStats ?? new DecodingStats { Mode = Settings.Method.Name, Lossless = Settings.Lossless, PromptTokens = PromptTokens };
             release();   // first: the slot and caches are free whatever happens below
             service.Metrics.Finished(stats, finish, Stopwatch.GetElapsedTime(arrival));
             _pieces.Writer.TryComplete(failure);
