@@ -21,4 +21,22 @@ public class InvalidSettingException(string setting, string problem) : InvalidIn
 
     /// <summary>The message with the setting under a shell's name for it.</summary>
     public string MessageFor(string name) => $"{name} {Problem}";
+
+    // Range checks, so every check of one setting says the same thing.
+
+    public static void ThrowIfLessThan(string setting, int value, int min)
+    {
+        if (value < min) throw new InvalidSettingException(setting, $"must be >= {min}, got {value}.");
+    }
+
+    public static void ThrowIfOutside(string setting, int value, int min, int max)
+    {
+        if (value < min || value > max) throw new InvalidSettingException(setting, $"must be in [{min}, {max}], got {value}.");
+    }
+
+    /// <summary>Refuses a value outside [0, 1], and NaN.</summary>
+    public static void ThrowIfNotProbability(string setting, double value)
+    {
+        if (!(value >= 0 && value <= 1)) throw new InvalidSettingException(setting, $"must be in [0, 1], got {value}.");
+    }
 }

@@ -35,13 +35,13 @@ public sealed record SpeculativeOptions
     public void Validate(int draftHiddenSize)
     {
         if (Method.Kind != SequenceKind.Speculative) throw new ArgumentException($"{Method} has no speculative rounds", nameof(Method));
-        if (!Method.IsSprinter) SettingChecks.AtLeast("gamma", Gamma, 1);
+        if (!Method.IsSprinter) InvalidSettingException.ThrowIfLessThan("gamma", Gamma, 1);
         if (PromptLookup && Method.IsSprinter) throw new InvalidSettingException("prompt_lookup", "works with mode sd only (copied tokens have no verifier score).");
         if (!Method.IsSprinter) return;
-        SettingChecks.AtLeast("max_draft", MaxDraft, 1);
-        SettingChecks.Probability("threshold", Threshold);
-        SettingChecks.Within("lookahead", Lookahead, 0, MaxLookahead);
-        SettingChecks.Probability("cumulative_threshold", CumulativeThreshold);
+        InvalidSettingException.ThrowIfLessThan("max_draft", MaxDraft, 1);
+        InvalidSettingException.ThrowIfNotProbability("threshold", Threshold);
+        InvalidSettingException.ThrowIfOutside("lookahead", Lookahead, 0, MaxLookahead);
+        InvalidSettingException.ThrowIfNotProbability("cumulative_threshold", CumulativeThreshold);
         if (Verifier is null) throw new InvalidSettingException("verifier", "is needed by SPRINTER: give a verifier file (or constant:S).");
         if (Verifier.InputSize != 0 && Verifier.InputSize != draftHiddenSize)
             throw new InvalidInputException($"the verifier '{Verifier.Name}' reads hidden states of size {Verifier.InputSize} but the draft's n_embd is {draftHiddenSize}; train a verifier for this draft.");

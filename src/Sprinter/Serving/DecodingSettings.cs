@@ -44,11 +44,11 @@ public sealed record DecodingSettings
     /// <exception cref="InvalidSettingException">Naming the first bad setting.</exception>
     public void Validate()
     {
-        SettingChecks.AtLeast("gamma", Gamma, 1);
-        if (Threshold is float t) SettingChecks.Probability("threshold", t);
-        SettingChecks.AtLeast("max_draft", MaxDraft, 1);
-        SettingChecks.Within("lookahead", Lookahead, 0, SpeculativeOptions.MaxLookahead);
-        SettingChecks.Probability("cumulative_threshold", CumulativeThreshold);
+        InvalidSettingException.ThrowIfLessThan("gamma", Gamma, 1);
+        if (Threshold is float t) InvalidSettingException.ThrowIfNotProbability("threshold", t);
+        InvalidSettingException.ThrowIfLessThan("max_draft", MaxDraft, 1);
+        InvalidSettingException.ThrowIfOutside("lookahead", Lookahead, 0, SpeculativeOptions.MaxLookahead);
+        InvalidSettingException.ThrowIfNotProbability("cumulative_threshold", CumulativeThreshold);
         if (FpBudget is double b && !(b > 0 && b < 1)) throw new InvalidSettingException("fp_budget", $"must be in (0, 1), got {b}.");
     }
 }

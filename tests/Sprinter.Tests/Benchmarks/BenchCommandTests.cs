@@ -130,7 +130,7 @@ public class BenchCommandTests
     [Theory]
     [InlineData("--draft", "/nonexistent/draft", "/nonexistent/draft")]
     [InlineData("--verifier", "/nonexistent/v.safetensors", "/nonexistent/v.safetensors")]
-    [InlineData("--dataset", "wiki", "--data")]
+    [InlineData("--dataset", "wiki", "--data-dir holds no dataset 'wiki'")]
     [InlineData("--threshold", "1.5", "--threshold")]
     [InlineData("--sampling", "hot", "--sampling")]
     public void MistakesExitWithCode2AndOneLine(string option, string value, string mentioned)
