@@ -35,7 +35,7 @@ public class InvalidSettingException(string setting, string problem) : InvalidIn
     }
 
     /// <summary>Refuses a value outside [0, 1], and NaN.</summary>
-    public static void ThrowIfNotProbability(string setting, double value)
+    public static void ThrowIfNotProbability(string setting, float value)
     {
         if (!(value >= 0 && value <= 1)) throw new InvalidSettingException(setting, $"must be in [0, 1], got {value}.");
     }

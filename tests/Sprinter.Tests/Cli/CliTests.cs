@@ -229,7 +229,7 @@ public class GenerateModesCliTests
     [InlineData("--sprinter-mode", "fast", "--sprinter-mode")]
     [InlineData("--verifier", "constant:2", "--verifier constant:S needs a score S in [0, 1]")]
     [InlineData("--lookahead", "17", "--lookahead must be in [0, 16], got 17.")]
-    [InlineData("--cumulative-threshold", "2", "--cumulative-threshold must be in [0, 1]")]
+    [InlineData("--cumulative-threshold", "1.1", "--cumulative-threshold must be in [0, 1], got 1.1.")]
     [InlineData("--prompt-lookup", null, "--prompt-lookup works with mode sd only")]
     [InlineData("--stop-rule", "sometimes", "--stop-rule must be threshold or cumulative, got 'sometimes'.")]
     public void BadSpeculativeOptionsExitWithCode2AndOneLineNamingTheFlag(string option, string? value, string mentioned)
