@@ -32,7 +32,7 @@ root.SetAction(r =>
     }
     catch (InvalidInputException e)
     {
-        Console.Error.WriteLine($"error: {e.Message}");
+        Console.Error.WriteLine($"error: {OneLine(e)}");
         return 2;
     }
 });
@@ -46,12 +46,15 @@ quantize.SetAction(r =>
     try { return Quantize(r.GetValue(qModel)!, r.GetValue(qType)!, r.GetValue(qOut)!); }
     catch (InvalidInputException e)
     {
-        Console.Error.WriteLine($"error: {e.Message}");
+        Console.Error.WriteLine($"error: {OneLine(e)}");
         return 2;
     }
 });
 root.Subcommands.Add(quantize);
 return root.Parse(args).Invoke();
+
+/// <summary>A user mistake as one line; a library setting shows as this tool's flag (dtypes is --dtypes).</summary>
+static string OneLine(InvalidInputException e) => e is InvalidSettingException s ? s.MessageFor("--" + s.Setting.Replace('_', '-')) : e.Message;
 
 static int Quantize(string folder, string type, string outFile)
 {
@@ -74,7 +77,7 @@ static int Run(string? folder, int[] ks, int runCount, string[] ourTypes, string
 {
     if (runCount < 1) throw new InvalidInputException($"--runs must be >= 1, got {runCount}.");
     if (ks.Length == 0 || ks.Any(k => k < 1 || k > 256)) throw new InvalidInputException("--positions must be integers in [1, 256].");
-    var types = ourTypes.Select(t => WeightTypes.Parse(t, "--dtypes") ?? throw new InvalidInputException("--dtypes: auto is not a type.")).Distinct().ToArray();
+    var types = ourTypes.Select(t => WeightTypes.Parse(t, "dtypes") ?? throw new InvalidInputException("--dtypes: auto is not a type.")).Distinct().ToArray();
     var ggufTypes = peerTypes.Select(t => t.ToUpperInvariant()).Distinct().ToArray();
     foreach (var t in ggufTypes)
         if (t is not ("F32" or "F16" or "Q8_0" or "Q4_0")) throw new InvalidInputException($"--peer-types: '{t}' is not one of F32, F16, Q8_0, Q4_0.");

@@ -42,7 +42,7 @@ static class SameFile
         if (runCount < 1) throw new InvalidInputException($"--runs must be >= 1, got {runCount}.");
         if (ks.Length == 0 || ks.Any(k => k < 1 || k > 256)) throw new InvalidInputException("--positions must be integers in [1, 256].");
         if (gguf is not null && shape is not null) throw new InvalidInputException("--gguf and --shape are two ways to name the file; give one.");
-        var types = ourTypes.Select(t => WeightTypes.Parse(t, "--dtypes")).Distinct().ToArray();
+        var types = ourTypes.Select(t => WeightTypes.Parse(t, "dtypes")).Distinct().ToArray();
         var fileTypes = peerTypes.Select(t => t.ToUpperInvariant()).Distinct().ToArray();
         foreach (var t in fileTypes) FileType(t, "--peer-types");
         int threads = WorkerPool.Shared.ThreadCount;

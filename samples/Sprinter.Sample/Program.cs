@@ -3,6 +3,7 @@
 // `dotnet run -- TARGET DRAFT [VERIFIER]` (folders or .gguf files).
 using Microsoft.Extensions.AI;
 using Sprinter;
+using Sprinter.Decoding;
 using Sprinter.Serving;
 
 using var cancel = new CancellationTokenSource(TimeSpan.FromMinutes(2));

@@ -44,6 +44,11 @@ public static class Program
         {
             return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, Output = output, Error = error });
         }
+        catch (InvalidSettingException e)
+        {
+            error.WriteLine("error: " + e.MessageFor(CliSupport.Flag(e.Setting)));
+            return 2;
+        }
         catch (InvalidInputException e)
         {
             error.WriteLine("error: " + e.Message);

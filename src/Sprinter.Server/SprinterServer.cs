@@ -95,7 +95,7 @@ public sealed class SprinterServer : IAsyncDisposable
         {
             ["status"] = "ok",
             ["model"] = Service.ModelId,
-            ["mode"] = DecodingSettings.Name(Service.Options.Decoding.Mode),
+            ["mode"] = Sprinter.Decoding.DecodingNames.Name(Service.Options.Decoding.Mode),
             ["lossless"] = Service.Options.Decoding.Lossless,
             ["running"] = Service.Gate.Running,
             ["waiting"] = Service.Gate.Waiting,
@@ -138,6 +138,8 @@ public sealed class SprinterServer : IAsyncDisposable
         switch (e)
         {
             case InvalidRequestException r: return Json(context, 400, OpenAiJson.Error(r.Message, "invalid_request_error", r.Param));
+            case InvalidSettingException s when RequestParser.FieldOf(s.Setting) is { } field:
+                return Json(context, 400, OpenAiJson.Error(s.MessageFor(field), "invalid_request_error", field));
             case InvalidInputException i: return Json(context, 400, OpenAiJson.Error(i.Message, "invalid_request_error", null));
             case BadHttpRequestException b: return Json(context, 400, OpenAiJson.Error($"bad request: {b.Message}", "invalid_request_error", null));
             case ServerBusyException busy:

@@ -85,16 +85,14 @@ internal static class BenchCommand
             using var remoteClient = connection?.Session.Client;
             // Each sampling setting runs with the verifier made for its decoding (greedy or sample);
             // --verifier FILE serves every setting (with a note where its decoding differs).
-            var verifiers = new Dictionary<string, BenchVerifier>();
-            var byDecoding = new Dictionary<string, BenchVerifier>();
+            var verifiers = new Dictionary<string, VerifierChoice>();
+            var byDecoding = new Dictionary<string, VerifierChoice>();
             foreach (var setting in settings)
             {
                 if (!byDecoding.TryGetValue(setting.Decoding, out var chosen))
                 {
-                    var (vr, cal) = VerifierSource.Resolve(r.GetValue(verifier), pair.Draft!, setting.Decoding, error, fallBack: true);
-                    var reused = r.GetValue(verifier) is not null ? byDecoding.Values.FirstOrDefault() : null;
-                    chosen = reused ?? new BenchVerifier(vr, cal, cal is null ? vr.Name : $"{vr.Name}, calibrated threshold {cal:0.###}",
-                        Acceptability.Parse((vr as LearnedVerifier)?.Model.LabelRule) ?? LabelRule.Paper);
+                    var located = VerifierLocator.Locate(r.GetValue(verifier), pair.Draft!, setting.Decoding, error, fallBack: true);
+                    chosen = r.GetValue(verifier) is not null ? byDecoding.Values.FirstOrDefault() ?? located : located;
                     byDecoding[setting.Decoding] = chosen;
                 }
                 verifiers[setting.Name] = chosen;
@@ -108,16 +106,16 @@ internal static class BenchCommand
             // With a verifier per decoding, "calibrated" means each setting's own calibrated threshold.
             bool CalibratedSpec(float t) => calibrated is not null && thresholdSpecs.Any(x => x.Equals("calibrated", StringComparison.OrdinalIgnoreCase)) && t == calibrated;
 
-            var methods = new List<BenchMethod> { new(BenchMethodKind.ArTarget) };
-            if (!isQuick) methods.Add(new(BenchMethodKind.ArDraft));
-            methods.AddRange((isQuick ? gammaList.Take(1) : gammaList).Select(g => new BenchMethod(BenchMethodKind.Sd, Gamma: g)));
-            if (r.GetValue(lookup)) methods.Add(new BenchMethod(BenchMethodKind.Sd, Gamma: gammaList[0], PromptLookup: true));
-            foreach (var kind in new[] { BenchMethodKind.SprinterPaper, BenchMethodKind.SprinterStrictOnCall })
+            var methods = new List<BenchMethod> { new(DecodingMethod.Ar) };
+            if (!isQuick) methods.Add(new(DecodingMethod.ArDraft));
+            methods.AddRange((isQuick ? gammaList.Take(1) : gammaList).Select(g => new BenchMethod(DecodingMethod.Sd, Gamma: g)));
+            if (r.GetValue(lookup)) methods.Add(new BenchMethod(DecodingMethod.Sd, Gamma: gammaList[0], PromptLookup: true));
+            foreach (var kind in new[] { DecodingMethod.SprinterPaper, DecodingMethod.SprinterStrictOnCall })
                 methods.AddRange((isQuick ? thresholdList.Take(1) : thresholdList).Select(t => new BenchMethod(kind, Threshold: t, Calibrated: CalibratedSpec(t))));
             // SPRINTER with new round settings runs beside the paper's rows (which stay: lookahead 0, fixed threshold).
             var round = rounds.Apply(r, new DecodingSettings());
             if (round.Lookahead > 0 || round.Stop != SprinterStop.Threshold || round.OnlineCalibration)
-                foreach (var kind in new[] { BenchMethodKind.SprinterPaper, BenchMethodKind.SprinterStrictOnCall })
+                foreach (var kind in new[] { DecodingMethod.SprinterPaper, DecodingMethod.SprinterStrictOnCall })
                 {
                     float t = thresholdList[0];
                     methods.Add(new BenchMethod(kind, Threshold: t, Calibrated: CalibratedSpec(t), Lookahead: round.Lookahead, Stop: round.Stop,

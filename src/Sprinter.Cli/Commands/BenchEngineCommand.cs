@@ -28,7 +28,7 @@ internal static class BenchEngineCommand
             if (ks.Length == 0 || ks.Any(k => k < 1 || k > 256)) throw new InvalidInputException("--positions must be integers in [1, 256].");
             int cached = r.GetValue(context);
             if (cached < 1) throw new InvalidInputException($"--context must be >= 1, got {cached}.");
-            var types = r.GetValue(dtypes)!.Select(t => WeightTypes.Parse(t, "--dtypes") ?? throw new InvalidInputException("--dtypes takes fp32, bf16, q8_0, q4_0 and/or q4_k (each is timed; auto is not a type).")).Distinct().ToArray();
+            var types = r.GetValue(dtypes)!.Select(t => WeightTypes.Parse(t, "dtypes") ?? throw new InvalidInputException("--dtypes takes fp32, bf16, q8_0, q4_0 and/or q4_k (each is timed; auto is not a type).")).Distinct().ToArray();
             string? folder = r.GetValue(model);
             if (!EngineBenchmark.Shapes.TryGetValue(r.GetValue(shape)!, out var random))
                 throw new InvalidInputException($"--shape takes {string.Join(" or ", EngineBenchmark.Shapes.Keys)}, got '{r.GetValue(shape)}'.");

@@ -6,6 +6,7 @@ using Sprinter.Benchmarks;
 using Sprinter.Decoding;
 using Sprinter.Engine;
 using Sprinter.Models;
+using Sprinter.Serving;
 
 namespace Sprinter.Cli.Commands;
 
@@ -34,8 +35,15 @@ internal static class CliSupport
     /// <inheritdoc cref="ShippedModels.Find"/>
     public static string? FindShipped(string name, bool folder) => ShippedModels.Find(name, folder);
 
-    public static Sprinter.Decoding.SprinterMode ParseSprinterMode(string text) =>
-        Sprinter.Serving.DecodingSettings.ParseSprinterMode(text) ?? throw new InvalidInputException($"--sprinter-mode must be paper or strict-on-call, got '{text}'.");
+    /// <summary>The flag of a library setting (<see cref="InvalidSettingException.Setting"/>): max_draft is --max-draft.</summary>
+    public static string Flag(string setting) => "--" + setting.Replace('_', '-');
+
+    /// <param name="served">Only the modes a server runs (serve, load).</param>
+    public static DecodingMode ParseMode(string text, bool served = false) => DecodingNames.ParseMode(text, served)
+        ?? throw new InvalidSettingException("mode", $"must be {DecodingNames.ModeChoices(served)}, got '{text}'.");
+
+    public static SprinterMode ParseSprinterMode(string text) => DecodingNames.ParseSprinterMode(text)
+        ?? throw new InvalidSettingException("sprinter_mode", $"must be {DecodingNames.SprinterModeChoices}, got '{text}'.");
 
     public static Option<string?> DataDirOption(params string[] aliases) => new("--data-dir", aliases)
     {
@@ -87,19 +95,16 @@ internal static class CliSupport
             command.Add(Lookahead); command.Add(StopRule); command.Add(Cumulative); command.Add(Online); command.Add(Budget);
         }
 
-        public Sprinter.Serving.DecodingSettings Apply(ParseResult r, Sprinter.Serving.DecodingSettings settings)
+        /// <summary><paramref name="settings"/> with these options, every value checked (a mistake names its flag, exit code 2).</summary>
+        public DecodingSettings Apply(ParseResult r, DecodingSettings settings)
         {
-            int lookahead = r.GetValue(Lookahead);
-            if (lookahead is < 0 or > 16) throw new InvalidInputException($"--lookahead must be in [0, 16], got {lookahead}.");
-            float h = r.GetValue(Cumulative);
-            if (!(h >= 0 && h <= 1)) throw new InvalidInputException($"--cumulative-threshold must be in [0, 1], got {h}.");
-            double? budget = r.GetValue(Budget);
-            if (budget is double b && !(b > 0 && b < 1)) throw new InvalidInputException($"--fp-budget must be in (0, 1), got {b}.");
-            return settings with
+            var applied = settings with
             {
-                Lookahead = lookahead, CumulativeThreshold = h, OnlineCalibration = r.GetValue(Online), FpBudget = budget,
-                Stop = Sprinter.Serving.DecodingSettings.ParseStop(r.GetValue(StopRule)!) ?? throw new InvalidInputException($"--stop-rule must be threshold or cumulative, got '{r.GetValue(StopRule)}'."),
+                Lookahead = r.GetValue(Lookahead), CumulativeThreshold = r.GetValue(Cumulative), OnlineCalibration = r.GetValue(Online), FpBudget = r.GetValue(Budget),
+                Stop = DecodingNames.ParseStop(r.GetValue(StopRule)!) ?? throw new InvalidSettingException("stop_rule", $"must be {DecodingNames.StopChoices}, got '{r.GetValue(StopRule)}'."),
             };
+            applied.Validate();
+            return applied;
         }
     }
 }

@@ -1,9 +1,9 @@
 using System.CommandLine;
-using System.Text;
 using System.Text.Json.Nodes;
 using Sprinter.Decoding;
 using Sprinter.Models;
 using Sprinter.Serving;
+using Sprinter.Verification;
 
 namespace Sprinter.Cli.Commands;
 
@@ -24,11 +24,12 @@ internal static class GenerateCommand
         var prompt = new Option<string>("--prompt") { Description = "Text to continue.", Required = true };
         var chat = new Option<bool>("--chat") { Description = "Treat --prompt as a user message and format it with the target's chat template (tokenizer_config.json); only the reply is printed." };
         var maxTokens = new Option<int>("--max-tokens") { Description = "Number of new tokens.", DefaultValueFactory = _ => 50 };
+        var stop = new Option<string[]>("--stop") { Description = "Text that ends the generation (not printed); repeat for several, as the server's 'stop'." };
         var dtype = CliSupport.DtypeOption();
         var json = CliSupport.JsonOption();
         var sampling = new CliSupport.SamplingOptionSet();
         var command = new Command("generate", "Generate text after a prompt, streaming it as tokens are committed.")
-            { mode, model, draft, verifier, gamma, threshold, maxDraft, sprinterMode, promptLookup, prompt, chat, maxTokens, dtype, json };
+            { mode, model, draft, verifier, gamma, threshold, maxDraft, sprinterMode, promptLookup, prompt, chat, maxTokens, stop, dtype, json };
         sampling.AddTo(command);
         var rounds = new CliSupport.RoundOptionSet();
         rounds.AddTo(command);
@@ -41,12 +42,13 @@ internal static class GenerateCommand
             if (max < 1) throw new InvalidInputException($"--max-tokens must be >= 1, got {max}.");
             string text = r.GetValue(prompt)!;
             if (text.Length == 0) throw new InvalidInputException("--prompt is empty; give some text to continue.");
-            string modeName = r.GetValue(mode)!;
+            string[] stopTexts = r.GetValue(stop) ?? [];
+            if (stopTexts.Any(t => t.Length == 0)) throw new InvalidInputException("--stop is empty; give the text that ends the generation.");
             var settings = new DecodingSettings
             {
-                Mode = DecodingSettings.ParseMode(modeName) ?? throw new InvalidInputException($"--mode must be ar, ar-draft, sd or sprinter, got '{modeName}'."),
+                Mode = CliSupport.ParseMode(r.GetValue(mode)!),
                 Gamma = r.GetValue(gamma),
-                Threshold = r.GetValue(threshold) is float t && !(t >= 0 && t <= 1) ? throw new InvalidInputException($"--threshold must be in [0, 1], got {t}.") : r.GetValue(threshold),
+                Threshold = r.GetValue(threshold),
                 MaxDraft = r.GetValue(maxDraft),
                 SprinterMode = CliSupport.ParseSprinterMode(r.GetValue(sprinterMode)!),
                 PromptLookup = r.GetValue(promptLookup),
@@ -61,7 +63,7 @@ internal static class GenerateCommand
             using var pair = ModelPair.Load(settings.NeedsTarget && !remoteTarget, targetSpec, settings.NeedsDraft || remoteTarget, r.GetValue(draft), weightType);
             var tokenizer = pair.Tokenizer;
             var verifierChoice = settings.Mode == DecodingMode.Sprinter
-                ? VerifierSource.Choose(r.GetValue(verifier), pair.Draft!, VerifierSource.DecodingOf(samplingOptions), error) : null;
+                ? VerifierLocator.Locate(r.GetValue(verifier), pair.Draft!, VerifierLocator.DecodingOf(samplingOptions), error) : null;
             var connection = remoteTarget ? remote.Connect(r, targetSpec!, pair.Draft!, samplingOptions, ct) : null;
             using var remoteClient = connection?.Session.Client;
             var (decoder, description) = DecoderFactory.Create(settings, pair.Target, settings.NeedsDraft ? pair.Draft : null, samplingOptions, seed, verifierChoice, connection?.Session);
@@ -77,22 +79,18 @@ internal static class GenerateCommand
                 ids = ChatPrompt.Encode(tokenizer, template, [new ChatMessage("user", text)]);
             }
             else ids = tokenizer.EncodePrompt(text);
-            var stream = tokenizer.CreateStreamingDecoder();
             bool asJson = r.GetValue(json);
             var emitted = new List<EmittedToken>();
-            var produced = new StringBuilder();
-            var tokens = decoder.GenerateAsync(ids, max, pair.StopTokens, ct); // checks the prompt length before anything is printed
+            // The server's path from tokens to text: stop strings, and the end-of-sequence token ends the text without being printed.
+            await using var generation = Generation.Start(decoder, tokenizer, pair.StopTokens, settings, ids, max, stopTexts); // checks the prompt length before anything is printed
             if (!asJson && !asChat) output.Write(text);
-            await foreach (var token in tokens)
+            await foreach (var piece in generation.ReadAllAsync(ct))
             {
-                emitted.Add(token);
-                string piece = stream.Append(token.Id);
-                produced.Append(piece);
-                if (!asJson) { output.Write(piece); output.Flush(); }
+                emitted.AddRange(piece.Tokens);
+                if (!asJson) { output.Write(piece.Text); output.Flush(); }
             }
-            string tail = stream.Flush();
-            produced.Append(tail);
-            var stats = decoder.LastStats!;
+            var result = await generation.Result;
+            var stats = result.Stats;
             if (asJson)
             {
                 CliSupport.WriteJson(output, new JsonObject
@@ -103,7 +101,8 @@ internal static class GenerateCommand
                     ["models"] = description,
                     ["sampling"] = samplingOptions.ToString(),
                     ["prompt"] = text,
-                    ["text"] = produced.ToString(),
+                    ["text"] = result.Text,
+                    ["finish_reason"] = result.FinishReason,
                     ["prompt_token_ids"] = new JsonArray(ids.Select(i => (JsonNode)i).ToArray()),
                     ["token_ids"] = new JsonArray(emitted.Select(t => (JsonNode)t.Id).ToArray()),
                     ["provenance"] = new JsonArray(emitted.Select(t => (JsonNode)t.Provenance).ToArray()),
@@ -114,10 +113,10 @@ internal static class GenerateCommand
             }
             else
             {
-                output.WriteLine(tail);
+                output.WriteLine();
                 string lossy = stats.Lossless && !exact ? "LOSSY: the remote target returned only a top list; sampling from it is approximate"
                     : stats.Lossless ? "lossless"
-                    : stats.Mode == "ar-draft" ? "LOSSY: every token is the draft's; the target never ran"
+                    : stats.Mode == DecodingMethod.ArDraft.Name ? "LOSSY: every token is the draft's; the target never ran"
                     : "LOSSY: unverified tokens were never checked by the target";
                 error.WriteLine($"[mode {stats.Mode} ({lossy}); {description}; {samplingOptions}]");
                 error.WriteLine($"[{stats.Summary()}, {stats.TokensPerSecond:F1} tokens/s]");

@@ -32,14 +32,14 @@ internal static class LoadCommand
             var options = new LoadOptions
             {
                 Server = server, Clients = r.GetValue(clients), Duration = TimeSpan.FromSeconds(r.GetValue(duration)), MaxRequests = Math.Max(0, r.GetValue(maxRequests)),
-                MaxTokens = r.GetValue(maxTokens), Temperature = r.GetValue(temperature), Mode = r.GetValue(mode),
+                MaxTokens = r.GetValue(maxTokens), Temperature = r.GetValue(temperature), Mode = r.GetValue(mode) is { } m ? ServedMode(m) : null,
             };
             if (r.GetValue(sweep) is { } list)
             {
                 var counts = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                     .Select(x => int.TryParse(x, out int c) && c is >= 1 and <= 4096 ? c : throw new InvalidInputException($"--sweep takes stream counts in [1, 4096] separated by commas, got '{x}'.")).ToList();
                 var modeList = r.GetValue(modes)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                    .Select(x => x is "ar" or "sd" or "sprinter" ? x : throw new InvalidInputException($"--modes takes ar, sd and sprinter, got '{x}'.")).ToList();
+                    .Select(ServedMode).ToList();
                 if (counts.Count == 0 || modeList.Count == 0) throw new InvalidInputException("--sweep and --modes need at least one entry each.");
                 try { return await LoadSweep.RunAsync(options, counts, modeList, r.GetValue(outDir)!, output, ct); }
                 catch (HttpRequestException e) { throw new InvalidInputException($"cannot reach {server}: {e.Message.ReplaceLineEndings(" ")}"); }
@@ -58,6 +58,9 @@ internal static class LoadCommand
         });
         return command;
     }
+
+    /// <summary>A mode a server runs, by its name in the request's sprinter.mode.</summary>
+    static string ServedMode(string text) => Sprinter.Decoding.DecodingNames.Name(CliSupport.ParseMode(text, served: true));
 
     static string Mb(System.Text.Json.Nodes.JsonObject memory) =>
         $"{(long)memory["working_set_bytes"]! / 1e6:F0} / {(long)memory["gc_heap_bytes"]! / 1e6:F0}";

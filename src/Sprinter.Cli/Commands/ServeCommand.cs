@@ -1,6 +1,8 @@
 using System.CommandLine;
+using Sprinter.Decoding;
 using Sprinter.Server;
 using Sprinter.Serving;
+using Sprinter.Verification;
 
 namespace Sprinter.Cli.Commands;
 
@@ -40,14 +42,12 @@ internal static class ServeCommand
         remote.AddTo(command);
         command.SetAction(async (r, ct) =>
         {
-            string modeName = r.GetValue(mode)!;
             var settings = new DecodingSettings
             {
-                Mode = DecodingSettings.ParseMode(modeName) is { } m && m != DecodingMode.ArDraft ? m
-                    : throw new InvalidInputException($"--mode must be sd, ar or sprinter, got '{modeName}'."),
-                Gamma = Positive(r.GetValue(gamma), "--gamma"),
-                Threshold = r.GetValue(threshold) is float t && !(t >= 0 && t <= 1) ? throw new InvalidInputException($"--threshold must be in [0, 1], got {t}.") : r.GetValue(threshold),
-                MaxDraft = Positive(r.GetValue(maxDraft), "--max-draft"),
+                Mode = CliSupport.ParseMode(r.GetValue(mode)!, served: true),
+                Gamma = r.GetValue(gamma),
+                Threshold = r.GetValue(threshold),
+                MaxDraft = r.GetValue(maxDraft),
                 SprinterMode = CliSupport.ParseSprinterMode(r.GetValue(sprinterMode)!),
                 PromptLookup = r.GetValue(promptLookup),
             };
@@ -72,15 +72,14 @@ internal static class ServeCommand
             };
             if (serverOptions.Port is < 0 or > 65535) throw new InvalidInputException($"--port must be in [0, 65535], got {serverOptions.Port}.");
             string? verifierSpec = r.GetValue(verifier);
-            if (verifierSpec is not null && !verifierSpec.StartsWith("constant:", StringComparison.OrdinalIgnoreCase) && !File.Exists(verifierSpec))
-                throw new InvalidInputException($"{verifierSpec}: verifier file not found; train one with 'sprinter verifier train'.");
+            if (verifierSpec is not null) VerifierLocator.CheckFile(verifierSpec);
 
             // Lossless by default: the draft is loaded for SD, and SPRINTER is there for requests that ask.
             string? targetSpec = r.GetValue(target);
             bool remoteTarget = RemoteTargetCli.IsUrl(targetSpec);
             bool needsDraft = settings.Mode != DecodingMode.Ar || r.GetValue(draft) is not null || remoteTarget;
             using var pair = ModelPair.Load(needsTarget: !remoteTarget, targetSpec, needsDraft, r.GetValue(draft), CliSupport.ParseDtype(r.GetValue(dtype)!));
-            Func<string, VerifierChoice>? verifiers = pair.Draft is null ? null : decoding => VerifierSource.Choose(verifierSpec, pair.Draft, decoding, error);
+            Func<string, VerifierChoice>? verifiers = pair.Draft is null ? null : decoding => VerifierLocator.Locate(verifierSpec, pair.Draft, decoding, error);
             RemoteTargetSource? source = null;
             if (remoteTarget)
             {
@@ -93,7 +92,7 @@ internal static class ServeCommand
             using var service = new GenerationService(pair.Target, pair.Draft, options, verifiers, source);
             if (settings.Mode == DecodingMode.Sprinter) verifiers!("greedy");   // a bad verifier stops the start, not the first request
             await using var server = await StartServer(service, serverOptions);
-            output.WriteLine($"sprinter serve: {service.ModelId} on {server.Address} (OpenAI API at {server.Address}v1); default mode {DecodingSettings.Name(settings.Mode)} " +
+            output.WriteLine($"sprinter serve: {service.ModelId} on {server.Address} (OpenAI API at {server.Address}v1); default mode {DecodingNames.Name(settings.Mode)} " +
                 $"({(settings.Lossless ? "lossless" : "LOSSY")}), {options.MaxConcurrent} at once{(options.Batching ? " in one batch" : ", unbatched")}, queue {options.MaxQueue}" +
                 (serverOptions.DebugDelayMs > 0 || serverOptions.DebugFailRate > 0 ? $"; TESTING AIDS ON: +{serverOptions.DebugDelayMs} ms per call, {serverOptions.DebugFailRate:P0} injected faults" : "") + ". Ctrl+C stops.");
             if (service.Scheduler is { } scheduler)

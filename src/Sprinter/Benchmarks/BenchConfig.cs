@@ -1,3 +1,4 @@
+using Sprinter.Decoding;
 namespace Sprinter.Benchmarks;
 
 /// <summary>What one benchmark run measures.</summary>
@@ -24,5 +25,5 @@ public sealed record BenchConfig
     public BenchMethod? GoalLossless { get; init; }
 
     /// <summary>The SD method speedups are measured against (the first gamma), if any.</summary>
-    public BenchMethod? Sd => Methods.FirstOrDefault(m => m.Kind == BenchMethodKind.Sd && !m.PromptLookup);
+    public BenchMethod? Sd => Methods.FirstOrDefault(m => m.Kind == DecodingMethod.Sd && !m.PromptLookup);
 }

@@ -58,7 +58,7 @@ public static class BenchDatasets
     {
         string path = Path.Combine(dataDir, relative);
         if (!File.Exists(path))
-            throw new InvalidInputException($"{path}: dataset '{spec}' not found; pass --data-dir DIR (the folder holding wikitext2/ and lm1b/; by default the repository's data/ folder).");
+            throw new InvalidSettingException("data_dir", $"holds no dataset '{spec}' ({path} not found); give the folder holding wikitext2/ and lm1b/ (by default the repository's data/ folder).");
         return path;
     }
 

@@ -1,39 +1,31 @@
 using Sprinter.Decoding;
+using Sprinter.Serving;
 using Sprinter.Verification;
 
 namespace Sprinter.Benchmarks;
-
-/// <summary>The decoding methods the benchmark compares.</summary>
-public enum BenchMethodKind { ArTarget, ArDraft, Sd, SprinterPaper, SprinterStrictOnCall }
 
 /// <summary>
 /// One method with its parameter (gamma for SD, threshold for SPRINTER). With
 /// <paramref name="Calibrated"/>, each sampling setting runs at the calibrated threshold of its own
 /// verifier (the benchmark then uses one verifier per decoding); Threshold holds the first setting's.
 /// </summary>
+/// <param name="Kind">The decoding method (ar, ar-draft, sd, sprinter-paper, sprinter-strict-on-call).</param>
 /// <param name="Lookahead">SPRINTER: tokens drafted after the verifier stops.</param>
 /// <param name="Stop">SPRINTER's stop rule; <paramref name="Cumulative"/> is its h for <see cref="SprinterStop.Cumulative"/>.</param>
 /// <param name="Online">SPRINTER: online threshold calibration at the verifier's false-positive budget.</param>
 /// <param name="Budget">SPRINTER with <paramref name="Online"/>: the false-positive budget held (null: the verifier's own).</param>
-public sealed record BenchMethod(BenchMethodKind Kind, int Gamma = 4, float Threshold = 0.5f, bool Calibrated = false, bool PromptLookup = false,
+public sealed record BenchMethod(DecodingMethod Kind, int Gamma = 4, float Threshold = 0.5f, bool Calibrated = false, bool PromptLookup = false,
     int Lookahead = 0, SprinterStop Stop = SprinterStop.Threshold, float Cumulative = 0.5f, bool Online = false, double? Budget = null)
 {
-    /// <summary>The mode name used by decoders and <c>generate --mode</c>.</summary>
-    public string Mode => Kind switch
-    {
-        BenchMethodKind.ArTarget => "ar",
-        BenchMethodKind.ArDraft => "ar-draft",
-        BenchMethodKind.Sd => "sd",
-        BenchMethodKind.SprinterPaper => "sprinter-paper",
-        _ => "sprinter-strict-on-call",
-    };
+    /// <summary>The method's name in statistics and reports (<see cref="DecodingMethod.Name"/>).</summary>
+    public string Mode => Kind.Name;
 
-    public bool IsSprinter => Kind is BenchMethodKind.SprinterPaper or BenchMethodKind.SprinterStrictOnCall;
+    public bool IsSprinter => Kind.IsSprinter;
 
-    public string Name => Kind switch
+    public string Name => Kind.Mode switch
     {
-        BenchMethodKind.Sd => PromptLookup ? $"sd-lookup-g{Gamma}" : $"sd-g{Gamma}",
-        _ when IsSprinter => (Stop == SprinterStop.Cumulative ? $"{Mode}-cum{Cumulative:0.###}" : Calibrated ? $"{Mode}-calibrated" : $"{Mode}-t{Threshold:0.###}")
+        DecodingMode.Sd => PromptLookup ? $"sd-lookup-g{Gamma}" : $"sd-g{Gamma}",
+        DecodingMode.Sprinter => (Stop == SprinterStop.Cumulative ? $"{Mode}-cum{Cumulative:0.###}" : Calibrated ? $"{Mode}-calibrated" : $"{Mode}-t{Threshold:0.###}")
             + (Lookahead > 0 ? $"-la{Lookahead}" : "") + (Online ? "-online" : "") + (Online && Budget is double b ? $"-fp{b:0.###}" : ""),
         _ => Mode,
     };
@@ -47,16 +39,16 @@ public sealed record BenchMethod(BenchMethodKind Kind, int Gamma = 4, float Thre
     public static BenchMethod? Parse(string name)
     {
         var n = name.Trim().ToLowerInvariant();
-        if (n == "ar") return new(BenchMethodKind.ArTarget);
-        if (n == "ar-draft") return new(BenchMethodKind.ArDraft);
+        if (n == "ar") return new(DecodingMethod.Ar);
+        if (n == "ar-draft") return new(DecodingMethod.ArDraft);
         var sd = System.Text.RegularExpressions.Regex.Match(n, @"^sd-(lookup-)?g(\d+)$");
-        if (sd.Success) return int.TryParse(sd.Groups[2].Value, out int g) && g >= 1 ? new(BenchMethodKind.Sd, Gamma: g, PromptLookup: sd.Groups[1].Success) : null;
+        if (sd.Success) return int.TryParse(sd.Groups[2].Value, out int g) && g >= 1 ? new(DecodingMethod.Sd, Gamma: g, PromptLookup: sd.Groups[1].Success) : null;
         var sp = System.Text.RegularExpressions.Regex.Match(n,
             @"^sprinter-(paper|strict-on-call)-(calibrated|t(?<t>[0-9.]+)|cum(?<h>[0-9.]+))(-la(?<la>\d+))?(?<online>-online(-fp(?<fp>[0-9.]+))?)?$");
         if (!sp.Success) return null;
         static float? Unit(System.Text.RegularExpressions.Group grp) =>
             grp.Success && float.TryParse(grp.Value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out float v) && v is >= 0 and <= 1 ? v : null;
-        var kind = sp.Groups[1].Value == "paper" ? BenchMethodKind.SprinterPaper : BenchMethodKind.SprinterStrictOnCall;
+        var kind = sp.Groups[1].Value == "paper" ? DecodingMethod.SprinterPaper : DecodingMethod.SprinterStrictOnCall;
         float? t = Unit(sp.Groups["t"]), h = Unit(sp.Groups["h"]), fp = Unit(sp.Groups["fp"]);
         if ((sp.Groups["t"].Success && t is null) || (sp.Groups["h"].Success && h is null) || (sp.Groups["fp"].Success && fp is not (> 0 and < 1))) return null;
         int lookahead = sp.Groups["la"].Success && int.TryParse(sp.Groups["la"].Value, out int la) && la <= 16 ? la : sp.Groups["la"].Success ? -1 : 0;
@@ -67,31 +59,20 @@ public sealed record BenchMethod(BenchMethodKind Kind, int Gamma = 4, float Thre
 
     /// <summary>The SPRINTER method that <paramref name="settings"/> run (its mode, stop rule, lookahead and calibration); a null threshold is the calibrated one.</summary>
     public static BenchMethod ForSettings(Sprinter.Serving.DecodingSettings settings) => new(
-        settings.SprinterMode == SprinterMode.Paper ? BenchMethodKind.SprinterPaper : BenchMethodKind.SprinterStrictOnCall,
+        settings.SprinterMode == SprinterMode.Paper ? DecodingMethod.SprinterPaper : DecodingMethod.SprinterStrictOnCall,
         Threshold: settings.Threshold ?? 0.5f, Calibrated: settings.Threshold is null, Lookahead: settings.Lookahead, Stop: settings.Stop,
         Cumulative: settings.CumulativeThreshold, Online: settings.OnlineCalibration, Budget: settings.OnlineCalibration ? settings.FpBudget : null);
 
     /// <summary>The threshold a run uses: its verifier's calibrated one for a <see cref="Calibrated"/> method.</summary>
-    public float ThresholdFor(BenchVerifier? verifier) => Calibrated && verifier?.CalibratedThreshold is float t ? t : Threshold;
+    public float ThresholdFor(VerifierChoice? verifier) => Calibrated && verifier?.CalibratedThreshold is float t ? t : Threshold;
 
-    public SpeculativeOptions SpeculativeOptions(BenchVerifier? verifier, int maxDraft) => Kind switch
+    /// <summary>The method as the settings every shell decodes with (<see cref="DecoderFactory"/> builds its decoder).</summary>
+    public DecodingSettings Settings(VerifierChoice? verifier, int maxDraft) => new()
     {
-        BenchMethodKind.Sd => new SpeculativeOptions { Method = SpeculativeMethod.Sd, Gamma = Gamma, PromptLookup = PromptLookup },
-        _ => new SpeculativeOptions
-        {
-            Method = SpeculativeMethod.Sprinter, Verifier = verifier?.Verifier, Threshold = ThresholdFor(verifier), MaxDraft = maxDraft,
-            SprinterMode = Kind == BenchMethodKind.SprinterPaper ? SprinterMode.Paper : SprinterMode.StrictOnCall,
-            Lookahead = Lookahead, Stop = Stop, CumulativeThreshold = Cumulative,
-            Calibration = Online && verifier is not null ? new OnlineCalibration(ThresholdFor(verifier), Budget ?? verifier.FpBudget, verifier.Label) : null,
-        },
+        Mode = Kind.Mode, SprinterMode = Kind.SprinterMode, Gamma = Gamma, PromptLookup = PromptLookup,
+        Threshold = ThresholdFor(verifier), MaxDraft = maxDraft, Lookahead = Lookahead, Stop = Stop, CumulativeThreshold = Cumulative,
+        OnlineCalibration = Online, FpBudget = Online ? Budget : null,
     };
-}
-
-/// <summary>A verifier a benchmark runs with, its calibrated threshold (if its file stores one) and a description for the report.</summary>
-public sealed record BenchVerifier(IVerifier Verifier, float? CalibratedThreshold, string Description, LabelRule Label = LabelRule.Paper)
-{
-    /// <summary>The false-positive rate the verifier was calibrated for (its file's max_fp_rate), else 0.1.</summary>
-    public double FpBudget => Verifier is LearnedVerifier l && l.Model.Training["max_fp_rate"] is System.Text.Json.Nodes.JsonValue v && v.TryGetValue(out double b) ? b : 0.1;
 }
 
 /// <summary>A named sampling setting (greedy, or sampling at temperature 1).</summary>
@@ -101,5 +82,5 @@ public sealed record SamplingSetting(string Name, SamplingOptions Options)
     public static SamplingSetting Sample { get; } = new("sample", new SamplingOptions { Temperature = 1f });
 
     /// <summary>The decoding a verifier must be made for: greedy at temperature 0, else sample.</summary>
-    public string Decoding => Options.IsGreedy ? "greedy" : "sample";
+    public string Decoding => VerifierLocator.DecodingOf(Options);
 }

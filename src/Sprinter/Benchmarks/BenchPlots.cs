@@ -1,3 +1,4 @@
+using Sprinter.Decoding;
 using ScottPlot;
 
 namespace Sprinter.Benchmarks;
@@ -21,7 +22,7 @@ public static class BenchPlots
             string sampling = group.Key.Sampling;
             files.Add(SpeedQuality(methods, m => results.Config.ThresholdOf(m.Method, sampling), folder, $"speed-quality-{tag}.png", $"{group.Key.Dataset}, {group.Key.Sampling}"));
             var sd = methods.FirstOrDefault(m => m.Method == results.Config.Sd);
-            var sprinter = methods.FirstOrDefault(m => m.Method.Kind == BenchMethodKind.SprinterPaper);
+            var sprinter = methods.FirstOrDefault(m => m.Method.Kind == DecodingMethod.SprinterPaper);
             if (sd is not null && sprinter is not null)
                 files.Add(TokensPerCall(sd, sprinter, folder, $"tokens-per-call-{tag}.png", $"{group.Key.Dataset}, {group.Key.Sampling}"));
         }
@@ -34,7 +35,7 @@ public static class BenchPlots
     static string SpeedQuality(List<MethodSummary> methods, Func<MethodSummary, float> threshold, string folder, string file, string title)
     {
         var plot = new Plot();
-        foreach (var kind in new[] { BenchMethodKind.SprinterPaper, BenchMethodKind.SprinterStrictOnCall })
+        foreach (var kind in new[] { DecodingMethod.SprinterPaper, DecodingMethod.SprinterStrictOnCall })
         {
             var points = methods.Where(m => m.Method.Kind == kind).OrderBy(threshold).ToList();
             if (points.Count == 0) continue;

@@ -1,3 +1,4 @@
+using Sprinter.Decoding;
 using System.Text.Json.Nodes;
 
 namespace Sprinter.Benchmarks;
@@ -91,7 +92,7 @@ public sealed class BenchResults
     {
         ["name"] = m.Method.Name,
         ["mode"] = m.Method.Mode,
-        ["gamma"] = m.Method.Kind == BenchMethodKind.Sd ? m.Method.Gamma : null,
+        ["gamma"] = m.Method.Kind == DecodingMethod.Sd ? m.Method.Gamma : null,
         ["threshold"] = m.Method.IsSprinter ? config.ThresholdOf(m.Method, m.Sampling) : null,
         ["dataset"] = m.Dataset,
         ["sampling"] = m.Sampling,

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Sprinter.Decoding;
 using Sprinter.Engine;
 using Sprinter.Models;
+using Sprinter.Serving;
 using Sprinter.Verification;
 
 namespace Sprinter.Benchmarks;
@@ -29,7 +30,7 @@ public sealed class BenchRunner
 {
     readonly TransformerModel _draft, _target;
     readonly Tokenizer _tokenizer;
-    readonly IReadOnlyDictionary<string, BenchVerifier> _verifiers;   // by sampling setting name
+    readonly IReadOnlyDictionary<string, VerifierChoice> _verifiers;   // by sampling setting name
     readonly IVerifier? _verifier;                                    // the first setting's (theory check)
     readonly BenchConfig _config;
     readonly TransformerSession _draftSession, _targetSession;
@@ -38,18 +39,18 @@ public sealed class BenchRunner
     readonly Dictionary<string, OnlineCalibration> _calibrations = [];
 
     public BenchRunner(TransformerModel draft, TransformerModel target, Tokenizer tokenizer, IVerifier? verifier, BenchConfig config)
-        : this(draft, target, tokenizer, verifier is null ? null : config.Settings.ToDictionary(s => s.Name, _ => new BenchVerifier(verifier, null, verifier.Name)), config) { }
+        : this(draft, target, tokenizer, verifier is null ? null : config.Settings.ToDictionary(s => s.Name, _ => VerifierChoice.Of(verifier, null)), config) { }
 
     /// <param name="verifiers">The verifier of each sampling setting, by setting name (SPRINTER methods need one for every setting).</param>
     /// <param name="remoteTarget">A remote target the decoders call instead of <paramref name="target"/>; the local
     /// <paramref name="target"/> then only scores outputs (perplexity, win rate, theory check).</param>
-    public BenchRunner(TransformerModel draft, TransformerModel target, Tokenizer tokenizer, IReadOnlyDictionary<string, BenchVerifier>? verifiers, BenchConfig config,
+    public BenchRunner(TransformerModel draft, TransformerModel target, Tokenizer tokenizer, IReadOnlyDictionary<string, VerifierChoice>? verifiers, BenchConfig config,
         ITargetSession? remoteTarget = null)
     {
         _draft = draft; _target = target; _tokenizer = tokenizer; _config = config;
-        _verifiers = verifiers ?? new Dictionary<string, BenchVerifier>();
+        _verifiers = verifiers ?? new Dictionary<string, VerifierChoice>();
         if (config.Methods.Any(m => m.IsSprinter) && config.Settings.Any(s => !_verifiers.ContainsKey(s.Name)))
-            throw new InvalidInputException("SPRINTER methods need a verifier; pass --verifier FILE or constant:S.");
+            throw new InvalidSettingException("verifier", "is needed by the SPRINTER methods for every sampling setting: give a verifier file (or constant:S).");
         _verifier = config.Settings.Select(s => _verifiers.GetValueOrDefault(s.Name)?.Verifier).FirstOrDefault(v => v is not null);
         _draftSession = draft.CreateSession();
         _targetSession = target.CreateSession();
@@ -63,7 +64,7 @@ public sealed class BenchRunner
     public BenchOutcome Run(IReadOnlyList<BenchExample> examples, IProgress<JobProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         if (PromptBudget < 1)
-            throw new InvalidInputException($"--new-tokens {_config.NewTokens} leaves no room for a prompt in the models' context of {Math.Min(_draftSession.Capacity, _targetSession.Capacity)} tokens.");
+            throw new InvalidSettingException("new_tokens", $"{_config.NewTokens} leaves no room for a prompt in the models' context of {Math.Min(_draftSession.Capacity, _targetSession.Capacity)} tokens.");
         var clock = Stopwatch.StartNew();
         var prompts = examples.Select(Prepare).ToList();
         WarmUp(prompts[0]);
@@ -115,9 +116,9 @@ public sealed class BenchRunner
 
     IDecoder Decoder(BenchMethod method, SamplingSetting setting, int seed, VerifierAudit? audit, bool warmUp = false, string dataset = "")
     {
-        if (method.Kind == BenchMethodKind.ArTarget) return new AutoregressiveDecoder(_decodingTarget, setting.Options, seed, isTarget: true);
-        if (method.Kind == BenchMethodKind.ArDraft) return new AutoregressiveDecoder(_draftSession, setting.Options, seed, isTarget: false);
-        var decoder = new SpeculativeDecoder(_draftSession, _decodingTarget, method.SpeculativeOptions(_verifiers.GetValueOrDefault(setting.Name), _config.MaxDraft), setting.Options, seed) { Observer = audit };
+        var verifier = _verifiers.GetValueOrDefault(setting.Name);
+        var decoder = DecoderFactory.ForSessions(method.Settings(verifier, _config.MaxDraft), setting.Options, seed, verifier, _decodingTarget, _draftSession);
+        decoder.Observer = audit;
         // Online calibration runs on across a dataset's prompts, as it would across a user's requests; each dataset
         // starts afresh from the offline threshold, so each shows whether the budget holds on its text (the warm-up keeps its own).
         if (decoder.Calibration is { } fresh && !warmUp)

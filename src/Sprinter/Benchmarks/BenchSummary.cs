@@ -19,7 +19,7 @@ public static class BenchSummary
             var byMethod = group.GroupBy(r => r.Method).ToDictionary(g => g.Key, g => g.ToList());
             var inGroup = config.Methods.Where(byMethod.ContainsKey).Select(m => Summarize(byMethod[m])).ToList();
             var sd = config.Sd is { } s && byMethod.ContainsKey(s) ? inGroup.First(x => x.Method == s) : null;
-            var ar = inGroup.FirstOrDefault(x => x.Method.Kind == BenchMethodKind.ArTarget);
+            var ar = inGroup.FirstOrDefault(x => x.Method.Kind == DecodingMethod.Ar);
             foreach (var m in inGroup)
             {
                 if (sd is not null)

@@ -71,16 +71,16 @@ public sealed record GoalCheck(string Dataset, string Sampling, MethodSummary Sp
     /// <summary>One check per dataset and sampling setting that has SD and the goal's SPRINTER row.</summary>
     public static List<GoalCheck> From(IReadOnlyList<MethodSummary> summaries, BenchConfig config)
     {
-        var sprinter = config.GoalSprinter is { } g && config.Methods.Contains(g) ? g : config.Methods.FirstOrDefault(m => m.Kind == BenchMethodKind.SprinterPaper);
+        var sprinter = config.GoalSprinter is { } g && config.Methods.Contains(g) ? g : config.Methods.FirstOrDefault(m => m.Kind == DecodingMethod.SprinterPaper);
         if (sprinter is null || config.Sd is null) return [];
         var lossless = config.GoalLossless is { } l && config.Methods.Contains(l) ? l : null;
         return summaries.GroupBy(s => (s.Dataset, s.Sampling))
             .Select(g => (g.Key, S: g.FirstOrDefault(s => s.Method == sprinter), D: g.FirstOrDefault(s => s.Method == config.Sd),
-                A: g.FirstOrDefault(s => s.Method.Kind == BenchMethodKind.SprinterStrictOnCall && s.Method.Threshold == sprinter.Threshold && s.Method.Calibrated == sprinter.Calibrated
+                A: g.FirstOrDefault(s => s.Method.Kind == DecodingMethod.SprinterStrictOnCall && s.Method.Threshold == sprinter.Threshold && s.Method.Calibrated == sprinter.Calibrated
                     && s.Method.Stop == SprinterStop.Threshold && s.Method.Lookahead == 0 && !s.Method.Online),
-                Ar: g.FirstOrDefault(s => s.Method.Kind == BenchMethodKind.ArTarget),
-                Best: g.Where(s => s.Method.Kind == BenchMethodKind.Sd && !s.Method.PromptLookup).MinBy(s => s.MsPerTokenMedian),
-                L: lossless is null ? g.FirstOrDefault(s => s.Method.Kind == BenchMethodKind.SprinterStrictOnCall && s.Method.Threshold == sprinter.Threshold && s.Method.Calibrated == sprinter.Calibrated)
+                Ar: g.FirstOrDefault(s => s.Method.Kind == DecodingMethod.Ar),
+                Best: g.Where(s => s.Method.Kind == DecodingMethod.Sd && !s.Method.PromptLookup).MinBy(s => s.MsPerTokenMedian),
+                L: lossless is null ? g.FirstOrDefault(s => s.Method.Kind == DecodingMethod.SprinterStrictOnCall && s.Method.Threshold == sprinter.Threshold && s.Method.Calibrated == sprinter.Calibrated)
                     : g.FirstOrDefault(s => s.Method == lossless)))
             .Where(x => x.S is not null && x.D is not null)
             .Select(x => new GoalCheck(x.Key.Dataset, x.Key.Sampling, x.S!, x.D!, x.A ?? x.L, x.Ar, x.Best, x.L))

@@ -86,7 +86,7 @@ public static class ReportWriter
         {
             var parts = key.Split('/');
             var fixedRow = results.Methods.FirstOrDefault(m => parts.Length == 3 && m.Sampling == parts[1] && m.Dataset == parts[2]
-                && m.Method is { Kind: BenchMethodKind.SprinterStrictOnCall, Online: false, Lookahead: 0, Stop: Decoding.SprinterStop.Threshold }
+                && m.Method.Kind == Decoding.DecodingMethod.SprinterStrictOnCall && m.Method is { Online: false, Lookahead: 0, Stop: Decoding.SprinterStop.Threshold }
                 && results.Config.ThresholdOf(m.Method, m.Sampling) == c.Path[0]);
             sb.AppendLine($"| {key} | {c.Budget:0.###} | {c.TruePositives + c.FalseNegatives + c.FalsePositives + c.TrueNegatives:F0} | {c.EtaTp:F3} | {c.EtaFp:F3} | {c.EtaFp - c.Budget:+0.000;-0.000} | {(fixedRow?.Audit is { } a ? a.EtaFp.ToString("F3", System.Globalization.CultureInfo.InvariantCulture) : "n/a")} | {c.Path[0]:F3} -> {c.Path.Min():F3} / {c.Path.Max():F3} -> {c.Threshold:F3} |");
         }

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.AI;
+using Sprinter.Decoding;
 using Sprinter.Engine;
 using Sprinter.Models;
 using Sprinter.Serving;
@@ -15,7 +16,7 @@ public sealed record SprinterClientOptions
     /// <summary>The draft (same tokenizer as the target): a folder or a .gguf file; null: the shipped models/draft.</summary>
     public string? Draft { get; init; }
     /// <summary>
-    /// The SPRINTER verifier file (trained for this draft); null: the shipped verifier made for each
+    /// The SPRINTER verifier file (trained for this draft) or constant:S; null: the shipped verifier made for each
     /// decoding (greedy or sample), when there is one. Only SPRINTER uses it.
     /// </summary>
     public string? Verifier { get; init; }
@@ -118,15 +119,8 @@ public sealed class SprinterClient : IAsyncDisposable, IDisposable
         : ShippedModels.Find(shipped, folder: true)
           ?? throw new InvalidInputException($"SprinterClientOptions.{setting} is not set and no shipped model 'models/{shipped}' was found; set it to a model folder or .gguf file.");
 
-    /// <summary>The verifier of a decoding (greedy or sample): the given file, else the shipped one made for it.</summary>
-    static Func<string, VerifierChoice> Verifiers(string? file, LanguageModel draft) => decoding =>
-    {
-        string path = file ?? ShippedModels.FindVerifier(decoding)
-            ?? throw new InvalidInputException($"no shipped verifier is made for {decoding} decoding; set SprinterClientOptions.Verifier to a verifier file trained for this draft.");
-        if (!File.Exists(path)) throw new InvalidInputException($"{path}: verifier file not found.");
-        var verifier = LearnedVerifier.Load(path, draft);
-        return new VerifierChoice(verifier, verifier.Model.Threshold);
-    };
+    /// <summary>The verifier of a decoding (greedy or sample): the given file or constant:S, else the shipped one made for it.</summary>
+    static Func<string, VerifierChoice> Verifiers(string? spec, LanguageModel draft) => decoding => VerifierLocator.Locate(spec, draft, decoding);
 
     /// <summary>
     /// Continues <paramref name="prompt"/>, streaming text as tokens are committed. Each piece carries

@@ -17,7 +17,7 @@ public abstract class AcceptancePolicy
     public static AcceptancePolicy SprinterPaper { get; } = new TestLast();
 
     public static AcceptancePolicy For(SpeculativeOptions options) =>
-        options.Method == SpeculativeMethod.Sprinter && options.SprinterMode == SprinterMode.Paper ? SprinterPaper : RejectionSampling;
+        options.Method == DecodingMethod.SprinterPaper ? SprinterPaper : RejectionSampling;
 
     /// <summary>The first drafted token of the round the target tests.</summary>
     public abstract int FirstTested(DecodeSequence s);
@@ -33,7 +33,7 @@ public abstract class AcceptancePolicy
         var stats = s.Stats;
         var target = s.Target!;
         int k = s.DraftCount, first = s.FirstTested, n = s.Committed.Count, r0 = s.LogitStart;
-        bool sprinter = s.Options.Method == SpeculativeMethod.Sprinter && !s.LookupRound;
+        bool sprinter = s.Options.Method.IsSprinter && !s.LookupRound;
         if (s.Calibration is { } calibration && sprinter) Calibrate(s, calibration, target);
         for (int i = 0; i < first; i++)
         {

@@ -26,6 +26,8 @@ public sealed class DecodeSequence
 
     public SequenceKind Kind { get; }
     public SpeculativeOptions Options { get; }
+    /// <summary>What runs, by name: ar, ar-draft, or the options' SD or SPRINTER method.</summary>
+    public DecodingMethod Method => Kind switch { SequenceKind.Ar => DecodingMethod.Ar, SequenceKind.ArDraft => DecodingMethod.ArDraft, _ => Options.Method };
     /// <summary>The target: a local KV cache (batched with the others) or a remote target (one HTTP call per step).</summary>
     public ITargetSession? Target { get; }
     public TransformerSession? Draft { get; }
@@ -113,8 +115,8 @@ public sealed class DecodeSequence
         Committed.AddRange(prompt);
         Stats = new DecodingStats
         {
-            Mode = kind switch { SequenceKind.Ar => "ar", SequenceKind.ArDraft => "ar-draft", _ => options.ModeName },
-            Lossless = kind switch { SequenceKind.Ar => true, SequenceKind.ArDraft => false, _ => options.Lossless },
+            Mode = Method.Name,
+            Lossless = Method.Lossless,
             PromptTokens = prompt.Length,
         };
         target?.Reset();

@@ -65,9 +65,9 @@ internal sealed class DraftProposer(TransformerModel draft)
             if (!s.Finished && s.StepPrefill == 0 && s.Kind == SequenceKind.Speculative)
             {
                 s.Stats.Drafted += s.DraftCount;
-                if (s.Options.Method != SpeculativeMethod.Sprinter || s.LookupRound || s.DraftCount == 0) s.StopIndex = s.DraftCount - 1;
+                if (!s.Options.Method.IsSprinter || s.LookupRound || s.DraftCount == 0) s.StopIndex = s.DraftCount - 1;
                 s.FirstTested = s.Policy.FirstTested(s);
-                s.LogitStart = s.Calibration is not null && s.Options.Method == SpeculativeMethod.Sprinter ? 0 : s.FirstTested;
+                s.LogitStart = s.Calibration is not null && s.Options.Method.IsSprinter ? 0 : s.FirstTested;
             }
         LastStepMs = Stopwatch.GetElapsedTime(stepStart).TotalMilliseconds;
     }
@@ -90,7 +90,7 @@ internal sealed class DraftProposer(TransformerModel draft)
         s.Stats.SamplingMs += Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
         int k = s.DraftCount;
         s.Drafted[s.DraftCount++] = token;
-        if (s.Options.Method != SpeculativeMethod.Sprinter) return s.DraftCount < s.RoundCap;
+        if (!s.Options.Method.IsSprinter) return s.DraftCount < s.RoundCap;
         var verifier = s.Options.Verifier!;
         if (verifier.ReadsHistory) s.DraftStatsAt[k] = Verification.VerifierFeatures.FromLogits(session.Logits(0), token, s.Residual);
         if (s.LookaheadLeft > 0) return --s.LookaheadLeft > 0 && s.DraftCount < s.RoundCap;

@@ -21,9 +21,9 @@ public sealed record SamplingOptions
     public void Validate()
     {
         if (!(Temperature >= 0) || !float.IsFinite(Temperature))
-            throw new InvalidInputException($"--temperature must be a finite number >= 0 (0 is greedy), got {Temperature}.");
-        if (TopK < 0) throw new InvalidInputException($"--top-k must be >= 0 (0 keeps every token), got {TopK}.");
-        if (!(TopP > 0 && TopP <= 1)) throw new InvalidInputException($"--top-p must be in (0, 1], got {TopP}.");
+            throw new InvalidSettingException("temperature", $"must be a finite number >= 0 (0 is greedy), got {Temperature}.");
+        if (TopK < 0) throw new InvalidSettingException("top_k", $"must be >= 0 (0 keeps every token), got {TopK}.");
+        if (!(TopP > 0 && TopP <= 1)) throw new InvalidSettingException("top_p", $"must be in (0, 1], got {TopP}.");
     }
 
     public override string ToString() => IsGreedy ? "greedy" : $"temperature {Temperature}, top-k {(TopK == 0 ? "off" : TopK)}, top-p {TopP}";

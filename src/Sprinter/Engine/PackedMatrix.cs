@@ -25,8 +25,8 @@ public static class WeightTypes
         _ => "q8_0",
     };
 
-    /// <summary>Parses a --dtype value; null for auto. Throws <see cref="InvalidInputException"/> naming <paramref name="option"/>.</summary>
-    public static WeightType? Parse(string text, string option = "--dtype") => text.Trim().ToLowerInvariant() switch
+    /// <summary>Parses a dtype value; null for auto. Throws <see cref="InvalidSettingException"/> naming <paramref name="setting"/>.</summary>
+    public static WeightType? Parse(string text, string setting = "dtype") => text.Trim().ToLowerInvariant() switch
     {
         "auto" => null,
         "fp32" or "f32" or "float32" => WeightType.F32,
@@ -34,7 +34,7 @@ public static class WeightTypes
         "q8_0" or "q8" or "int8" => WeightType.Q8_0,
         "q4_0" => WeightType.Q4_0,
         "q4_k" => WeightType.Q4_K,
-        _ => throw new InvalidInputException($"{option} must be auto, fp32, bf16, q8_0, q4_0 or q4_k, got '{text}'."),
+        _ => throw new InvalidSettingException(setting, $"must be auto, fp32, bf16, q8_0, q4_0 or q4_k, got '{text}'."),
     };
 
     /// <summary>

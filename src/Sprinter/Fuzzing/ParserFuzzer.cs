@@ -95,7 +95,7 @@ public static class ParserFuzzer
             try { Remote.RemoteLogprobs.Parse(node, length: 3, rows: 3, vocabulary: 64); }
             catch (Remote.RemoteTargetException e) { throw new InvalidInputException(e.Message); }
         }),
-        _ => throw new InvalidInputException($"--parser takes {string.Join(", ", Parsers)} or all, got '{parser}'."),
+        _ => throw new InvalidSettingException("parser", $"takes {string.Join(", ", Parsers)} or all, got '{parser}'."),
     };
 
     static byte[][] ConfigSeeds() =>

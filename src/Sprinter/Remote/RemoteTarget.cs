@@ -74,7 +74,7 @@ public static class RemoteTarget
     {
         var models = client.Get("models", cancellationToken);
         if (models["data"] is JsonArray { Count: > 0 } data && data[0]?["id"] is JsonValue id && id.TryGetValue(out string? name)) return name;
-        throw new RemoteTargetException($"the target at {client.Options.BaseUrl} lists no model under /models; pass --target-model NAME.");
+        throw new InvalidSettingException("target_model", $"is needed: the target at {client.Options.BaseUrl} lists no model under /models; name the model it serves.");
     }
 
     /// <returns>The ids and max_model_len, or null when the server has no vLLM-style /tokenize.</returns>

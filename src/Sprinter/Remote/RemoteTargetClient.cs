@@ -30,11 +30,11 @@ public sealed record RemoteTargetOptions
     /// whole vocabulary, vLLM <c>--max-logprobs -1</c>) is exact for sampling too.</summary>
     public int TopLogprobs { get; init; } = 1;
 
-    /// <summary>Parses --target URL (http or https); anything else is one line.</summary>
+    /// <summary>Parses the target's URL (http or https); anything else is one line naming the <c>target</c> setting.</summary>
     public static Uri ParseUrl(string text)
     {
         if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || string.IsNullOrEmpty(uri.Host))
-            throw new InvalidInputException($"--target '{text}' is not an http:// or https:// URL (for example http://127.0.0.1:8000/v1).");
+            throw new InvalidSettingException("target", $"'{text}' is not an http:// or https:// URL (for example http://127.0.0.1:8000/v1).");
         return uri;
     }
 

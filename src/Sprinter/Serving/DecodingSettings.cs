@@ -1,20 +1,9 @@
 using Sprinter.Decoding;
+using Sprinter.Engine;
 using Sprinter.Models;
+using Sprinter.Verification;
 
 namespace Sprinter.Serving;
-
-/// <summary>Which decoding loop runs a generation.</summary>
-public enum DecodingMode
-{
-    /// <summary>The target alone, one pass per token (lossless).</summary>
-    Ar,
-    /// <summary>The draft alone (lossy: the target never runs).</summary>
-    ArDraft,
-    /// <summary>Speculative decoding (lossless).</summary>
-    Sd,
-    /// <summary>SPRINTER: a learned verifier decides when the target runs (lossy in paper mode).</summary>
-    Sprinter,
-}
 
 /// <summary>
 /// The decoding knobs of one generation, shared by <c>sprinter generate</c>, the server's start
@@ -50,64 +39,45 @@ public sealed record DecodingSettings
     public bool NeedsTarget => Mode != DecodingMode.ArDraft;
     public bool NeedsDraft => Mode != DecodingMode.Ar;
 
+    /// <summary>The mode and SPRINTER variant as one value (its name is what statistics and reports show).</summary>
+    public DecodingMethod Method => new(Mode, SprinterMode);
+
     /// <summary>Whether the output has the target's distribution (AR, SD, SPRINTER strict-on-call).</summary>
-    public bool Lossless => Mode is DecodingMode.Ar or DecodingMode.Sd
-        || (Mode == DecodingMode.Sprinter && SprinterMode == SprinterMode.StrictOnCall);
+    public bool Lossless => Method.Lossless;
 
-    /// <summary>threshold or cumulative; null for anything else.</summary>
-    public static SprinterStop? ParseStop(string text) => text.Trim().ToLowerInvariant() switch
+    /// <summary>Refuses a value out of its range before any model loads (every value, whatever the mode:
+    /// a server's defaults serve requests of every mode); the decoder checks again what it uses.</summary>
+    /// <exception cref="InvalidSettingException">Naming the first bad setting.</exception>
+    public void Validate()
     {
-        "threshold" => SprinterStop.Threshold,
-        "cumulative" => SprinterStop.Cumulative,
-        _ => null,
-    };
-
-    public static string Name(DecodingMode mode) => mode switch
-    {
-        DecodingMode.Ar => "ar", DecodingMode.ArDraft => "ar-draft", DecodingMode.Sd => "sd", _ => "sprinter",
-    };
-
-    /// <returns>The mode, or null when <paramref name="text"/> names none.</returns>
-    public static DecodingMode? ParseMode(string text) => text.ToLowerInvariant() switch
-    {
-        "ar" => DecodingMode.Ar, "ar-draft" => DecodingMode.ArDraft, "sd" => DecodingMode.Sd, "sprinter" => DecodingMode.Sprinter, _ => null,
-    };
-
-    /// <returns>The SPRINTER mode, or null when <paramref name="text"/> names none.</returns>
-    public static SprinterMode? ParseSprinterMode(string text) => text.ToLowerInvariant() switch
-    {
-        "paper" => SprinterMode.Paper, "strict-on-call" => SprinterMode.StrictOnCall, _ => null,
-    };
-
-    public static string Name(SprinterMode mode) => mode == SprinterMode.Paper ? "paper" : "strict-on-call";
+        InvalidSettingException.ThrowIfLessThan("gamma", Gamma, 1);
+        if (Threshold is float t) InvalidSettingException.ThrowIfNotProbability("threshold", t);
+        InvalidSettingException.ThrowIfLessThan("max_draft", MaxDraft, 1);
+        InvalidSettingException.ThrowIfOutside("lookahead", Lookahead, 0, SpeculativeOptions.MaxLookahead);
+        InvalidSettingException.ThrowIfNotProbability("cumulative_threshold", CumulativeThreshold);
+        if (FpBudget is double b && !(b > 0 && b < 1)) throw new InvalidSettingException("fp_budget", $"must be in (0, 1), got {b}.");
+    }
 }
-
-/// <summary>A verifier and the threshold calibrated with it (null when the file stores none).</summary>
-/// <param name="FpBudget">The false-positive rate the verifier was calibrated for (its file's max_fp_rate), if known.</param>
-/// <param name="Label">The label rule the verifier was trained on (what its eta_FP counts).</param>
-public sealed record VerifierChoice(IVerifier Verifier, float? CalibratedThreshold, double? FpBudget = null, Verification.LabelRule Label = Verification.LabelRule.Paper);
 
 /// <summary>Builds the decoder of a generation from its settings: the one place the CLI, the server and the bench set one up.</summary>
 public static class DecoderFactory
 {
     /// <summary>The loop and the speculative options that <paramref name="settings"/> ask for.</summary>
     /// <param name="verifier">Needed for SPRINTER; must not be shared by two sequences running at once
-    /// (a learned verifier has scratch buffers: give each its own <see cref="Verification.LearnedVerifier.Clone"/>).</param>
+    /// (a learned verifier has scratch buffers: give each its own <see cref="LearnedVerifier.Clone"/>).</param>
     public static (SequenceKind Kind, SpeculativeOptions Options) Plan(DecodingSettings settings, VerifierChoice? verifier)
     {
-        if (settings.Mode is DecodingMode.Ar) return (SequenceKind.Ar, new SpeculativeOptions());
-        if (settings.Mode is DecodingMode.ArDraft) return (SequenceKind.ArDraft, new SpeculativeOptions());
-        var options = new SpeculativeOptions { Gamma = settings.Gamma, PromptLookup = settings.PromptLookup };
-        if (settings.Mode == DecodingMode.Sprinter)
+        var method = settings.Method;
+        if (method.Kind != SequenceKind.Speculative) return (method.Kind, new SpeculativeOptions());
+        var options = new SpeculativeOptions { Method = method, Gamma = settings.Gamma, PromptLookup = settings.PromptLookup };
+        if (method.IsSprinter)
         {
-            if (verifier is null) throw new InvalidInputException("SPRINTER needs a verifier; give one (a verifier file, or constant:S).");
+            if (verifier is null) throw new InvalidSettingException("verifier", "is needed by SPRINTER: give a verifier file (or constant:S).");
             options = options with
             {
-                Method = SpeculativeMethod.Sprinter,
                 Verifier = verifier.Verifier,
                 Threshold = settings.Threshold ?? verifier.CalibratedThreshold ?? 0.5f,
                 MaxDraft = settings.MaxDraft,
-                SprinterMode = settings.SprinterMode,
                 Lookahead = settings.Lookahead,
                 Stop = settings.Stop,
                 CumulativeThreshold = settings.CumulativeThreshold,
@@ -116,6 +86,23 @@ public static class DecoderFactory
                 options = options with { Calibration = new OnlineCalibration(options.Threshold, settings.FpBudget ?? verifier.FpBudget ?? 0.1, verifier.Label) };
         }
         return (SequenceKind.Speculative, options);
+    }
+
+    /// <summary>A decoder over sessions the caller owns (the bench keeps one pair across its runs).</summary>
+    /// <param name="target">The target (local or remote); needed unless the mode is ar-draft.</param>
+    /// <param name="draft">The draft; needed unless the mode is ar.</param>
+    /// <param name="verifier">Needed for SPRINTER (see <see cref="Plan"/>).</param>
+    /// <param name="logprobs">Null: no per-token log-probabilities; else the top candidates each token lists (-1: all).</param>
+    public static SequenceDecoder ForSessions(DecodingSettings settings, SamplingOptions sampling, int seed, VerifierChoice? verifier,
+        ITargetSession? target, TransformerSession? draft, int? logprobs = null)
+    {
+        var (kind, options) = Plan(settings, verifier);
+        if (settings.NeedsTarget && target is null) throw new ArgumentException("this mode needs the target", nameof(target));
+        if (settings.NeedsDraft && draft is null) throw new ArgumentException("this mode needs the draft", nameof(draft));
+        var decoder = kind == SequenceKind.Speculative ? new SpeculativeDecoder(draft!, target!, options, sampling, seed)
+            : new SequenceDecoder(kind, options, sampling, seed, settings.NeedsTarget ? target : null, settings.NeedsDraft ? draft : null);
+        decoder.LogprobsTopK = logprobs;
+        return decoder;
     }
 
     /// <param name="target">Needed unless the mode is ar-draft (or a target session is given).</param>
@@ -127,22 +114,20 @@ public static class DecoderFactory
     /// <returns>The decoder and a one-line description of the models it runs.</returns>
     public static (SequenceDecoder Decoder, string Description) Create(DecodingSettings settings, LanguageModel? target, LanguageModel? draft,
         SamplingOptions sampling, int seed, VerifierChoice? verifier = null,
-        ITargetSession? targetSession = null, Engine.TransformerSession? draftSession = null, int? logprobs = null)
+        ITargetSession? targetSession = null, TransformerSession? draftSession = null, int? logprobs = null)
     {
         if (settings.NeedsTarget && target is null && targetSession is null) throw new ArgumentException("this mode needs the target model", nameof(target));
         if (settings.NeedsDraft && draft is null) throw new ArgumentException("this mode needs the draft model", nameof(draft));
-        var (kind, options) = Plan(settings, verifier);
         var targetRun = settings.NeedsTarget ? targetSession ?? target!.Model.CreateSession() : null;
         var draftRun = settings.NeedsDraft ? draftSession ?? draft!.Model.CreateSession() : null;
-        var decoder = kind == SequenceKind.Speculative ? new SpeculativeDecoder(draftRun!, targetRun!, options, sampling, seed)
-            : new SequenceDecoder(kind, options, sampling, seed, targetRun, draftRun);
-        decoder.LogprobsTopK = logprobs;
+        var decoder = ForSessions(settings, sampling, seed, verifier, targetRun, draftRun, logprobs);
+        var options = decoder.Options;
         string targetName = target?.Name ?? (targetRun is null ? "target" : TargetName(targetRun));
-        string description = kind switch
+        string description = settings.Method.Kind switch
         {
             SequenceKind.Ar => targetName,
             SequenceKind.ArDraft => draft!.Name,
-            _ when options.Method == SpeculativeMethod.Sd => $"draft {draft!.Name} -> target {targetName}, gamma {options.Gamma}{(options.PromptLookup ? ", prompt lookup first" : "")}",
+            _ when !options.Method.IsSprinter => $"draft {draft!.Name} -> target {targetName}, gamma {options.Gamma}{(options.PromptLookup ? ", prompt lookup first" : "")}",
             _ => $"draft {draft!.Name} -> target {targetName}, verifier {options.Verifier!.Name}, threshold {options.Threshold}, max-draft {options.MaxDraft}",
         };
         return (decoder, description);

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Threading.Channels;
 using Sprinter.Decoding;
+using Sprinter.Models;
 
 namespace Sprinter.Serving;
 
@@ -35,11 +36,27 @@ public sealed class Generation : IAsyncDisposable
     Generation(DecodingSettings settings, int promptTokens, int maxTokens) => (Settings, PromptTokens, MaxTokens) = (settings, promptTokens, maxTokens);
 
     internal static Generation Start(GenerationService service, IDecoder decoder, DecodingSettings settings, CompletionRequest request,
-        int[] prompt, int maxTokens, long arrival, Action release)
+        int[] prompt, int maxTokens, long arrival, Action release) =>
+        Start(decoder, service.Tokenizer, (service.Target ?? service.Draft)!.StopTokens, settings, prompt, maxTokens, request.Stop, new ServiceHooks(service, arrival, release));
+
+    /// <summary>
+    /// Decodes outside a <see cref="GenerationService"/> (<c>sprinter generate</c>), with the same rules
+    /// as a served generation: the end-of-sequence token ends it and is not text, a stop string ends it
+    /// and is not sent.
+    /// </summary>
+    /// <param name="stopTokens">The ids that end the generation (the model's end-of-sequence ids).</param>
+    /// <param name="stop">Text that ends the generation.</param>
+    /// <exception cref="InvalidInputException">The prompt does not fit (checked before this returns).</exception>
+    public static Generation Start(IDecoder decoder, Tokenizer tokenizer, IReadOnlySet<int> stopTokens, DecodingSettings settings,
+        int[] prompt, int maxTokens, IReadOnlyList<string> stop) =>
+        Start(decoder, tokenizer, stopTokens, settings, prompt, maxTokens, stop, null);
+
+    static Generation Start(IDecoder decoder, Tokenizer tokenizer, IReadOnlySet<int> stopTokens, DecodingSettings settings,
+        int[] prompt, int maxTokens, IReadOnlyList<string> stop, ServiceHooks? hooks)
     {
         var generation = new Generation(settings, prompt.Length, maxTokens);
-        var tokens = decoder.GenerateAsync(prompt, maxTokens, (service.Target ?? service.Draft)!.StopTokens, generation._cancel.Token);
-        generation._producer = Task.Factory.StartNew(() => generation.Produce(service, decoder, tokens, request.Stop, arrival, release),
+        var tokens = decoder.GenerateAsync(prompt, maxTokens, stopTokens, generation._cancel.Token);
+        generation._producer = Task.Factory.StartNew(() => generation.Produce(decoder, tokens, tokenizer, stopTokens, stop, hooks),
             CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         return generation;
     }
@@ -47,16 +64,14 @@ public sealed class Generation : IAsyncDisposable
     /// <summary>The pieces as they are decoded; throws what the decoder threw, if anything.</summary>
     public IAsyncEnumerable<GenerationPiece> ReadAllAsync(CancellationToken cancellationToken = default) => _pieces.Reader.ReadAllAsync(cancellationToken);
 
-    void Produce(GenerationService service, IDecoder decoder, IAsyncEnumerable<EmittedToken> tokens, IReadOnlyList<string> stops, long arrival, Action release)
+    void Produce(IDecoder decoder, IAsyncEnumerable<EmittedToken> tokens, Tokenizer tokenizer, IReadOnlySet<int> stopTokens, IReadOnlyList<string> stops, ServiceHooks? hooks)
     {
-        var stopTokens = (service.Target ?? service.Draft)!.StopTokens;
-        var text = service.Tokenizer.CreateStreamingDecoder();
+        var text = tokenizer.CreateStreamingDecoder();
         var matcher = new StopSequenceMatcher(stops);
         var sent = new System.Text.StringBuilder();
         var held = new List<EmittedToken>();
         string finish = "length";
         Exception? failure = null;
-        long last = 0;
         void Send(string piece)
         {
             sent.Append(piece);
@@ -72,11 +87,7 @@ public sealed class Generation : IAsyncDisposable
                 while (e.MoveNextAsync().AsTask().GetAwaiter().GetResult())
                 {
                     var token = e.Current;
-                    service.AfterEachToken?.Invoke();
-                    long now = Stopwatch.GetTimestamp();
-                    if (last == 0) service.Metrics.FirstToken(Stopwatch.GetElapsedTime(arrival, now));
-                    else service.Metrics.InterToken(Stopwatch.GetElapsedTime(last, now));
-                    last = now;
+                    hooks?.Token();
                     held.Add(token);
                     bool endOfSequence = stopTokens.Contains(token.Id);
                     string safe = matcher.Append(endOfSequence ? "" : text.Append(token.Id));   // the end token's text is not content
@@ -96,9 +107,8 @@ public sealed class Generation : IAsyncDisposable
         catch (Exception ex) { finish = "abort"; failure = ex; }
         finally
         {
-            var stats = decoder.LastStats ?? new DecodingStats { Mode = DecodingSettings.Name(Settings.Mode), Lossless = Settings.Lossless, PromptTokens = PromptTokens };
-            release();   // first: the slot and caches are free whatever happens below
-            service.Metrics.Finished(stats, finish, Stopwatch.GetElapsedTime(arrival));
+            var stats = decoder.LastStats ?? new DecodingStats { Mode = Settings.Method.Name, Lossless = Settings.Lossless, PromptTokens = PromptTokens };
+            hooks?.Finished(stats, finish);
             _pieces.Writer.TryComplete(failure);
             if (failure is null) _result.TrySetResult(new GenerationResult(finish, sent.ToString(), stats));
             else _result.TrySetException(failure);
@@ -111,5 +121,26 @@ public sealed class Generation : IAsyncDisposable
         _cancel.Cancel();
         await _producer.ConfigureAwait(false);
         _cancel.Dispose();
+    }
+
+    /// <summary>What a served generation reports to its service: the test hook, latencies, the slot to free.</summary>
+    sealed class ServiceHooks(GenerationService service, long arrival, Action release)
+    {
+        long _last;
+
+        public void Token()
+        {
+            service.AfterEachToken?.Invoke();
+            long now = Stopwatch.GetTimestamp();
+            if (_last == 0) service.Metrics.FirstToken(Stopwatch.GetElapsedTime(arrival, now));
+            else service.Metrics.InterToken(Stopwatch.GetElapsedTime(_last, now));
+            _last = now;
+        }
+
+        public void Finished(DecodingStats stats, string finish)
+        {
+            release();   // first: the slot and caches are free whatever happens below
+            service.Metrics.Finished(stats, finish, Stopwatch.GetElapsedTime(arrival));
+        }
     }
 }

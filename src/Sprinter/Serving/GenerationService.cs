@@ -66,9 +66,10 @@ public sealed partial class GenerationService : IDisposable
         if (target is null && draft is null) throw new ArgumentException("a service needs at least one model");
         if (remoteTarget is not null && (target is not null || draft is null)) throw new ArgumentException("a remote target replaces the local one and needs a local draft");
         (Target, Draft, Options, _verifiers, RemoteTarget) = (target, draft, options, verifiers, remoteTarget);
-        if (options.MaxConcurrent < 1 || options.MaxQueue < 0) throw new InvalidInputException($"--max-concurrent must be >= 1 and --queue >= 0, got {options.MaxConcurrent} and {options.MaxQueue}.");
+        if (options.MaxConcurrent < 1) throw new InvalidSettingException("max_concurrent", $"must be >= 1, got {options.MaxConcurrent}.");
+        if (options.MaxQueue < 0) throw new InvalidSettingException("queue", $"must be >= 0, got {options.MaxQueue}.");
         if ((options.Decoding.NeedsTarget && target is null && remoteTarget is null) || (options.Decoding.NeedsDraft && draft is null))
-            throw new InvalidInputException($"--mode {DecodingSettings.Name(options.Decoding.Mode)} needs {(target is null ? "a target" : "a draft")} model.");
+            throw new InvalidSettingException("mode", $"{DecodingNames.Name(options.Decoding.Mode)} needs {(target is null ? "a target" : "a draft")} model.");
         if (target is not null) _targetSessions = new SessionPool(target.Model);
         if (draft is not null) _draftSessions = new SessionPool(draft.Model);
         Context = Math.Min(Math.Min(Capacity(target), Capacity(draft)), remoteTarget?.Capacity ?? int.MaxValue);
@@ -148,7 +149,7 @@ public sealed partial class GenerationService : IDisposable
     {
         string promptParam = request.Messages is null ? "prompt" : "messages";
         if ((settings.NeedsTarget && Target is null && RemoteTarget is null) || (settings.NeedsDraft && Draft is null))
-            throw new InvalidRequestException("sprinter.mode", $"mode {DecodingSettings.Name(settings.Mode)} needs a {(Target is null ? "target" : "draft")} model, and this server has none loaded.");
+            throw new InvalidRequestException("sprinter.mode", $"mode {DecodingNames.Name(settings.Mode)} needs a {(Target is null ? "target" : "draft")} model, and this server has none loaded.");
         if (RemoteTarget is not null && !request.Sampling.IsGreedy && !RemoteTarget.FullDistribution && settings.Lossless)
             throw new InvalidRequestException("temperature", $"this server's target is remote and returns only its top-{RemoteTarget.Options.TopLogprobs} logprobs, so sampling (temperature > 0) would not be lossless; use temperature 0, or restart it with --target-logprobs -1 (vLLM --max-logprobs -1).");
         if (prompt.Length == 0) throw new InvalidRequestException(promptParam, "the prompt is empty.");
@@ -165,8 +166,8 @@ public sealed partial class GenerationService : IDisposable
     /// <summary>A verifier of its own for one decoder (a learned verifier's scratch buffers are not shared).</summary>
     VerifierChoice Verifier(SamplingOptions sampling)
     {
-        if (_verifiers is null) throw new InvalidRequestException("sprinter.mode", "this server has no SPRINTER verifier; start it with --verifier FILE (or constant:S).");
-        string decoding = sampling.IsGreedy ? "greedy" : "sample";
+        if (_verifiers is null) throw new InvalidRequestException("sprinter.mode", "this server was started without a SPRINTER verifier (a verifier file, or constant:S).");
+        string decoding = VerifierLocator.DecodingOf(sampling);
         VerifierChoice shared;
         try { shared = _verifierByDecoding.GetOrAdd(decoding, d => new Lazy<VerifierChoice>(() => _verifiers(d))).Value; }
         catch (InvalidInputException e)
@@ -195,7 +196,7 @@ internal sealed class ScheduledDecoder(BatchScheduler scheduler, DecodingSetting
         var (kind, options) = DecoderFactory.Plan(settings, verifier);
         var sequence = new DecodeSequence(kind, options, sampling, new TokenSampler(seed), target, draft, prompt, maxTokens, stopTokens)
         {
-            AdaptiveGamma = adaptive && kind == SequenceKind.Speculative && options.Method == SpeculativeMethod.Sd,
+            AdaptiveGamma = adaptive && options.Method == DecodingMethod.Sd && kind == SequenceKind.Speculative,
             LogprobsTopK = logprobs,
             Cancellation = cancellationToken,
         };

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Sprinter.Decoding;
 using Sprinter.Models;
 
 namespace Sprinter.Serving;
@@ -147,6 +148,16 @@ public static class RequestParser
     static DecodingOverrides Overrides(JsonElement root) =>
         Optional(root, "sprinter", JsonValueKind.Object) is { } s ? ParseOverrides(s) : new DecodingOverrides();
 
+    /// <summary>The fields of a request's <c>sprinter</c> object (the decoding settings a request can choose).</summary>
+    static readonly HashSet<string> SprinterFields =
+        ["mode", "gamma", "threshold", "max_draft", "sprinter_mode", "prompt_lookup", "lookahead", "stop_rule", "cumulative_threshold", "online_calibration", "provenance"];
+
+    /// <summary>The request field of a library setting (<see cref="InvalidSettingException.Setting"/>): <c>sprinter.gamma</c>,
+    /// <c>temperature</c>; null for a setting a request cannot hold (the server's own).</summary>
+    public static string? FieldOf(string setting) =>
+        SprinterFields.Contains(setting) ? "sprinter." + setting
+        : setting is "temperature" or "top_p" or "top_k" or "max_tokens" or "seed" or "stop" or "logprobs" ? setting : null;
+
     /// <summary>A <c>sprinter</c> object: mode, gamma, threshold, max_draft, sprinter_mode, prompt_lookup, lookahead, stop_rule, cumulative_threshold, online_calibration, provenance.</summary>
     public static DecodingOverrides ParseOverrides(JsonElement s)
     {
@@ -154,18 +165,18 @@ public static class RequestParser
         string? stopRule = OptionalString(s, "stop_rule", "sprinter.stop_rule");
         return new DecodingOverrides
         {
-            Mode = mode is null ? null : DecodingSettings.ParseMode(mode) is { } m && m != DecodingMode.ArDraft ? m
-                : throw new InvalidRequestException("sprinter.mode", $"sprinter.mode must be ar, sd or sprinter, got '{Short(mode)}'."),
+            Mode = mode is null ? null : DecodingNames.ParseMode(mode, served: true)
+                ?? throw new InvalidRequestException("sprinter.mode", $"sprinter.mode must be {DecodingNames.ModeChoices(served: true)}, got '{Short(mode)}'."),
             Gamma = OptionalInt(s, "gamma", 1, 64, "sprinter.gamma"),
             Threshold = (float?)OptionalNumber(s, "threshold", 0, 1, "[0, 1]", "sprinter.threshold"),
             MaxDraft = OptionalInt(s, "max_draft", 1, 64, "sprinter.max_draft"),
-            SprinterMode = sprinterMode is null ? null : DecodingSettings.ParseSprinterMode(sprinterMode)
-                ?? throw new InvalidRequestException("sprinter.sprinter_mode", $"sprinter.sprinter_mode must be paper or strict-on-call, got '{Short(sprinterMode)}'."),
+            SprinterMode = sprinterMode is null ? null : DecodingNames.ParseSprinterMode(sprinterMode)
+                ?? throw new InvalidRequestException("sprinter.sprinter_mode", $"sprinter.sprinter_mode must be {DecodingNames.SprinterModeChoices}, got '{Short(sprinterMode)}'."),
             Provenance = OptionalBool(s, "provenance", "sprinter.provenance") ?? false,
             PromptLookup = OptionalBool(s, "prompt_lookup", "sprinter.prompt_lookup"),
-            Lookahead = OptionalInt(s, "lookahead", 0, 16, "sprinter.lookahead"),
-            Stop = stopRule is null ? null : DecodingSettings.ParseStop(stopRule)
-                ?? throw new InvalidRequestException("sprinter.stop_rule", $"sprinter.stop_rule must be threshold or cumulative, got '{Short(stopRule)}'."),
+            Lookahead = OptionalInt(s, "lookahead", 0, SpeculativeOptions.MaxLookahead, "sprinter.lookahead"),
+            Stop = stopRule is null ? null : DecodingNames.ParseStop(stopRule)
+                ?? throw new InvalidRequestException("sprinter.stop_rule", $"sprinter.stop_rule must be {DecodingNames.StopChoices}, got '{Short(stopRule)}'."),
             CumulativeThreshold = (float?)OptionalNumber(s, "cumulative_threshold", 0, 1, "[0, 1]", "sprinter.cumulative_threshold"),
             OnlineCalibration = OptionalBool(s, "online_calibration", "sprinter.online_calibration"),
         };

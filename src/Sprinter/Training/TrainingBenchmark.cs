@@ -29,7 +29,7 @@ public static class TrainingBenchmark
 
     public static TrainingThroughput Run(ModelConfig c, int batch, int steps, IProgress<string>? progress = null)
     {
-        if (steps < 1) throw new InvalidInputException($"--steps must be >= 1, got {steps}.");
+        InvalidSettingException.ThrowIfLessThan("steps", steps, 1);
         int seqLen = c.MaxPositions;
         var pool = WorkerPool.Shared;
         // The peak is measured before and after the steps and the higher kept: another tenant's burst

@@ -34,5 +34,5 @@ public sealed record VerifierRecipe
 
     public static VerifierRecipe Parse(string name) =>
         All.FirstOrDefault(r => r.Name.Equals(name, StringComparison.OrdinalIgnoreCase))
-        ?? throw new InvalidInputException($"--recipe must be one of {string.Join(", ", All.Select(r => r.Name))}; got '{name}'.");
+        ?? throw new InvalidSettingException("recipe", $"must be one of {string.Join(", ", All.Select(r => r.Name))}; got '{name}'.");
 }

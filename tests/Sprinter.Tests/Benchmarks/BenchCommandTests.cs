@@ -175,7 +175,7 @@ public class BenchCommandTests
     [Theory]
     [InlineData("--draft", "/nonexistent/draft", "/nonexistent/draft")]
     [InlineData("--verifier", "/nonexistent/v.safetensors", "/nonexistent/v.safetensors")]
-    [InlineData("--dataset", "wiki", "--data")]
+    [InlineData("--dataset", "wiki", "--data-dir holds no dataset 'wiki'")]
     [InlineData("--threshold", "1.5", "--threshold")]
     [InlineData("--sampling", "hot", "--sampling")]
     [InlineData("--methods", "ar,sprinter-paper-la2", "--methods")]

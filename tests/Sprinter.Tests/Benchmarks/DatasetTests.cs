@@ -49,8 +49,8 @@ public class DatasetTests
         var lm1b = Assert.Single(BenchDatasets.Load("lm1b", dir, 10, seed: 1));
         Assert.Equal("one two three", lm1b.Prompt);
         Assert.Equal("one two three four five six seven eight nine ten", lm1b.Reference);
-        var e = Assert.Throws<InvalidInputException>(() => BenchDatasets.Load("wiki", Path.Combine(dir, "missing"), 10, 1));
-        Assert.Contains("--data", e.Message);
+        var e = Assert.Throws<InvalidSettingException>(() => BenchDatasets.Load("wiki", Path.Combine(dir, "missing"), 10, 1));
+        Assert.Equal("data_dir", e.Setting);
     }
 
     [Fact]
@@ -65,8 +65,9 @@ public class DatasetTests
         Assert.Equal(Path.Combine(dir, BenchDatasets.WikiFile), wikiFile);
         var (lm1b, _) = BenchDatasets.Texts("lm1b", dir);
         Assert.Equal(["We're here.", "Two."], lm1b.Select(t => t.Text));
-        var e = Assert.Throws<InvalidInputException>(() => BenchDatasets.Texts("lm1b", Path.Combine(dir, "missing")));
-        Assert.Contains("--data-dir", e.Message);
+        var e = Assert.Throws<InvalidSettingException>(() => BenchDatasets.Texts("lm1b", Path.Combine(dir, "missing")));
+        Assert.Equal("data_dir", e.Setting);
+        Assert.Contains(Path.Combine(dir, "missing"), e.Message);
     }
 
     /// <summary>A folder laid out like ../shared/data: the wiki snippet and the given LM1B lines.</summary>

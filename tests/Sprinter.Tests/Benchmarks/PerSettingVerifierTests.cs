@@ -1,6 +1,7 @@
 using Sprinter.Benchmarks;
 using Sprinter.Decoding;
 using Sprinter.Models;
+using Sprinter.Verification;
 
 namespace Sprinter.Tests.Benchmarks;
 
@@ -16,12 +17,12 @@ public class PerSettingVerifierTests
         // Both verifiers score every token 0.5: at a calibrated 0.4 everything is accepted (rounds run
         // to the max-draft cap), at 0.6 nothing is (one drafted token per target call).
         var verifier = new ConstantVerifier(0.5f);
-        var verifiers = new Dictionary<string, BenchVerifier>
+        var verifiers = new Dictionary<string, VerifierChoice>
         {
-            ["greedy"] = new(verifier, 0.4f, "greedy verifier"),
-            ["sample"] = new(verifier, 0.6f, "sample verifier"),
+            ["greedy"] = new(verifier, 0.4f) { Description = "greedy verifier" },
+            ["sample"] = new(verifier, 0.6f) { Description = "sample verifier" },
         };
-        var method = new BenchMethod(BenchMethodKind.SprinterPaper, Threshold: 0.4f, Calibrated: true);
+        var method = new BenchMethod(DecodingMethod.SprinterPaper, Threshold: 0.4f, Calibrated: true);
         var config = new BenchConfig
         {
             Methods = [method], Settings = [SamplingSetting.Greedy, SamplingSetting.Sample], NewTokens = 12, MaxDraft = 6,
@@ -34,7 +35,7 @@ public class PerSettingVerifierTests
         Assert.True(greedy.TargetCalls * 3 <= sample.TargetCalls, $"greedy {greedy.TargetCalls} target calls, sample {sample.TargetCalls}");
         Assert.Equal("sprinter-paper-calibrated", method.Name);
         Assert.Equal(0.6f, config.ThresholdOf(method, "sample"));
-        Assert.Throws<InvalidInputException>(() => new BenchRunner(draft.Model, target.Model, draft.Tokenizer,
-            new Dictionary<string, BenchVerifier> { ["greedy"] = verifiers["greedy"] }, config));
+        Assert.Throws<InvalidSettingException>(() => new BenchRunner(draft.Model, target.Model, draft.Tokenizer,
+            new Dictionary<string, VerifierChoice> { ["greedy"] = verifiers["greedy"] }, config));
     }
 }

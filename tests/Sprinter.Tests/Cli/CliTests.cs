@@ -56,6 +56,7 @@ public class CliTests
     [InlineData("--max-tokens", "500", "n_positions")]
     [InlineData("--max-tokens", "many", "many")]
     [InlineData("--dtype", "int4", "--dtype")]
+    [InlineData("--mode", "turbo", "--mode must be ar, ar-draft, sd or sprinter, got 'turbo'.")]
     public void BadOptionsExitWithCode2AndOneLine(string option, string value, string mentioned)
     {
         var (code, output, error) = Run("generate", "--model", Model.Value, "--prompt", "Hi", option, value);
@@ -226,14 +227,20 @@ public class GenerateModesCliTests
     [InlineData("--max-draft", "0", "--max-draft")]
     [InlineData("--threshold", "1.5", "--threshold")]
     [InlineData("--sprinter-mode", "fast", "--sprinter-mode")]
-    [InlineData("--verifier", "constant:2", "--verifier")]
-    public void BadSpeculativeOptionsExitWithCode2(string option, string value, string mentioned)
+    [InlineData("--verifier", "constant:2", "--verifier constant:S needs a score S in [0, 1]")]
+    [InlineData("--lookahead", "17", "--lookahead must be in [0, 16], got 17.")]
+    [InlineData("--cumulative-threshold", "1.1", "--cumulative-threshold must be in [0, 1], got 1.1.")]
+    [InlineData("--prompt-lookup", null, "--prompt-lookup works with mode sd only")]
+    [InlineData("--stop-rule", "sometimes", "--stop-rule must be threshold or cumulative, got 'sometimes'.")]
+    public void BadSpeculativeOptionsExitWithCode2AndOneLineNamingTheFlag(string option, string? value, string mentioned)
     {
         string[] args = ["generate", "--mode", option == "--gamma" ? "sd" : "sprinter", "--draft", Pair.Value.Draft, "--target", Pair.Value.Target, "--prompt", "x"];
         if (option != "--verifier") args = [.. args, "--verifier", "constant:0.5"];
-        var (code, _, error) = CliTests.Run([.. args, option, value]);
+        var (code, output, error) = CliTests.Run([.. args, option, .. value is null ? Array.Empty<string>() : [value]]);
         Assert.Equal(2, code);
         Assert.Contains(mentioned, error);
+        Assert.Single(error.Trim().Split('\n'));
+        Assert.Equal("", output);
     }
 
     [Fact]

@@ -80,7 +80,7 @@ public class DistributionTests
         var p = DecoderTestPair.NextDistribution(Pair.Target, Prompt, Sampling);
         var q = DecoderTestPair.NextDistribution(Pair.Draft, Prompt, Sampling);
         var verifier = new LabelNoiseVerifier(p, eta, seed: 5);
-        var decoder = Pair.Speculative(new SpeculativeOptions { Method = SpeculativeMethod.Sprinter, SprinterMode = SprinterMode.Paper, Verifier = verifier, MaxDraft = 20 }, Sampling, seed: 13);
+        var decoder = Pair.Speculative(new SpeculativeOptions { Method = DecodingMethod.SprinterPaper, Verifier = verifier, MaxDraft = 20 }, Sampling, seed: 13);
         var counts = new int[16];
         for (int run = 0; run < 6000; run++)
         {

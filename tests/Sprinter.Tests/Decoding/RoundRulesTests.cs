@@ -23,7 +23,7 @@ public class RoundRulesTests
         var pair = close ? Close : Far;
         foreach (var prompt in Prompts)
         {
-            var options = new SpeculativeOptions { Method = SpeculativeMethod.Sprinter, Verifier = ConstantVerifier.AlwaysReject, Lookahead = lookahead };
+            var options = new SpeculativeOptions { Method = DecodingMethod.SprinterPaper, Verifier = ConstantVerifier.AlwaysReject, Lookahead = lookahead };
             var decoder = pair.Speculative(options, SamplingOptions.Greedy);
             var tokens = DecoderTestPair.Run(decoder, prompt, 24);
             Assert.Equal(TargetGreedy(pair, prompt, 24), tokens.Select(t => t.Id).ToArray());
@@ -39,7 +39,7 @@ public class RoundRulesTests
         foreach (var verifier in new IVerifier[] { ConstantVerifier.AlwaysReject, new ConstantVerifier(0.6f) })
             foreach (var prompt in Prompts)
             {
-                var options = new SpeculativeOptions { Method = SpeculativeMethod.Sprinter, SprinterMode = SprinterMode.StrictOnCall, Verifier = verifier, MaxDraft = 4, Lookahead = 2 };
+                var options = new SpeculativeOptions { Method = DecodingMethod.SprinterStrictOnCall, Verifier = verifier, MaxDraft = 4, Lookahead = 2 };
                 Assert.Equal(TargetGreedy(Far, prompt, 25), DecoderTestPair.Ids(Far.Speculative(options, SamplingOptions.Greedy), prompt, 25));
             }
     }
@@ -64,7 +64,7 @@ public class RoundRulesTests
     {
         // Rounds of exactly 3 drafted tokens (score 0.9 never stops them before the cap), all tested.
         var recorder = new HistoryRecorder();
-        var options = new SpeculativeOptions { Method = SpeculativeMethod.Sprinter, SprinterMode = SprinterMode.StrictOnCall, Verifier = recorder, MaxDraft = 3 };
+        var options = new SpeculativeOptions { Method = DecodingMethod.SprinterStrictOnCall, Verifier = recorder, MaxDraft = 3 };
         DecoderTestPair.Run(Far.Speculative(options, SamplingOptions.Greedy), Prompts[1], 60);
         var calls = recorder.Calls;
         Assert.True(calls.Count >= 9);
@@ -85,7 +85,7 @@ public class RoundRulesTests
         // 0.8, 0.64, 0.512 stay at or above 0.5; 0.4096 does not: every round drafts 4 tokens, the 4th is tested.
         var options = new SpeculativeOptions
         {
-            Method = SpeculativeMethod.Sprinter, Verifier = new ConstantVerifier(0.8f), Stop = SprinterStop.Cumulative, CumulativeThreshold = 0.5f, MaxDraft = 20,
+            Method = DecodingMethod.SprinterPaper, Verifier = new ConstantVerifier(0.8f), Stop = SprinterStop.Cumulative, CumulativeThreshold = 0.5f, MaxDraft = 20,
         };
         var decoder = Close.Speculative(options, SamplingOptions.Greedy);
         DecoderTestPair.Run(decoder, Prompts[1], 40);
@@ -103,7 +103,7 @@ public class RoundRulesTests
         // the false-positive rate is far above the 0.1 budget, so the threshold climbs past 0.6 and the
         // verifier starts to reject.
         var calibration = new OnlineCalibration(0.5f, budget: 0.1, LabelRule.Greedy);
-        var options = new SpeculativeOptions { Method = SpeculativeMethod.Sprinter, Verifier = new ConstantVerifier(0.6f), Threshold = 0.5f, MaxDraft = 6, Calibration = calibration };
+        var options = new SpeculativeOptions { Method = DecodingMethod.SprinterPaper, Verifier = new ConstantVerifier(0.6f), Threshold = 0.5f, MaxDraft = 6, Calibration = calibration };
         var decoder = Far.Speculative(options, SamplingOptions.Greedy);
         var first = DecoderTestPair.Run(decoder, Prompts[1], 60);
         var c = decoder.Calibration!;

@@ -80,14 +80,15 @@ public class SamplingTests
     }
 
     [Theory]
-    [InlineData(-1f, 0, 1f, "--temperature")]
-    [InlineData(float.NaN, 0, 1f, "--temperature")]
-    [InlineData(1f, -3, 1f, "--top-k")]
-    [InlineData(1f, 0, 0f, "--top-p")]
-    [InlineData(1f, 0, 1.5f, "--top-p")]
-    public void InvalidSamplingParametersAreRejected(float t, int k, float p, string option)
+    [InlineData(-1f, 0, 1f, "temperature")]
+    [InlineData(float.NaN, 0, 1f, "temperature")]
+    [InlineData(1f, -3, 1f, "top_k")]
+    [InlineData(1f, 0, 0f, "top_p")]
+    [InlineData(1f, 0, 1.5f, "top_p")]
+    public void InvalidSamplingParametersAreRejectedNamingTheSetting(float t, int k, float p, string setting)
     {
-        var e = Assert.Throws<InvalidInputException>(() => new SamplingOptions { Temperature = t, TopK = k, TopP = p }.Validate());
-        Assert.Contains(option, e.Message);
+        var e = Assert.Throws<InvalidSettingException>(() => new SamplingOptions { Temperature = t, TopK = k, TopP = p }.Validate());
+        Assert.Equal(setting, e.Setting);
+        Assert.StartsWith(setting + " must be", e.Message);
     }
 }

@@ -39,7 +39,7 @@ public class SpeculativeDecoderTests
         foreach (var verifier in new[] { ConstantVerifier.AlwaysReject, ConstantVerifier.AlwaysAccept, new ConstantVerifier(0.6f) })
             foreach (var prompt in Prompts)
             {
-                var options = new SpeculativeOptions { Method = SpeculativeMethod.Sprinter, SprinterMode = SprinterMode.StrictOnCall, Verifier = verifier, MaxDraft = 5 };
+                var options = new SpeculativeOptions { Method = DecodingMethod.SprinterStrictOnCall, Verifier = verifier, MaxDraft = 5 };
                 Assert.Equal(TargetGreedy(pair, prompt, 25), DecoderTestPair.Ids(pair.Speculative(options, SamplingOptions.Greedy), prompt, 25));
             }
     }
@@ -50,7 +50,7 @@ public class SpeculativeDecoderTests
         var prompt = Prompts[1];
         int n = 12;
         var draftOnly = DecoderTestPair.Ids(new AutoregressiveDecoder(Far.Draft.CreateSession(), SamplingOptions.Greedy, 0, isTarget: false), prompt, n);
-        var options = new SpeculativeOptions { Method = SpeculativeMethod.Sprinter, Verifier = ConstantVerifier.AlwaysAccept, MaxDraft = 20 };
+        var options = new SpeculativeOptions { Method = DecodingMethod.SprinterPaper, Verifier = ConstantVerifier.AlwaysAccept, MaxDraft = 20 };
         var decoder = Far.Speculative(options, SamplingOptions.Greedy);
         var tokens = DecoderTestPair.Run(decoder, prompt, n);
         // One round drafts all n tokens; only the last is tested by the target.
@@ -76,7 +76,7 @@ public class SpeculativeDecoderTests
         foreach (var prompt in Prompts)
         {
             var sd = Far.Speculative(new SpeculativeOptions { Gamma = 1 }, sampling, seed: 5);
-            var sprinter = Far.Speculative(new SpeculativeOptions { Method = SpeculativeMethod.Sprinter, SprinterMode = mode, Verifier = ConstantVerifier.AlwaysReject }, sampling, seed: 5);
+            var sprinter = Far.Speculative(new SpeculativeOptions { Method = new DecodingMethod(DecodingMode.Sprinter, mode), Verifier = ConstantVerifier.AlwaysReject }, sampling, seed: 5);
             var sdIds = DecoderTestPair.Ids(sd, prompt, 20);
             var spIds = DecoderTestPair.Ids(sprinter, prompt, 20);
             Assert.Equal(sdIds, spIds);
@@ -93,8 +93,8 @@ public class SpeculativeDecoderTests
         foreach (var options in new[]
                  {
                      new SpeculativeOptions { Gamma = 3 },
-                     new SpeculativeOptions { Method = SpeculativeMethod.Sprinter, Verifier = new ConstantVerifier(0.7f), MaxDraft = 4 },
-                     new SpeculativeOptions { Method = SpeculativeMethod.Sprinter, SprinterMode = SprinterMode.StrictOnCall, Verifier = ConstantVerifier.AlwaysAccept, MaxDraft = 6 },
+                     new SpeculativeOptions { Method = DecodingMethod.SprinterPaper, Verifier = new ConstantVerifier(0.7f), MaxDraft = 4 },
+                     new SpeculativeOptions { Method = DecodingMethod.SprinterStrictOnCall, Verifier = ConstantVerifier.AlwaysAccept, MaxDraft = 6 },
                  })
         {
             var decoder = Far.Speculative(options, new SamplingOptions { Temperature = 1 }, seed: 9);
@@ -111,7 +111,7 @@ public class SpeculativeDecoderTests
                     session.Forward(committed.Skip(cached).ToArray(), allLogits: false);
                     var a = session.Logits(0).ToArray();
                     var b = fresh.Logits(0).ToArray();
-                    for (int i = 0; i < a.Length; i++) Assert.True(Math.Abs(a[i] - b[i]) < 1e-4, $"{options.ModeName}: logit {i} differs after round {rounds}");
+                    for (int i = 0; i < a.Length; i++) Assert.True(Math.Abs(a[i] - b[i]) < 1e-4, $"{options.Method.Name}: logit {i} differs after round {rounds}");
                     session.Truncate(cached);
                 }
             };
@@ -129,7 +129,7 @@ public class SpeculativeDecoderTests
             var mode = (SprinterMode)(run % 2);
             SpeculativeOptions options = run % 3 == 0
                 ? new SpeculativeOptions { Gamma = 1 + rng.Next(6) }
-                : new SpeculativeOptions { Method = SpeculativeMethod.Sprinter, SprinterMode = mode, Verifier = new ConstantVerifier((float)rng.NextDouble()), Threshold = 0.5f, MaxDraft = 1 + rng.Next(8) };
+                : new SpeculativeOptions { Method = new DecodingMethod(DecodingMode.Sprinter, mode), Verifier = new ConstantVerifier((float)rng.NextDouble()), Threshold = 0.5f, MaxDraft = 1 + rng.Next(8) };
             var decoder = (run % 4 < 2 ? Close : Far).Speculative(options, new SamplingOptions { Temperature = 1 }, seed: run);
             int n = 10 + rng.Next(30);
             var tokens = DecoderTestPair.Run(decoder, Prompts[run % 3], n);
@@ -150,10 +150,11 @@ public class SpeculativeDecoderTests
         var otherVocab = DecoderTestPair.Create(vocab: 300);
         Assert.Contains("share one tokenizer", Assert.Throws<InvalidInputException>(() =>
             new SpeculativeDecoder(otherVocab.Draft.CreateSession(), Close.Target.CreateSession(), new SpeculativeOptions(), SamplingOptions.Greedy, 0)).Message);
-        Assert.Contains("--gamma", Assert.Throws<InvalidInputException>(() => Close.Speculative(new SpeculativeOptions { Gamma = 0 }, SamplingOptions.Greedy)).Message);
-        var sprinter = new SpeculativeOptions { Method = SpeculativeMethod.Sprinter, Verifier = ConstantVerifier.AlwaysAccept };
-        Assert.Contains("--max-draft", Assert.Throws<InvalidInputException>(() => Close.Speculative(sprinter with { MaxDraft = 0 }, SamplingOptions.Greedy)).Message);
-        Assert.Contains("--threshold", Assert.Throws<InvalidInputException>(() => Close.Speculative(sprinter with { Threshold = 1.5f }, SamplingOptions.Greedy)).Message);
+        Assert.Equal("gamma", Assert.Throws<InvalidSettingException>(() => Close.Speculative(new SpeculativeOptions { Gamma = 0 }, SamplingOptions.Greedy)).Setting);
+        var sprinter = new SpeculativeOptions { Method = DecodingMethod.SprinterPaper, Verifier = ConstantVerifier.AlwaysAccept };
+        Assert.Equal("max_draft", Assert.Throws<InvalidSettingException>(() => Close.Speculative(sprinter with { MaxDraft = 0 }, SamplingOptions.Greedy)).Setting);
+        Assert.Equal("threshold must be in [0, 1], got 1.5.", Assert.Throws<InvalidSettingException>(() => Close.Speculative(sprinter with { Threshold = 1.5f }, SamplingOptions.Greedy)).Message);
+        Assert.Equal("prompt_lookup", Assert.Throws<InvalidSettingException>(() => Close.Speculative(sprinter with { PromptLookup = true }, SamplingOptions.Greedy)).Setting);
         Assert.Contains("n_embd", Assert.Throws<InvalidInputException>(() => Close.Speculative(sprinter with { Verifier = new FixedSizeVerifier(7) }, SamplingOptions.Greedy)).Message);
     }
 

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Sprinter.Decoding;
 using Sprinter.Models;
 using Sprinter.Server;
 using Sprinter.Serving;

@@ -49,7 +49,7 @@ public sealed class RemoteTargetTests : IAsyncLifetime
     int[] Local(IDecoder decoder, int[] prompt, int n) => Decoding.DecoderTestPair.Ids(decoder, prompt, n);
 
     static SpeculativeOptions Sd => new() { Gamma = 3 };
-    static SpeculativeOptions StrictOnCall => new() { Method = SpeculativeMethod.Sprinter, SprinterMode = SprinterMode.StrictOnCall, Verifier = new ConstantVerifier(0.7f), Threshold = 0.5f, MaxDraft = 4 };
+    static SpeculativeOptions StrictOnCall => new() { Method = DecodingMethod.SprinterStrictOnCall, Verifier = new ConstantVerifier(0.7f), Threshold = 0.5f, MaxDraft = 4 };
 
     [Fact]
     public void GreedyArSdAndStrictOnCallThroughHttpEqualLocalArTokenForToken()

@@ -1,6 +1,7 @@
 using Sprinter.Decoding;
 using Sprinter.Models;
 using Sprinter.Serving;
+using Sprinter.Verification;
 
 namespace Sprinter.Tests.Serving;
 

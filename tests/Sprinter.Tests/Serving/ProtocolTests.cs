@@ -46,6 +46,16 @@ public class ProtocolTests(ServerFixture fixture) : IClassFixture<ServerFixture>
     }
 
     [Fact]
+    public async Task ASettingTheDecoderRefusesIs400NamingItsRequestField()
+    {
+        // Each field is valid alone; the decoder refuses the pair and names its setting, which the server shows as the field.
+        var (status, json) = await fixture.PostAsync(Chat, "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"sprinter\": {\"mode\": \"sprinter\", \"prompt_lookup\": true}}");
+        Assert.Equal(400, status);
+        Assert.Equal("sprinter.prompt_lookup", (string?)json["error"]!["param"]);
+        Assert.StartsWith("sprinter.prompt_lookup works with mode sd only", (string)json["error"]!["message"]!);
+    }
+
+    [Fact]
     public async Task OversizedBodyAndTooLongPromptAre400()
     {
         string huge = new JsonObject { ["prompt"] = new string('a', 100_000) }.ToJsonString();

@@ -13,6 +13,8 @@ public class ServeCommandTests
     [InlineData("load", "--url", "ftp://host/", "--url")]
     [InlineData("load", "--clients", "0", "--clients")]
     [InlineData("load", "--duration", "0", "--duration")]
+    [InlineData("load", "--mode", "ar-draft", "--mode must be ar, sd or sprinter, got 'ar-draft'.")]
+    [InlineData("serve", "--lookahead", "17", "--lookahead must be in [0, 16], got 17.")]
     public void BadOptionsExitWithCode2AndOneLine(string command, string option, string value, string mentioned)
     {
         var (code, _, error) = Cli.CliTests.Run(command, option, value);

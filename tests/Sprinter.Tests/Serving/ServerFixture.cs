@@ -5,6 +5,7 @@ using Sprinter.Decoding;
 using Sprinter.Models;
 using Sprinter.Server;
 using Sprinter.Serving;
+using Sprinter.Verification;
 
 namespace Sprinter.Tests.Serving;
 

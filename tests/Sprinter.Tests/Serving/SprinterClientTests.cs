@@ -47,6 +47,22 @@ public class SprinterClientTests
     }
 
     [Fact]
+    public async Task TheVerifierIsFoundAsTheCommandsFindIt()
+    {
+        // constant:S works here as it does for --verifier (the same VerifierLocator); a score of 1 never calls the target in paper mode.
+        var sprinter = new DecodingSettings { Mode = DecodingMode.Sprinter, MaxDraft = 4 };
+        await using (var client = SprinterClient.Load(new SprinterClientOptions { Verifier = "constant:1", Decoding = sprinter }))
+        {
+            var result = await client.CompleteAsync("The President said that", new GenerateOptions { MaxTokens = 8 });
+            Assert.Equal("sprinter-paper", result.Stats.Mode);
+            Assert.True(result.Stats.Unverified > 0);
+        }
+        await using var bad = SprinterClient.Load(new SprinterClientOptions { Verifier = "constant:2", Decoding = sprinter });
+        var e = await Assert.ThrowsAsync<InvalidRequestException>(() => bad.CompleteAsync("The", new GenerateOptions { MaxTokens = 2 }));
+        Assert.Contains("verifier constant:S needs a score S in [0, 1], got '2'", e.Message);
+    }
+
+    [Fact]
     public void AMissingFileIsOneLineNamingIt()
     {
         string missing = Path.Combine(TestModels.TempDir(), "nope.gguf");
