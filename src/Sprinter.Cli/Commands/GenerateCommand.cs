@@ -20,7 +20,7 @@ internal static class GenerateCommand
         var threshold = new Option<float?>("--threshold") { Description = "SPRINTER: keep drafting while the verifier's score >= this. Default: the verifier's calibrated threshold, else 0.5." };
         var maxDraft = new Option<int>("--max-draft") { Description = "SPRINTER: cap on drafted tokens per round.", DefaultValueFactory = _ => 20 };
         var promptLookup = new Option<bool>("--prompt-lookup") { Description = "SD: try prompt lookup (copy a continuation from the prompt or output) before the draft model; lossless." };
-        var sprinterMode = new Option<string>("--sprinter-mode") { Description = "paper (target tests only the round's last token; lossy) or strict-on-call (tests every drafted token when called; lossless).", DefaultValueFactory = _ => "paper" };
+        var sprinterMode = new Option<string>("--sprinter-mode") { Description = "paper (target tests only the round's last token; lossy), strict-on-call (tests every drafted token when called; lossless) or lossless (the shipped lossless SPRINTER: strict-on-call whose draft stops when the product of verifier scores since the last call is under --cumulative-threshold).", DefaultValueFactory = _ => "paper" };
         var prompt = new Option<string>("--prompt") { Description = "Text to continue.", Required = true };
         var chat = new Option<bool>("--chat") { Description = "Treat --prompt as a user message and format it with the target's chat template (tokenizer_config.json); only the reply is printed." };
         var maxTokens = new Option<int>("--max-tokens") { Description = "Number of new tokens.", DefaultValueFactory = _ => 50 };

@@ -21,7 +21,7 @@ internal static class ServeCommand
         var gamma = new Option<int>("--gamma") { Description = "SD: draft tokens per round (default of requests).", DefaultValueFactory = _ => 4 };
         var threshold = new Option<float?>("--threshold") { Description = "SPRINTER: verifier threshold. Default: the verifier's calibrated one, else 0.5." };
         var maxDraft = new Option<int>("--max-draft") { Description = "SPRINTER: cap on drafted tokens per round.", DefaultValueFactory = _ => 20 };
-        var sprinterMode = new Option<string>("--sprinter-mode") { Description = "paper (lossy) or strict-on-call (lossless).", DefaultValueFactory = _ => "paper" };
+        var sprinterMode = new Option<string>("--sprinter-mode") { Description = "paper (lossy), strict-on-call (lossless) or lossless (strict-on-call with the cumulative stop rule; the shipped lossless SPRINTER).", DefaultValueFactory = _ => "paper" };
         var maxConcurrent = new Option<int>("--max-batch", "--max-concurrent") { Description = "Generations that run at once, as one batch (sequences per pass); more wait in the queue.", DefaultValueFactory = _ => 16 };
         var noBatching = new Option<bool>("--no-batching") { Description = "Run each generation on a thread of its own instead of one continuous batch (the pre-batching server, for comparison)." };
         var fixedGamma = new Option<bool>("--fixed-gamma") { Description = "SD drafts its gamma at every load (default: a measured cost model lowers it, down to plain AR steps, when the batch makes the target pass compute-bound)." };

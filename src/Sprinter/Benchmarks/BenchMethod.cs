@@ -25,14 +25,17 @@ public sealed record BenchMethod(DecodingMethod Kind, int Gamma = 4, float Thres
     public string Name => Kind.Mode switch
     {
         DecodingMode.Sd => PromptLookup ? $"sd-lookup-g{Gamma}" : $"sd-g{Gamma}",
-        DecodingMode.Sprinter => (Stop == SprinterStop.Cumulative ? $"{Mode}-cum{Cumulative:0.###}" : Calibrated ? $"{Mode}-calibrated" : $"{Mode}-t{Threshold:0.###}")
-            + (Lookahead > 0 ? $"-la{Lookahead}" : "") + (Online ? "-online" : "") + (Online && Budget is double b ? $"-fp{b:0.###}" : ""),
+        DecodingMode.Sprinter => (Stop == SprinterStop.Cumulative ? $"{Mode}-cum{Number(Cumulative)}" : Calibrated ? $"{Mode}-calibrated" : $"{Mode}-t{Number(Threshold)}")
+            + (Lookahead > 0 ? $"-la{Lookahead}" : "") + (Online ? "-online" : "") + (Online && Budget is double b ? $"-fp{Number(b)}" : ""),
         _ => Mode,
     };
 
+    /// <summary>Names read the same in every culture (Parse reads them back).</summary>
+    static string Number(double value) => value.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
+
     /// <summary>
     /// The method a <see cref="Name"/> names (the inverse of <see cref="Name"/>): <c>ar</c>, <c>ar-draft</c>,
-    /// <c>sd-g4</c>, <c>sd-lookup-g4</c>, or <c>sprinter-paper</c> / <c>sprinter-strict-on-call</c> followed by
+    /// <c>sd-g4</c>, <c>sd-lookup-g4</c>, or <c>sprinter-paper</c> / <c>sprinter-strict-on-call</c> / <c>sprinter-lossless</c> followed by
     /// <c>-calibrated</c>, <c>-t0.5</c> or <c>-cum0.5</c>, then optionally <c>-la2</c>, <c>-online</c> and <c>-fp0.2</c>.
     /// </summary>
     /// <returns>The method, or null when <paramref name="name"/> is not one.</returns>
@@ -44,13 +47,15 @@ public sealed record BenchMethod(DecodingMethod Kind, int Gamma = 4, float Thres
         var sd = System.Text.RegularExpressions.Regex.Match(n, @"^sd-(lookup-)?g(\d+)$");
         if (sd.Success) return int.TryParse(sd.Groups[2].Value, out int g) && g >= 1 ? new(DecodingMethod.Sd, Gamma: g, PromptLookup: sd.Groups[1].Success) : null;
         var sp = System.Text.RegularExpressions.Regex.Match(n,
-            @"^sprinter-(paper|strict-on-call)-(calibrated|t(?<t>[0-9.]+)|cum(?<h>[0-9.]+))(-la(?<la>\d+))?(?<online>-online(-fp(?<fp>[0-9.]+))?)?$");
+            @"^sprinter-(paper|strict-on-call|lossless)-(calibrated|t(?<t>[0-9.]+)|cum(?<h>[0-9.]+))(-la(?<la>\d+))?(?<online>-online(-fp(?<fp>[0-9.]+))?)?$");
         if (!sp.Success) return null;
         static float? Unit(System.Text.RegularExpressions.Group grp) =>
             grp.Success && float.TryParse(grp.Value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out float v) && v is >= 0 and <= 1 ? v : null;
-        var kind = sp.Groups[1].Value == "paper" ? DecodingMethod.SprinterPaper : DecodingMethod.SprinterStrictOnCall;
-        float? t = Unit(sp.Groups["t"]), h = Unit(sp.Groups["h"]), fp = Unit(sp.Groups["fp"]);
+        var kind = new DecodingMethod(DecodingMode.Sprinter, DecodingNames.ParseSprinterMode(sp.Groups[1].Value)!.Value);
+        float? t = Unit(sp.Groups["t"]), h = Unit(sp.Groups["h"]);
+        double? fp = sp.Groups["fp"].Success && double.TryParse(sp.Groups["fp"].Value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double b) ? b : null;
         if ((sp.Groups["t"].Success && t is null) || (sp.Groups["h"].Success && h is null) || (sp.Groups["fp"].Success && fp is not (> 0 and < 1))) return null;
+        if (kind == DecodingMethod.SprinterLossless && h is null) return null;   // the lossless preset stops by the cumulative rule
         int lookahead = sp.Groups["la"].Success && int.TryParse(sp.Groups["la"].Value, out int la) && la <= 16 ? la : sp.Groups["la"].Success ? -1 : 0;
         if (lookahead < 0) return null;
         return new(kind, Threshold: t ?? 0.5f, Calibrated: sp.Groups[2].Value == "calibrated" || h is not null, Lookahead: lookahead,
@@ -58,10 +63,14 @@ public sealed record BenchMethod(DecodingMethod Kind, int Gamma = 4, float Thres
     }
 
     /// <summary>The SPRINTER method that <paramref name="settings"/> run (its mode, stop rule, lookahead and calibration); a null threshold is the calibrated one.</summary>
-    public static BenchMethod ForSettings(Sprinter.Serving.DecodingSettings settings) => new(
-        settings.SprinterMode == SprinterMode.Paper ? DecodingMethod.SprinterPaper : DecodingMethod.SprinterStrictOnCall,
-        Threshold: settings.Threshold ?? 0.5f, Calibrated: settings.Threshold is null, Lookahead: settings.Lookahead, Stop: settings.Stop,
-        Cumulative: settings.CumulativeThreshold, Online: settings.OnlineCalibration, Budget: settings.OnlineCalibration ? settings.FpBudget : null);
+    public static BenchMethod ForSettings(Sprinter.Serving.DecodingSettings settings)
+    {
+        bool lossless = settings.SprinterMode == SprinterMode.Lossless;   // its round rules are fixed (DecoderFactory.Plan)
+        var stop = lossless ? SprinterStop.Cumulative : settings.Stop;
+        bool online = settings.OnlineCalibration && stop == SprinterStop.Threshold;
+        return new(new DecodingMethod(DecodingMode.Sprinter, settings.SprinterMode), Threshold: settings.Threshold ?? 0.5f, Calibrated: settings.Threshold is null,
+            Lookahead: lossless ? 0 : settings.Lookahead, Stop: stop, Cumulative: settings.CumulativeThreshold, Online: online, Budget: online ? settings.FpBudget : null);
+    }
 
     /// <summary>The threshold a run uses: its verifier's calibrated one for a <see cref="Calibrated"/> method.</summary>
     public float ThresholdFor(VerifierChoice? verifier) => Calibrated && verifier?.CalibratedThreshold is float t ? t : Threshold;

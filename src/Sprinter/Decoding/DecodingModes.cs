@@ -20,6 +20,12 @@ public enum SprinterMode
     Paper,
     /// <summary>Every drafted token of the round, in order, stopping at the first rejection: SD with a verifier-chosen draft length (lossless).</summary>
     StrictOnCall,
+    /// <summary>
+    /// Lossless SPRINTER as shipped: strict-on-call whose draft stops by the cumulative rule (the product
+    /// of the verifier's scores since the last call under <c>CumulativeThreshold</c>, as SpecDec++), the stop
+    /// rule that measured best for it on the corpus's validation split (models/README.md).
+    /// </summary>
+    Lossless,
 }
 
 /// <summary>When SPRINTER's draft stops and the target is called.</summary>
@@ -49,6 +55,7 @@ public readonly record struct DecodingMethod
     public static DecodingMethod Sd => new(DecodingMode.Sd);
     public static DecodingMethod SprinterPaper => new(DecodingMode.Sprinter, SprinterMode.Paper);
     public static DecodingMethod SprinterStrictOnCall => new(DecodingMode.Sprinter, SprinterMode.StrictOnCall);
+    public static DecodingMethod SprinterLossless => new(DecodingMode.Sprinter, SprinterMode.Lossless);
 
     public bool IsSprinter => Mode == DecodingMode.Sprinter;
     /// <summary>Whether the output has the target's distribution (AR, SD, SPRINTER strict-on-call).</summary>
@@ -86,6 +93,7 @@ public static class DecodingNames
     [
         new(SprinterMode.Paper, "paper", Lossless: false),
         new(SprinterMode.StrictOnCall, "strict-on-call", Lossless: true),
+        new(SprinterMode.Lossless, "lossless", Lossless: true),
     ];
 
     static readonly (SprinterStop Stop, string Name)[] Stops = [(SprinterStop.Threshold, "threshold"), (SprinterStop.Cumulative, "cumulative")];

@@ -34,7 +34,7 @@ public sealed record DecodingSettings
     public static DecodingSettings SprinterDefaults { get; } = new() { Mode = DecodingMode.Sprinter };
 
     /// <summary>Lossless SPRINTER as shipped: every drafted token tested, the draft length set by the verifier's stop rule chosen by measurement.</summary>
-    public static DecodingSettings LosslessSprinter { get; } = new() { Mode = DecodingMode.Sprinter, SprinterMode = SprinterMode.StrictOnCall, Stop = SprinterStop.Cumulative, CumulativeThreshold = 0.5f };
+    public static DecodingSettings LosslessSprinter { get; } = new() { Mode = DecodingMode.Sprinter, SprinterMode = SprinterMode.Lossless };
 
     public bool NeedsTarget => Mode != DecodingMode.ArDraft;
     public bool NeedsDraft => Mode != DecodingMode.Ar;
@@ -73,16 +73,19 @@ public static class DecoderFactory
         if (method.IsSprinter)
         {
             if (verifier is null) throw new InvalidSettingException("verifier", "is needed by SPRINTER: give a verifier file (or constant:S).");
+            bool lossless = settings.SprinterMode == SprinterMode.Lossless;
             options = options with
             {
                 Verifier = verifier.Verifier,
                 Threshold = settings.Threshold ?? verifier.CalibratedThreshold ?? 0.5f,
                 MaxDraft = settings.MaxDraft,
-                Lookahead = settings.Lookahead,
-                Stop = settings.Stop,
+                // The lossless preset: every token tested (the acceptance policy), drafted until the cumulative rule stops.
+                Lookahead = lossless ? 0 : settings.Lookahead,
+                Stop = lossless ? SprinterStop.Cumulative : settings.Stop,
                 CumulativeThreshold = settings.CumulativeThreshold,
             };
-            if (settings.OnlineCalibration)
+            // Online calibration moves the per-token threshold; the cumulative rule does not read it.
+            if (settings.OnlineCalibration && options.Stop == SprinterStop.Threshold)
                 options = options with { Calibration = new OnlineCalibration(options.Threshold, settings.FpBudget ?? verifier.FpBudget ?? 0.1, verifier.Label) };
         }
         return (SequenceKind.Speculative, options);

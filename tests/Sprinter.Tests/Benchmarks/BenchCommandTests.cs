@@ -76,7 +76,7 @@ public class BenchCommandTests
         var goals = goal["goals"]!.AsArray();
         Assert.Equal(["SPRINTER vs SD", "SPRINTER vs AR", "SPRINTER tokens/call", "ROUGE-L - AR", "win rate vs SD", "lossless vs SD"],
             goals.Select(g => (string)g!["name"]!));
-        Assert.Equal("sprinter-strict-on-call-cum0.5", (string)goal["lossless"]!);
+        Assert.Equal("sprinter-lossless-cum0.5", (string)goal["lossless"]!);
         // SD's best gamma of the run stands beside the goals (gamma 2 or 3 here).
         Assert.Contains((double)goal["context"]!["best SD gamma"]!, new[] { 2.0, 3.0 });
         double sdMs = (double)methods.Single(m => (string)m!["name"]! == "sd-g2" && (string)m["sampling"]! == (string)goal["sampling"]!)!["ms_per_token"]!;
@@ -105,7 +105,7 @@ public class BenchCommandTests
             "--dataset", DataFile(), "--prompts", "2", "--new-tokens", "4", "--verifier", "constant:0.7", "--out", outDir, "--json");
         Assert.True(code == 0, error);
         var names = JsonNode.Parse(output)!["methods"]!.AsArray().Select(m => (string)m!["name"]! + "/" + (string)m["sampling"]!).ToList();
-        Assert.Equal(["ar/greedy", "sd-g4/greedy", "sprinter-paper-t0.5/greedy", "sprinter-strict-on-call-t0.5/greedy", "sprinter-strict-on-call-cum0.5/greedy"], names);
+        Assert.Equal(["ar/greedy", "sd-g4/greedy", "sprinter-paper-t0.5/greedy", "sprinter-strict-on-call-t0.5/greedy", "sprinter-lossless-cum0.5/greedy"], names);
     }
 
     [Theory]
@@ -117,6 +117,7 @@ public class BenchCommandTests
     [InlineData("sprinter-paper-t0.65-la2-online-fp0.2")]
     [InlineData("sprinter-strict-on-call-cum0.4")]
     [InlineData("sprinter-strict-on-call-t0.5-la1-online")]
+    [InlineData("sprinter-lossless-cum0.3")]
     public void MethodNamesParseBackToTheSameMethod(string name)
     {
         var method = Sprinter.Benchmarks.BenchMethod.Parse(name);
@@ -132,6 +133,7 @@ public class BenchCommandTests
     [InlineData("sprinter-paper-calibrated-la99")]
     [InlineData("sprinter-paper-calibrated-online-fp1")]
     [InlineData("sprinter-lossy")]
+    [InlineData("sprinter-lossless-t0.5")]
     public void NonMethodsDoNotParse(string name) => Assert.Null(Sprinter.Benchmarks.BenchMethod.Parse(name));
 
     [Fact]

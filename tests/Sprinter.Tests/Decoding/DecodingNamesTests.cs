@@ -20,7 +20,7 @@ public class DecodingNamesTests
         Assert.Null(DecodingNames.ParseSprinterMode("fast"));
         Assert.Equal("ar, ar-draft, sd or sprinter", DecodingNames.ModeChoices());
         Assert.Equal("ar, sd or sprinter", DecodingNames.ModeChoices(served: true));
-        Assert.Equal("paper or strict-on-call", DecodingNames.SprinterModeChoices);
+        Assert.Equal("paper, strict-on-call or lossless", DecodingNames.SprinterModeChoices);
     }
 
     [Fact]

@@ -80,6 +80,29 @@ public class RoundRulesTests
     }
 
     [Fact]
+    public void TheLosslessPresetTestsEveryTokenAndStopsByTheCumulativeRule()
+    {
+        var settings = Sprinter.Serving.DecodingSettings.LosslessSprinter with { CumulativeThreshold = 0.5f, Lookahead = 3, OnlineCalibration = true };
+        Assert.True(settings.Lossless);
+        Assert.Equal("sprinter-lossless", settings.Method.Name);
+        var (_, options) = Sprinter.Serving.DecoderFactory.Plan(settings, new VerifierChoice(new ConstantVerifier(0.8f), null));
+        // The preset fixes its round rules: the cumulative stop, no lookahead, no threshold controller.
+        Assert.Equal(SprinterStop.Cumulative, options.Stop);
+        Assert.Equal(0, options.Lookahead);
+        Assert.Null(options.Calibration);
+        foreach (var prompt in Prompts)
+        {
+            var decoder = Far.Speculative(options, SamplingOptions.Greedy);
+            Assert.Equal(TargetGreedy(Far, prompt, 30), DecoderTestPair.Ids(decoder, prompt, 30));
+            // 0.8, 0.64, 0.512 stay at or above 0.5 and 0.4096 does not: rounds draft 4 tokens; all are tested.
+            var stats = decoder.LastStats!;
+            Assert.Equal(0, stats.Unverified);
+            // Every stopped round is 3 accepts then the stop; a round cut short by the token budget has at most 3 accepts and no stop.
+            Assert.InRange(stats.VerifierAccepts - 3 * stats.VerifierRejects, 0, 3 * (stats.Rounds - stats.VerifierRejects));
+        }
+    }
+
+    [Fact]
     public void TheCumulativeRuleStopsWhenTheProductOfScoresFallsUnderH()
     {
         // 0.8, 0.64, 0.512 stay at or above 0.5; 0.4096 does not: every round drafts 4 tokens, the 4th is tested.
