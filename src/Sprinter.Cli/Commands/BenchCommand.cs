@@ -112,14 +112,16 @@ internal static class BenchCommand
             if (r.GetValue(lookup)) methods.Add(new BenchMethod(DecodingMethod.Sd, Gamma: gammaList[0], PromptLookup: true));
             foreach (var kind in new[] { DecodingMethod.SprinterPaper, DecodingMethod.SprinterStrictOnCall })
                 methods.AddRange((isQuick ? thresholdList.Take(1) : thresholdList).Select(t => new BenchMethod(kind, Threshold: t, Calibrated: CalibratedSpec(t))));
-            // SPRINTER with new round settings runs beside the paper's rows (which stay: lookahead 0, fixed threshold).
+            // SPRINTER with round settings other than the shipped ones runs beside the paper's rows (which stay: lookahead 0, fixed threshold).
             var round = rounds.Apply(r, new DecodingSettings());
-            if (round.Lookahead > 0 || round.Stop != SprinterStop.Threshold || round.OnlineCalibration)
+            var defaults = new DecodingSettings();
+            if (round.Lookahead != defaults.Lookahead || round.Stop != defaults.Stop || round.OnlineCalibration != defaults.OnlineCalibration
+                || round.CumulativeThreshold != defaults.CumulativeThreshold || round.FpBudget is not null)
                 foreach (var kind in new[] { DecodingMethod.SprinterPaper, DecodingMethod.SprinterStrictOnCall })
                 {
                     float t = thresholdList[0];
                     methods.Add(new BenchMethod(kind, Threshold: t, Calibrated: CalibratedSpec(t), Lookahead: round.Lookahead, Stop: round.Stop,
-                        Cumulative: round.CumulativeThreshold, Online: round.OnlineCalibration));
+                        Cumulative: round.CumulativeThreshold, Online: round.OnlineCalibration, Budget: round.OnlineCalibration ? round.FpBudget : null));
                 }
             // The shipped settings: SPRINTER's defaults (the goal row) and the lossless preset, beside the paper's rows.
             BenchMethod Shipped(DecodingSettings s) => BenchMethod.ForSettings(s) is var m && m.Calibrated && calibrated is null ? m with { Calibrated = false } : BenchMethod.ForSettings(s);

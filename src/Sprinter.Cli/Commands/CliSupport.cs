@@ -84,10 +84,10 @@ internal static class CliSupport
     /// <summary>SPRINTER's round options shared by generate, serve and bench: lookahead, stop rule, online calibration.</summary>
     public sealed class RoundOptionSet
     {
-        public Option<int> Lookahead { get; } = new("--lookahead") { Description = "SPRINTER: tokens drafted after the verifier stops; the same target call tests them with SD's rule.", DefaultValueFactory = _ => 0 };
+        public Option<int> Lookahead { get; } = new("--lookahead") { Description = "SPRINTER: tokens drafted after the verifier stops; the same target call tests them with SD's rule (0: the paper's round).", DefaultValueFactory = _ => DecodingSettings.SprinterDefaults.Lookahead };
         public Option<string> StopRule { get; } = new("--stop-rule") { Description = "SPRINTER: threshold (stop at the first score under --threshold, the paper) or cumulative (stop when the product of scores since the last call is under --cumulative-threshold, SpecDec++).", DefaultValueFactory = _ => "threshold" };
-        public Option<float> Cumulative { get; } = new("--cumulative-threshold") { Description = "SPRINTER with --stop-rule cumulative: h in [0, 1].", DefaultValueFactory = _ => 0.5f };
-        public Option<bool> Online { get; } = new("--online-calibration") { Description = "SPRINTER: move the threshold online so the verifier's false-positive rate, labelled by every target call, holds at its budget." };
+        public Option<float> Cumulative { get; } = new("--cumulative-threshold") { Description = "SPRINTER with --stop-rule cumulative or --sprinter-mode lossless: h in [0, 1].", DefaultValueFactory = _ => DecodingSettings.SprinterDefaults.CumulativeThreshold };
+        public Option<bool> Online { get; } = new("--online-calibration") { Description = "SPRINTER: move the threshold online so the verifier's false-positive rate, labelled by every target call, holds at its budget (on by default; --online-calibration false keeps a fixed threshold, as the paper).", DefaultValueFactory = _ => DecodingSettings.SprinterDefaults.OnlineCalibration };
         public Option<double?> Budget { get; } = new("--fp-budget") { Description = "SPRINTER with --online-calibration: the false-positive budget. Default: the verifier's (its max_fp_rate), else 0.1." };
 
         public void AddTo(Command command)

@@ -46,9 +46,9 @@ public class BenchCommandTests
         var json = JsonNode.Parse(output)!.AsObject();
         Assert.Equal(Sprinter.Benchmarks.EngineBenchmark.InstructionSet, (string)json["machine"]!["isa"]!); // every number names its instruction set
         var methods = json["methods"]!.AsArray();
-        // (ar, ar-draft, sd x 2, paper x 2, strict x 2, the shipped lossless SPRINTER) x (greedy, sample);
-        // the shipped SPRINTER defaults are paper at t0.5 here (a constant verifier has no calibrated threshold).
-        Assert.Equal(18, methods.Count);
+        // (ar, ar-draft, sd x 2, paper x 2, strict x 2, the shipped SPRINTER defaults and lossless preset) x (greedy, sample);
+        // the shipped rows run at t0.5 here (a constant verifier has no calibrated threshold).
+        Assert.Equal(20, methods.Count);
         foreach (var m in methods)
         {
             foreach (var key in new[] { "name", "mode", "threshold", "ms_per_token", "speedup_vs_sd", "target_calls_per_token", "tokens_per_target_call", "flops_per_token", "rouge_l", "win_rate_vs_sd", "sampling", "dataset" })
@@ -63,7 +63,7 @@ public class BenchCommandTests
         Assert.True((double)paper["unverified_fraction"]! > 0);
         Assert.Equal(2, json["theory"]!.AsArray().Count);
         Assert.Equal(3 * 2, json["theory_per_prompt"]!.AsArray().Count); // prompts x thresholds
-        Assert.Equal(3 * 18, json["runs"]!.AsArray().Count);              // prompts x methods x settings
+        Assert.Equal(3 * 20, json["runs"]!.AsArray().Count);              // prompts x methods x settings
         Assert.Equal(2, json["goal_check"]!.AsArray().Count);
         // The goal check audits the verifier where the target tested every token: strict-on-call at the
         // same threshold. An accept-all verifier has eta_TP = eta_FP = 1, so even a perfect one accepts all.
@@ -76,11 +76,12 @@ public class BenchCommandTests
         var goals = goal["goals"]!.AsArray();
         Assert.Equal(["SPRINTER vs SD", "SPRINTER vs AR", "SPRINTER tokens/call", "ROUGE-L - AR", "win rate vs SD", "lossless vs SD"],
             goals.Select(g => (string)g!["name"]!));
-        Assert.Equal("sprinter-lossless-cum0.5", (string)goal["lossless"]!);
+        Assert.Equal("sprinter-lossless-cum0.2", (string)goal["lossless"]!);
+        Assert.Equal("sprinter-paper-t0.5-la2-online", (string)goal["sprinter"]!);
         // SD's best gamma of the run stands beside the goals (gamma 2 or 3 here).
         Assert.Contains((double)goal["context"]!["best SD gamma"]!, new[] { 2.0, 3.0 });
         double sdMs = (double)methods.Single(m => (string)m!["name"]! == "sd-g2" && (string)m["sampling"]! == (string)goal["sampling"]!)!["ms_per_token"]!;
-        double paperMs = (double)methods.Single(m => (string)m!["name"]! == "sprinter-paper-t0.5" && (string)m["sampling"]! == (string)goal["sampling"]!)!["ms_per_token"]!;
+        double paperMs = (double)methods.Single(m => (string)m!["name"]! == "sprinter-paper-t0.5-la2-online" && (string)m["sampling"]! == (string)goal["sampling"]!)!["ms_per_token"]!;
         // Within 2%: the JSON's ms values are rounded, and sub-millisecond ones move the ratio by ~0.5%
         // (comparing at one decimal place failed whenever the ratio sat near a rounding boundary).
         Assert.InRange((double)goals[0]!["value"]!, sdMs / paperMs * 0.98, sdMs / paperMs * 1.02);
@@ -105,7 +106,7 @@ public class BenchCommandTests
             "--dataset", DataFile(), "--prompts", "2", "--new-tokens", "4", "--verifier", "constant:0.7", "--out", outDir, "--json");
         Assert.True(code == 0, error);
         var names = JsonNode.Parse(output)!["methods"]!.AsArray().Select(m => (string)m!["name"]! + "/" + (string)m["sampling"]!).ToList();
-        Assert.Equal(["ar/greedy", "sd-g4/greedy", "sprinter-paper-t0.5/greedy", "sprinter-strict-on-call-t0.5/greedy", "sprinter-lossless-cum0.5/greedy"], names);
+        Assert.Equal(["ar/greedy", "sd-g4/greedy", "sprinter-paper-t0.5/greedy", "sprinter-strict-on-call-t0.5/greedy", "sprinter-paper-t0.5-la2-online/greedy", "sprinter-lossless-cum0.2/greedy"], names);
     }
 
     [Theory]
