@@ -143,14 +143,18 @@ internal static unsafe class Q4Kernels
         for (int b = 0; b < Q.SubBytes; b += 64) Sse.Prefetch0(rows + PrefetchDistance + b);
     }
 
-    /// <summary>One group's bytes times one position's 4 inputs, into its running sum (int16 lanes for 4 bits, int32 for 6).</summary>
+    /// <summary>
+    /// One group's bytes times one position's 4 inputs, into its running sum: int32 lanes by vpdpbusd
+    /// where this width has it; else int16 lanes for 4 bits, int32 for 6. Every form is exact.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static V Step<Q, V>(V sum, V bytes, V x) where Q : IQ4Format where V : struct, IVec<V>
-        => Q.ShortSums ? V.AddInt16(sum, V.MultiplyAddBytes(bytes, x)) : V.AddInt32(sum, V.WidenPairs(V.MultiplyAddBytes(bytes, x)));
+        => V.DotProduct ? V.DotBytes(sum, bytes, x)
+            : Q.ShortSums ? V.AddInt16(sum, V.MultiplyAddBytes(bytes, x)) : V.AddInt32(sum, V.WidenPairs(V.MultiplyAddBytes(bytes, x)));
 
     /// <summary>A sub-block's running sum as int32 lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static V Finish<Q, V>(V sum) where Q : IQ4Format where V : struct, IVec<V> => Q.ShortSums ? V.WidenPairs(sum) : sum;
+    static V Finish<Q, V>(V sum) where Q : IQ4Format where V : struct, IVec<V> => !V.DotProduct && Q.ShortSums ? V.WidenPairs(sum) : sum;
 
     /// <summary>One position over G neighbouring tiles (2 G integer chains), each folded as in <see cref="BlockRows"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -32,14 +32,6 @@ internal unsafe interface IVec<TSelf> where TSelf : struct, IVec<TSelf>
     static abstract void LoadBF16(ushort* p, out TSelf lo, out TSelf hi);
     /// <summary>2 x Count int8 values converted to floats.</summary>
     static abstract void LoadInt8(sbyte* p, out TSelf lo, out TSelf hi);
-    /// <summary>Count bytes: their low nibbles (0..15) as floats in lo, their high nibbles in hi.</summary>
-    static abstract void LoadNibbles(byte* p, out TSelf lo, out TSelf hi);
-    /// <summary>
-    /// Count 6-bit values from a row of nibbles (as <see cref="LoadNibbles"/>) and a byte plane of
-    /// their top 2 bits: byte j holds lane j's at bits <paramref name="shift"/>..+1 and lane
-    /// Count + j's at bits 4 + <paramref name="shift"/>..+1 (shift 0 or 2: two rows share a plane).
-    /// </summary>
-    static abstract void LoadSixBits(byte* low, byte* high, int shift, out TSelf lo, out TSelf hi);
     /// <summary>2 x Count unsigned bytes converted to floats (values p[0..Count) in lo, the next Count in hi).</summary>
     static abstract void LoadUInt8(byte* p, out TSelf lo, out TSelf hi);
     /// <summary>2 x Count IEEE half values converted exactly to floats (.NET exposes no F16C; integer bit moves instead).</summary>
@@ -58,6 +50,10 @@ internal unsafe interface IVec<TSelf> where TSelf : struct, IVec<TSelf>
     /// <paramref name="odd"/> is false, 2 and 3 when true (one plane serves two groups).
     /// </summary>
     static abstract void LoadSixBitBytes(byte* low, byte* high, bool odd, out TSelf lo, out TSelf hi);
+    /// <summary>True where <see cref="DotBytes"/> is one instruction at this width (AVX-VNNI's vpdpbusd, 128/256-bit only in .NET 10).</summary>
+    static abstract bool DotProduct { get; }
+    /// <summary>int32 lanes: acc + the 4 products of unsigned by signed bytes in each (vpdpbusd); only where <see cref="DotProduct"/>.</summary>
+    static abstract TSelf DotBytes(TSelf acc, TSelf unsignedBytes, TSelf signedBytes);
     /// <summary>int16 lanes u[2i] s[2i] + u[2i+1] s[2i+1] of unsigned by signed bytes (vpmaddubsw; callers keep the sums within int16).</summary>
     static abstract TSelf MultiplyAddBytes(TSelf unsignedBytes, TSelf signedBytes);
     static abstract TSelf AddInt16(TSelf a, TSelf b);
@@ -171,26 +167,6 @@ internal readonly unsafe struct Vec512(Vector512<float> v) : IVec<Vec512>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void LoadNibbles(byte* p, out Vec512 lo, out Vec512 hi)
-    {
-        // vpmovzxbd from memory, then a mask and a shift: 16 bytes hold 32 weights.
-        var b = Avx512F.IsSupported ? Avx512F.ConvertToVector512Int32(Vector128.Load(p))
-            : Vector512.WidenLower(Vector512.WidenLower(Vector128.Load(p).ToVector256Unsafe().ToVector512Unsafe())).AsInt32();
-        lo = new(Vector512.ConvertToSingle(b & Vector512.Create(15)));
-        hi = new(Vector512.ConvertToSingle(Vector512.ShiftRightLogical(b, 4)));
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void LoadSixBits(byte* low, byte* high, int shift, out Vec512 lo, out Vec512 hi)
-    {
-        var b = Avx512F.IsSupported ? Avx512F.ConvertToVector512Int32(Vector128.Load(low)) : Vector512.WidenLower(Vector512.WidenLower(Vector128.Load(low).ToVector256Unsafe().ToVector512Unsafe())).AsInt32();
-        var h = Avx512F.IsSupported ? Avx512F.ConvertToVector512Int32(Vector128.Load(high)) : Vector512.WidenLower(Vector512.WidenLower(Vector128.Load(high).ToVector256Unsafe().ToVector512Unsafe())).AsInt32();
-        var top = Vector512.Create(0x30);
-        lo = new(Vector512.ConvertToSingle((b & Vector512.Create(15)) | (Vector512.ShiftLeft(h, 4 - shift) & top)));
-        hi = new(Vector512.ConvertToSingle(Vector512.ShiftRightLogical(b, 4) | (Vector512.ShiftRightLogical(h, shift) & top)));
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void LoadUInt8(byte* p, out Vec512 lo, out Vec512 hi)
     {
         var w = Vector512.WidenLower(Vector256.Load(p).ToVector512Unsafe());
@@ -235,6 +211,10 @@ internal readonly unsafe struct Vec512(Vector512<float> v) : IVec<Vec512>
         lo = new((b & m | fLo.AsByte() & top).AsSingle());
         hi = new((Vector512.ShiftRightLogical(b.AsUInt16(), 4).AsByte() & m | fHi.AsByte() & top).AsSingle());
     }
+
+    // .NET 10 has no 512-bit vpdpbusd (AvxVnni is VEX, 128/256-bit; Avx10v1.V512 has none).
+    public static bool DotProduct => false;
+    public static Vec512 DotBytes(Vec512 acc, Vec512 u, Vec512 s) => throw new NotSupportedException();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vec512 MultiplyAddBytes(Vec512 u, Vec512 s)
@@ -287,25 +267,6 @@ internal readonly unsafe struct Vec256(Vector256<float> v) : IVec<Vec256>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void LoadNibbles(byte* p, out Vec256 lo, out Vec256 hi)
-    {
-        var b = Avx2.IsSupported ? Avx2.ConvertToVector256Int32(p)
-            : Vector256.WidenLower(Vector256.WidenLower(Vector128.CreateScalarUnsafe(*(long*)p).AsByte().ToVector256Unsafe())).AsInt32();
-        lo = new(Vector256.ConvertToSingle(b & Vector256.Create(15)));
-        hi = new(Vector256.ConvertToSingle(Vector256.ShiftRightLogical(b, 4)));
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void LoadSixBits(byte* low, byte* high, int shift, out Vec256 lo, out Vec256 hi)
-    {
-        var b = Avx2.IsSupported ? Avx2.ConvertToVector256Int32(low) : Vector256.WidenLower(Vector256.WidenLower(Vector128.CreateScalarUnsafe(*(long*)low).AsByte().ToVector256Unsafe())).AsInt32();
-        var h = Avx2.IsSupported ? Avx2.ConvertToVector256Int32(high) : Vector256.WidenLower(Vector256.WidenLower(Vector128.CreateScalarUnsafe(*(long*)high).AsByte().ToVector256Unsafe())).AsInt32();
-        var top = Vector256.Create(0x30);
-        lo = new(Vector256.ConvertToSingle((b & Vector256.Create(15)) | (Vector256.ShiftLeft(h, 4 - shift) & top)));
-        hi = new(Vector256.ConvertToSingle(Vector256.ShiftRightLogical(b, 4) | (Vector256.ShiftRightLogical(h, shift) & top)));
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void LoadUInt8(byte* p, out Vec256 lo, out Vec256 hi)
     {
         var w = Vector256.WidenLower(Vector128.Load(p).ToVector256Unsafe());
@@ -350,6 +311,10 @@ internal readonly unsafe struct Vec256(Vector256<float> v) : IVec<Vec256>
         lo = new((b & m | fLo.AsByte() & top).AsSingle());
         hi = new((Vector256.ShiftRightLogical(b.AsUInt16(), 4).AsByte() & m | fHi.AsByte() & top).AsSingle());
     }
+
+    public static bool DotProduct => AvxVnni.IsSupported;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec256 DotBytes(Vec256 acc, Vec256 u, Vec256 s) => new(AvxVnni.MultiplyWideningAndAdd(acc._v.AsInt32(), u._v.AsByte(), s._v.AsSByte()).AsSingle());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vec256 MultiplyAddBytes(Vec256 u, Vec256 s)
@@ -397,24 +362,6 @@ internal readonly unsafe struct Vec128(Vector128<float> v) : IVec<Vec128>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void LoadNibbles(byte* p, out Vec128 lo, out Vec128 hi)
-    {
-        var b = Vector128.WidenLower(Vector128.WidenLower(Vector128.CreateScalarUnsafe(*(uint*)p).AsByte())).AsInt32();
-        lo = new(Vector128.ConvertToSingle(b & Vector128.Create(15)));
-        hi = new(Vector128.ConvertToSingle(Vector128.ShiftRightLogical(b, 4)));
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void LoadSixBits(byte* low, byte* high, int shift, out Vec128 lo, out Vec128 hi)
-    {
-        var b = Vector128.WidenLower(Vector128.WidenLower(Vector128.CreateScalarUnsafe(*(uint*)low).AsByte())).AsInt32();
-        var h = Vector128.WidenLower(Vector128.WidenLower(Vector128.CreateScalarUnsafe(*(uint*)high).AsByte())).AsInt32();
-        var top = Vector128.Create(0x30);
-        lo = new(Vector128.ConvertToSingle((b & Vector128.Create(15)) | (Vector128.ShiftLeft(h, 4 - shift) & top)));
-        hi = new(Vector128.ConvertToSingle(Vector128.ShiftRightLogical(b, 4) | (Vector128.ShiftRightLogical(h, shift) & top)));
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void LoadUInt8(byte* p, out Vec128 lo, out Vec128 hi)
     {
         var w = Vector128.WidenLower(Vector128.CreateScalarUnsafe(*(ulong*)p).AsByte());
@@ -459,6 +406,10 @@ internal readonly unsafe struct Vec128(Vector128<float> v) : IVec<Vec128>
         lo = new((b & m | fLo.AsByte() & top).AsSingle());
         hi = new((Vector128.ShiftRightLogical(b.AsUInt16(), 4).AsByte() & m | fHi.AsByte() & top).AsSingle());
     }
+
+    public static bool DotProduct => AvxVnni.IsSupported;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec128 DotBytes(Vec128 acc, Vec128 u, Vec128 s) => new(AvxVnni.MultiplyWideningAndAdd(acc._v.AsInt32(), u._v.AsByte(), s._v.AsSByte()).AsSingle());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vec128 MultiplyAddBytes(Vec128 u, Vec128 s)

@@ -85,6 +85,13 @@ public class MatMulKernelTests
             for (int i = 0; i < 16; i++) Assert.Equal(u[2 * i] * s[2 * i] + u[2 * i + 1] * s[2 * i + 1], p256[i]);
             var w256 = IntBits.WidenPairs(p256);
             for (int i = 0; i < 8; i++) Assert.Equal(p256[2 * i] + p256[2 * i + 1], w256[i]);
+            if (System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
+            {
+                // vpdpbusd (the 128/256-bit kernels' step where AVX-VNNI exists) gives the same int32 sums.
+                var acc = System.Runtime.Intrinsics.Vector256.Create(rng.Next(-1000, 1000));
+                var dot = System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(acc, u256, s256);
+                for (int i = 0; i < 8; i++) Assert.Equal(acc[i] + w256[i], dot[i]);
+            }
             var u512 = System.Runtime.Intrinsics.Vector512.Create(u.AsSpan());
             var s512 = System.Runtime.Intrinsics.Vector512.Create(s.AsSpan());
             var p512 = IntBits.MultiplyAddBytes(u512, s512);
