@@ -16,23 +16,35 @@ namespace Sprinter.Engine;
 /// <para>
 /// Why this and not the previous kernel (nibbles widened to fp32 for FMAs against fp32 activations):
 /// that one was compute-bound from k = 2 (per 32 x 32 sub-block and position 64 FMAs and 32
-/// broadcasts, against 16 vpmaddubsw, 14 adds and 8 broadcasts here). One interleaved run on this
-/// host, Llama-3.2-1B shape, Zen 5 AVX-512 (see reports/engine/int8-kernels.md for the table and the
-/// load): ms per pass, fp32 widening vs integer.
+/// broadcasts, against 16 vpmaddubsw, 16 adds and 8 broadcasts here). Measured on one core of this
+/// host (Zen 5, AVX-512, a 2,048 x 49,152 matrix from llama.cpp-format blocks, larger than L3; best
+/// of 21 calls in three alternating old/new processes, a host shared with other jobs, load 12-16 on
+/// 2 vCPUs), ms at k = 1 / 2 / 4 / 8 / 16:
+/// q4_0 2.47 / 3.12 / 5.03 / 8.38 / 17.50 widened, 1.71 / 1.84 / 2.75 / 4.59 / 9.03 integer;
+/// q4_k 2.60 / 3.15 / 4.94 / 8.46 / 18.79 widened, 1.82 / 1.87 / 2.80 / 4.68 / 9.58 integer;
+/// q6_k 4.37 / 5.04 / 7.30 / 12.70 / 25.33 widened, 2.51 / 3.07 / 4.48 / 7.62 / 15.21 integer
+/// (1.4-1.7x faster at k = 1, where the old one did not keep up with memory either; 1.6-2.0x from k = 4).
+/// Not chosen for k = 1 alone: a position's result must not depend on k (see below), so one kernel serves every k.
 /// </para>
 /// <para>
-/// Why vpmaddubsw and not VNNI: .NET 10 exposes 512-bit vpdpbusd only under Avx10v1 (false on Zen 5,
-/// which has AVX512_VNNI), and <see cref="AvxVnni"/> only at 256 bits; vpmaddubsw + an int16 add per
-/// 64 bytes is the same instruction count as two 256-bit vpdpbusd, and runs at every width (SSSE3,
-/// AVX2, AVX-512BW; a lane-exact portable form elsewhere).
+/// Why vpmaddubsw and not VNNI at 512 bits: .NET 10 has no 512-bit vpdpbusd for this host (Zen 5
+/// has AVX512_VNNI, but <see cref="AvxVnni"/> is the VEX form, 128/256-bit only; Avx10v1 is false on
+/// Zen 5 and its V512 class has no dot product; AvxVnniInt8.V512 is AVX10.2). vpmaddubsw plus an
+/// int16 add per 64 bytes is the instruction count of two 256-bit vpdpbusd, without a 16-register
+/// limit. Where the kernels run at 128/256 bits on a host with AVX-VNNI (AVX2 machines, or
+/// DOTNET_EnableAVX512=0 here), one vpdpbusd per group replaces vpmaddubsw + add (<see cref="IVec{TSelf}.DotBytes"/>):
+/// at 256 bits on the matrix above, k = 1 / 4 / 16, q4_k 2.89 / 4.59 / 17.93 ms against 3.08 / 5.30 /
+/// 19.53 without it, q6_k 4.49 / 6.70 / 27.42 against 4.69 / 7.99 / 32.05 (load 16-22).
 /// </para>
 /// <para>
 /// Position invariance: the integer sums are exact (no int16 lane can saturate: 8 x 2 x 15 x 127 =
 /// 30,480 for 4 bits, 2 x 63 x 127 per group for 6 bits), and every kernel folds each sub-block into
 /// a position's float total the same way (<see cref="Fold"/>, sub-blocks in order), so a position's
 /// result never depends on the positions or tiles beside it; the scalar kernel folds in the same order.
-/// The rounding of the activations moves results from the exact product of the stored weights by
-/// ~0.4% of a typical term (the Q8_0 error llama.cpp's CPU kernels have too).
+/// The rounding of the activations moves logits by ~5e-3 of their largest magnitude against the
+/// file dequantized to fp32 (NativeGgufTests; the Q8_0 rounding llama.cpp's CPU kernels make too);
+/// LM1B perplexity of the shipped target quantized by llama.cpp: Q4_K_M 285.2986 here against 285.279
+/// dequantized to fp32 (+0.007%), Q4_0 285.3423 against 285.3378 (+0.002%).
 /// </para>
 /// </summary>
 internal static unsafe class Q4Kernels
