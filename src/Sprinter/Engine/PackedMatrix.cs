@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -88,6 +89,8 @@ public sealed unsafe class PackedMatrix : IDisposable
 
     readonly byte* _data;
     readonly Segment[] _segments;
+    /// <summary>Whether any segment runs in the integer kernels (their activations are rounded to 8-bit blocks per call).</summary>
+    readonly bool _hasBlockTypes;
     public int In { get; }
     public int Out { get; }
     public int Tiles { get; }
@@ -114,6 +117,7 @@ public sealed unsafe class PackedMatrix : IDisposable
         }
         Bytes = offset;
         Type = _segments.GroupBy(s => s.Type).MaxBy(g => g.Sum(s => s.TileEnd - s.TileStart))!.Key;
+        _hasBlockTypes = _segments.Any(s => s.Type is WeightType.Q4_0 or WeightType.Q4_K or WeightType.Q6_K);
         // Not cleared: Pack writes every byte, tile by tile on both cores, so the first touch of these
         // pages (the slow part of a load on this VM) is split between them.
         _data = (byte*)NativeMemory.AlignedAlloc((nuint)Math.Max(Bytes, 64), 64);
@@ -315,9 +319,19 @@ public sealed unsafe class PackedMatrix : IDisposable
     {
         if (x.Length < rows * In || y.Length < rows * Out) throw new ArgumentException("x or y is too small");
         if (!bias.IsEmpty && bias.Length < Out) throw new ArgumentException("bias is too small");
-        fixed (float* xp = x) fixed (float* yp = y) fixed (float* bp = bias)
+        // The integer kernels' 8-bit activations, rounded once per call for every segment and worker.
+        byte[]? rented = _hasBlockTypes ? ArrayPool<byte>.Shared.Rent((int)ActivationBlocks.BufferBytes(rows, In)) : null;
+        try
         {
-            var job = new MatMulJob(this, xp, yp, bp, rows);
+        fixed (float* xp = x) fixed (float* yp = y) fixed (float* bp = bias) fixed (byte* ab = rented)
+        {
+            var act = default(ActivationBlocks);
+            if (rented != null)
+            {
+                act = new ActivationBlocks(ab, rows, In);
+                act.Quantize(xp, rows, In);
+            }
+            var job = new MatMulJob(this, xp, yp, bp, rows, act);
             pool ??= WorkerPool.Shared;
             long work = (long)rows * In * Out;
             int parts = work < ParallelThreshold ? 1 : Math.Min(pool.ThreadCount, Tiles);
@@ -336,6 +350,8 @@ public sealed unsafe class PackedMatrix : IDisposable
             }
             else job.Run(0, Tiles);
         }
+        }
+        finally { if (rented != null) ArrayPool<byte>.Shared.Return(rented); }
     }
 
     // The job for the call in flight, kept in a field so the cached delegate needs no closure.
@@ -349,7 +365,7 @@ public sealed unsafe class PackedMatrix : IDisposable
         _activeJob.Run(start, end);
     }
 
-    readonly struct MatMulJob(PackedMatrix m, float* x, float* y, float* bias, int rows)
+    readonly struct MatMulJob(PackedMatrix m, float* x, float* y, float* bias, int rows, ActivationBlocks act)
     {
         public void Run(int tileStart, int tileEnd)
         {
@@ -363,9 +379,9 @@ public sealed unsafe class PackedMatrix : IDisposable
                 {
                     case WeightType.F32: MatMulKernels.Run<F32Format>(m, data, x, y, bias, rows, start, end); break;
                     case WeightType.BF16: MatMulKernels.Run<BF16Format>(m, data, x, y, bias, rows, start, end); break;
-                    case WeightType.Q4_0: Q4Kernels.Run<Q4_0Format>(m.In, m.Out, data, x, y, bias, rows, start, end); break;
-                    case WeightType.Q4_K: Q4Kernels.Run<Q4KFormat>(m.In, m.Out, data, x, y, bias, rows, start, end); break;
-                    case WeightType.Q6_K: Q4Kernels.Run<Q6KFormat>(m.In, m.Out, data, x, y, bias, rows, start, end); break;
+                    case WeightType.Q4_0: Q4Kernels.Run<Q4_0Format>(m.In, m.Out, data, act, y, bias, rows, start, end); break;
+                    case WeightType.Q4_K: Q4Kernels.Run<Q4KFormat>(m.In, m.Out, data, act, y, bias, rows, start, end); break;
+                    case WeightType.Q6_K: Q4Kernels.Run<Q6KFormat>(m.In, m.Out, data, act, y, bias, rows, start, end); break;
                     default: MatMulKernels.Run<Q8Format>(m, data, x, y, bias, rows, start, end); break;
                 }
             }

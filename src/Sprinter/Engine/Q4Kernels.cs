@@ -1,5 +1,3 @@
-using System.Buffers;
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -7,59 +5,69 @@ using System.Runtime.Intrinsics.X86;
 namespace Sprinter.Engine;
 
 /// <summary>
-/// y = x W + b for the 4-bit formats (<see cref="IQ4Format"/>: w = q s - o per 32-input
-/// sub-block), generic over the format and the vector width like <see cref="MatMulKernels"/>.
-/// One idea: nibbles widen to fp32 and meet fp32 activations in FMAs; the scale is applied once
-/// per sub-block and the offset never touches the weights: sum_i (q_i s - o) x_i =
-/// s (sum_i q_i x_i) - o (sum_i x_i), where sum_i x_i is the activations' block sum (what
-/// llama.cpp's Q8_K block sums do for the K-quant mins), computed once per call.
+/// y = x W + b for the 4- and 6-bit formats (<see cref="IQ4Format"/>: w = q s - o per sub-block),
+/// generic over the format and the vector width like <see cref="MatMulKernels"/>.
+/// One idea: integer dot products against 8-bit activations. Each call's activations are rounded
+/// once to 8-bit blocks of 32 (<see cref="ActivationBlocks"/>: x ~ d q8, as llama.cpp's Q8_0), and per
+/// sub-block sum_i w_i x_i ~ d (s sum_i q_i q8_i - o sum_i q8_i): the quants (0..15 or 0..63) meet
+/// the 8-bit activations in vpmaddubsw (unsigned by signed bytes, pairs summed to int16), 4-bit
+/// sub-blocks sum all 8 groups of 4 inputs in int16 and widen once (vpmaddwd by ones), 6-bit ones
+/// widen every group; the offsets take the activations' block sums (llama.cpp's Q8_K bsums idea).
 /// <para>
-/// Why fp32 FMAs and not 8-bit activations with integer dot products: .NET 10 exposes VNNI only as
-/// <see cref="AvxVnni"/> (256-bit vpdpbusd; no 512-bit class, and Avx10v1 is absent on AMD Zen 4/5),
-/// so on an AVX-512 host an integer kernel would run at half the vector width; and rounding the
-/// activations to 8 bits moves the logits (llama.cpp's differ from the exact product by 0.5-2%,
-/// GgufParityTests), where this kernel gives the dequantized file's fp32 logits within 1e-6. The
-/// integer kernel was not built and timed (a time limit); the choice rests on interleaved PeerBench
-/// runs beside llama.cpp's integer kernels (Llama-3.2-1B shape, Zen 5, AVX-512, README's GGUF
-/// section, a host shared with other jobs): this kernel took 0.08-0.46x llama.cpp's time at k = 1
-/// to 16 on Q4_0, Q4_K_M and Q6_K files in the table's run; at a quieter moment it took 0.74x
-/// (Q4_0) and 1.20x (Q4_K_M, before its scales were widened to fp32) at k = 1, 0.83-0.87x at k = 4.
+/// Why this and not the previous kernel (nibbles widened to fp32 for FMAs against fp32 activations):
+/// that one was compute-bound from k = 2 (per 32 x 32 sub-block and position 64 FMAs and 32
+/// broadcasts, against 16 vpmaddubsw, 16 adds and 8 broadcasts here). Measured on one core of this
+/// host (Zen 5, AVX-512, a 2,048 x 49,152 matrix from llama.cpp-format blocks, larger than L3; best
+/// of 21 calls in three alternating old/new processes, a host shared with other jobs, load 12-16 on
+/// 2 vCPUs), ms at k = 1 / 2 / 4 / 8 / 16:
+/// q4_0 2.47 / 3.12 / 5.03 / 8.38 / 17.50 widened, 1.71 / 1.84 / 2.75 / 4.59 / 9.03 integer;
+/// q4_k 2.60 / 3.15 / 4.94 / 8.46 / 18.79 widened, 1.82 / 1.87 / 2.80 / 4.68 / 9.58 integer;
+/// q6_k 4.37 / 5.04 / 7.30 / 12.70 / 25.33 widened, 2.51 / 3.07 / 4.48 / 7.62 / 15.21 integer
+/// (1.4-1.7x faster at k = 1, where the old one did not keep up with memory either; 1.6-2.0x from k = 4).
+/// Not chosen for k = 1 alone: a position's result must not depend on k (see below), so one kernel serves every k.
+/// </para>
+/// <para>
+/// Why vpmaddubsw and not VNNI at 512 bits: .NET 10 has no 512-bit vpdpbusd for this host (Zen 5
+/// has AVX512_VNNI, but <see cref="AvxVnni"/> is the VEX form, 128/256-bit only; Avx10v1 is false on
+/// Zen 5 and its V512 class has no dot product; AvxVnniInt8.V512 is AVX10.2). vpmaddubsw plus an
+/// int16 add per 64 bytes is the instruction count of two 256-bit vpdpbusd, without a 16-register
+/// limit. Where the kernels run at 128/256 bits on a host with AVX-VNNI (AVX2 machines, or
+/// DOTNET_EnableAVX512=0 here), one vpdpbusd per group replaces vpmaddubsw + add (<see cref="IVec{TSelf}.DotBytes"/>):
+/// at 256 bits on the matrix above, k = 1 / 4 / 16, q4_k 2.89 / 4.59 / 17.93 ms against 3.08 / 5.30 /
+/// 19.53 without it, q6_k 4.49 / 6.70 / 27.42 against 4.69 / 7.99 / 32.05 (load 16-22).
+/// </para>
+/// <para>
+/// Position invariance: the integer sums are exact (no int16 lane can saturate: 8 x 2 x 15 x 127 =
+/// 30,480 for 4 bits, 2 x 63 x 127 per group for 6 bits), and every kernel folds each sub-block into
+/// a position's float total the same way (<see cref="Fold"/>, sub-blocks in order), so a position's
+/// result never depends on the positions or tiles beside it; the scalar kernel folds in the same order.
+/// The rounding of the activations moves logits by ~5e-3 of their largest magnitude against the
+/// file dequantized to fp32 (NativeGgufTests; the Q8_0 rounding llama.cpp's CPU kernels make too);
+/// LM1B perplexity of the shipped target quantized by llama.cpp: Q4_K_M 285.2986 here against 285.279
+/// dequantized to fp32 (+0.007%), Q4_0 285.3423 against 285.3378 (+0.002%).
 /// </para>
 /// </summary>
 internal static unsafe class Q4Kernels
 {
     const int W = PackedMatrix.TileWidth;
 
-    public static void Run<Q>(int n, int outCount, byte* data, float* x, float* y, float* bias, int rows, int tileStart, int tileEnd)
+    public static void Run<Q>(int n, int outCount, byte* data, ActivationBlocks act, float* y, float* bias, int rows, int tileStart, int tileEnd)
         where Q : IQ4Format
     {
-        int blocks = n / Q.SubRows;
-        float[] rented = ArrayPool<float>.Shared.Rent(rows * blocks);
-        try
-        {
-            fixed (float* sums = rented)
-            {
-                for (int p = 0; p < rows; p++)
-                    for (int b = 0; b < blocks; b++)
-                        sums[p * blocks + b] = TensorPrimitives.Sum(new ReadOnlySpan<float>(x + (long)p * n + b * Q.SubRows, Q.SubRows));
-                if (Vector512.IsHardwareAccelerated) Run<Q, Vec512>(n, outCount, data, x, sums, y, bias, rows, tileStart, tileEnd);
-                else if (Vector256.IsHardwareAccelerated) Run<Q, Vec256>(n, outCount, data, x, sums, y, bias, rows, tileStart, tileEnd);
-                else if (Vector128.IsHardwareAccelerated) Run<Q, Vec128>(n, outCount, data, x, sums, y, bias, rows, tileStart, tileEnd);
-                else RunScalar<Q>(n, outCount, data, x, y, bias, rows, tileStart, tileEnd);
-            }
-        }
-        finally { ArrayPool<float>.Shared.Return(rented); }
+        float* msum = Q.SubRows == 32 ? act.Sum32 : act.Sum16;
+        if (Vector512.IsHardwareAccelerated) Run<Q, Vec512>(n, outCount, data, act.Q, act.Scale, msum, y, bias, rows, tileStart, tileEnd);
+        else if (Vector256.IsHardwareAccelerated) Run<Q, Vec256>(n, outCount, data, act.Q, act.Scale, msum, y, bias, rows, tileStart, tileEnd);
+        else if (Vector128.IsHardwareAccelerated) Run<Q, Vec128>(n, outCount, data, act.Q, act.Scale, msum, y, bias, rows, tileStart, tileEnd);
+        else RunScalar<Q>(n, outCount, data, act.Q, act.Scale, msum, y, bias, rows, tileStart, tileEnd);
     }
 
-    // As in MatMulKernels, every kernel computes each (position, output) alike (per sub-block one
-    // FMA chain over its inputs in order, folded into the running total), the 1- and 2-position
-    // kernels taking their chains from neighbouring tiles: a position's result never depends on the
-    // positions beside it, so batched passes over many sequences give each one its own pass's bits.
+    // As in MatMulKernels, the 1- and 2-position kernels take their independent chains from
+    // neighbouring tiles, the larger blocks from the positions; all fold alike (see above).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Run<Q, V>(int n, int outCount, byte* data, float* x, float* sums, float* y, float* bias, int rows, int tileStart, int tileEnd)
+    static void Run<Q, V>(int n, int outCount, byte* data, sbyte* xq, float* scale, float* msum, float* y, float* bias, int rows, int tileStart, int tileEnd)
         where Q : IQ4Format where V : struct, IVec<V>
     {
-        int strip = 2 * V.Count, blocks = n / Q.SubRows;
+        int strip = 2 * V.Count;
         long tileBytes = Q.TileBytes(n);
         int maxBlock = V.ManyRegisters ? 8 : 4;
         float* acc = stackalloc float[Group * 8 * W];
@@ -70,8 +78,7 @@ internal static unsafe class Q4Kernels
             for (int p = 0; p < rows;)
             {
                 int block = Math.Min(rows - p, maxBlock);
-                float* xp = x + (long)p * n;
-                float* sp = sums + p * blocks;
+                var x = new Inputs(xq + (long)p * n, scale + (long)p * (n / 32), msum + (long)p * (n / Q.SubRows), n);
                 if (block >= 3)
                     for (int k = 0; k < g; k++)
                         for (int lane = 0; lane < W; lane += strip)
@@ -80,12 +87,12 @@ internal static unsafe class Q4Kernels
                             float* a = acc + k * 8 * W;
                             switch (block)
                             {
-                                case 8: BlockRows<Q, V, Rows8>(tile, n, xp, sp, lane, a); break;
-                                case 7: BlockRows<Q, V, Rows7>(tile, n, xp, sp, lane, a); break;
-                                case 6: BlockRows<Q, V, Rows6>(tile, n, xp, sp, lane, a); break;
-                                case 5: BlockRows<Q, V, Rows5>(tile, n, xp, sp, lane, a); break;
-                                case 4: BlockRows<Q, V, Rows4>(tile, n, xp, sp, lane, a); break;
-                                default: BlockRows<Q, V, Rows3>(tile, n, xp, sp, lane, a); break;
+                                case 8: BlockRows<Q, V, Rows8>(tile, x, lane, a); break;
+                                case 7: BlockRows<Q, V, Rows7>(tile, x, lane, a); break;
+                                case 6: BlockRows<Q, V, Rows6>(tile, x, lane, a); break;
+                                case 5: BlockRows<Q, V, Rows5>(tile, x, lane, a); break;
+                                case 4: BlockRows<Q, V, Rows4>(tile, x, lane, a); break;
+                                default: BlockRows<Q, V, Rows3>(tile, x, lane, a); break;
                             }
                         }
                 else
@@ -94,16 +101,16 @@ internal static unsafe class Q4Kernels
                         if (block == 2)
                             for (int k = 0; k < g; k += 2)
                             {
-                                if (g - k >= 2) Rows2<Q, V, Tiles2>(first + k * tileBytes, tileBytes, n, xp, sp, lane, acc + k * 8 * W);
-                                else Rows2<Q, V, Tiles1>(first + k * tileBytes, tileBytes, n, xp, sp, lane, acc + k * 8 * W);
+                                if (g - k >= 2) Rows2<Q, V, Tiles2>(first + k * tileBytes, tileBytes, x, lane, acc + k * 8 * W);
+                                else Rows2<Q, V, Tiles1>(first + k * tileBytes, tileBytes, x, lane, acc + k * 8 * W);
                             }
                         else
                             switch (g)
                             {
-                                case 4: Rows1<Q, V, Tiles4>(first, tileBytes, n, xp, sp, lane, acc); break;
-                                case 3: Rows1<Q, V, Tiles3>(first, tileBytes, n, xp, sp, lane, acc); break;
-                                case 2: Rows1<Q, V, Tiles2>(first, tileBytes, n, xp, sp, lane, acc); break;
-                                default: Rows1<Q, V, Tiles1>(first, tileBytes, n, xp, sp, lane, acc); break;
+                                case 4: Rows1<Q, V, Tiles4>(first, tileBytes, x, lane, acc); break;
+                                case 3: Rows1<Q, V, Tiles3>(first, tileBytes, x, lane, acc); break;
+                                case 2: Rows1<Q, V, Tiles2>(first, tileBytes, x, lane, acc); break;
+                                default: Rows1<Q, V, Tiles1>(first, tileBytes, x, lane, acc); break;
                             }
                     }
                 for (int k = 0; k < g; k++)
@@ -114,6 +121,25 @@ internal static unsafe class Q4Kernels
                 p += block;
             }
         }
+    }
+
+    /// <summary>The 8-bit activations of a block of positions from its first: q8 (n bytes a position), d per 32, d sum(q8) per sub-block.</summary>
+    readonly struct Inputs(sbyte* q, float* scale, float* msum, int n)
+    {
+        public readonly sbyte* Q = q;
+        public readonly float* Scale = scale;
+        public readonly float* MSum = msum;
+        public readonly int N = n;
+
+        /// <summary>Position p's 4 inputs of group g of sub-block b, as one int.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public int Quad<F>(int p, int b, int g) where F : IQ4Format => *(int*)(Q + (long)p * N + b * F.SubRows + 4 * g);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public float D<F>(int p, int b) where F : IQ4Format => Scale[(long)p * (N / 32) + b * F.SubRows / 32];
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public float Sum<F>(int p, int b) where F : IQ4Format => MSum[(long)p * (N / F.SubRows) + b];
     }
 
     const int Group = 4;
@@ -129,12 +155,25 @@ internal static unsafe class Q4Kernels
         for (int b = 0; b < Q.SubBytes; b += 64) Sse.Prefetch0(rows + PrefetchDistance + b);
     }
 
-    /// <summary>One position over G neighbouring tiles (2 G chains), each as in <see cref="BlockRows"/>.</summary>
+    /// <summary>
+    /// One group's bytes times one position's 4 inputs, into its running sum: int32 lanes by vpdpbusd
+    /// where this width has it; else int16 lanes for 4 bits, int32 for 6. Every form is exact.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static V Step<Q, V>(V sum, V bytes, V x) where Q : IQ4Format where V : struct, IVec<V>
+        => V.DotProduct ? V.DotBytes(sum, bytes, x)
+            : Q.ShortSums ? V.AddInt16(sum, V.MultiplyAddBytes(bytes, x)) : V.AddInt32(sum, V.WidenPairs(V.MultiplyAddBytes(bytes, x)));
+
+    /// <summary>A sub-block's running sum as int32 lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static V Finish<Q, V>(V sum) where Q : IQ4Format where V : struct, IVec<V> => !V.DotProduct && Q.ShortSums ? V.WidenPairs(sum) : sum;
+
+    /// <summary>One position over G neighbouring tiles (2 G integer chains), each folded as in <see cref="BlockRows"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Rows1<Q, V, G>(byte* tile, long tileBytes, int n, float* x, float* sums, int lane, float* acc)
+    static void Rows1<Q, V, G>(byte* tile, long tileBytes, Inputs x, int lane, float* acc)
         where Q : IQ4Format where V : struct, IVec<V> where G : struct, IRowCount
     {
-        int offset = lane / (2 * V.Count) * V.Count, blocks = n / Q.SubRows, c = V.Count, t = 8 * W;
+        int blocks = x.N / Q.SubRows, groups = Q.SubRows / 4, c = V.Count, t = 8 * W;
         for (int k = 0; k < G.Count; k++) { V.Store(acc + k * t + lane, V.Zero); V.Store(acc + k * t + lane + c, V.Zero); }
         for (int b = 0; b < blocks; b++)
         {
@@ -148,30 +187,29 @@ internal static unsafe class Q4Kernels
             if (G.Count > 1) Prefetch<Q>(q1);
             if (G.Count > 2) Prefetch<Q>(q2);
             if (G.Count > 3) Prefetch<Q>(q3);
-            q0 += offset; q1 += offset; q2 += offset; q3 += offset;
             V a0 = V.Zero, b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0;
-            float* xi = x + b * Q.SubRows;
-            for (int r = 0; r < Q.SubRows; r++)
+            for (int g = 0; g < groups; g++)
             {
-                var v = V.Broadcast(xi[r]);
-                Q.LoadRow(q0, r, out V lo, out V hi); a0 = V.MultiplyAdd(lo, v, a0); b0 = V.MultiplyAdd(hi, v, b0);
-                if (G.Count > 1) { Q.LoadRow(q1, r, out lo, out hi); a1 = V.MultiplyAdd(lo, v, a1); b1 = V.MultiplyAdd(hi, v, b1); }
-                if (G.Count > 2) { Q.LoadRow(q2, r, out lo, out hi); a2 = V.MultiplyAdd(lo, v, a2); b2 = V.MultiplyAdd(hi, v, b2); }
-                if (G.Count > 3) { Q.LoadRow(q3, r, out lo, out hi); a3 = V.MultiplyAdd(lo, v, a3); b3 = V.MultiplyAdd(hi, v, b3); }
+                var v = V.BroadcastInt(x.Quad<Q>(0, b, g));
+                Q.LoadGroup(q0, lane, g, out V lo, out V hi); a0 = Step<Q, V>(a0, lo, v); b0 = Step<Q, V>(b0, hi, v);
+                if (G.Count > 1) { Q.LoadGroup(q1, lane, g, out lo, out hi); a1 = Step<Q, V>(a1, lo, v); b1 = Step<Q, V>(b1, hi, v); }
+                if (G.Count > 2) { Q.LoadGroup(q2, lane, g, out lo, out hi); a2 = Step<Q, V>(a2, lo, v); b2 = Step<Q, V>(b2, hi, v); }
+                if (G.Count > 3) { Q.LoadGroup(q3, lane, g, out lo, out hi); a3 = Step<Q, V>(a3, lo, v); b3 = Step<Q, V>(b3, hi, v); }
             }
-            Fold(acc + lane, a0, b0, s0, h0, o0, p0, sums[b]);
-            if (G.Count > 1) Fold(acc + t + lane, a1, b1, s1, h1, o1, p1, sums[b]);
-            if (G.Count > 2) Fold(acc + 2 * t + lane, a2, b2, s2, h2, o2, p2, sums[b]);
-            if (G.Count > 3) Fold(acc + 3 * t + lane, a3, b3, s3, h3, o3, p3, sums[b]);
+            float d = x.D<Q>(0, b), m = x.Sum<Q>(0, b);
+            Fold<Q, V>(acc + lane, a0, b0, s0, h0, o0, p0, d, m);
+            if (G.Count > 1) Fold<Q, V>(acc + t + lane, a1, b1, s1, h1, o1, p1, d, m);
+            if (G.Count > 2) Fold<Q, V>(acc + 2 * t + lane, a2, b2, s2, h2, o2, p2, d, m);
+            if (G.Count > 3) Fold<Q, V>(acc + 3 * t + lane, a3, b3, s3, h3, o3, p3, d, m);
         }
     }
 
-    /// <summary>Two positions over G (1 or 2) neighbouring tiles (4 G chains), each as in <see cref="BlockRows"/>.</summary>
+    /// <summary>Two positions over G (1 or 2) neighbouring tiles (4 G integer chains), each folded as in <see cref="BlockRows"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Rows2<Q, V, G>(byte* tile, long tileBytes, int n, float* x, float* sums, int lane, float* acc)
+    static void Rows2<Q, V, G>(byte* tile, long tileBytes, Inputs x, int lane, float* acc)
         where Q : IQ4Format where V : struct, IVec<V> where G : struct, IRowCount
     {
-        int offset = lane / (2 * V.Count) * V.Count, blocks = n / Q.SubRows, c = V.Count, t = 8 * W;
+        int blocks = x.N / Q.SubRows, groups = Q.SubRows / 4, c = V.Count, t = 8 * W;
         for (int k = 0; k < G.Count; k++)
             for (int p = 0; p < 2; p++) { V.Store(acc + k * t + p * W + lane, V.Zero); V.Store(acc + k * t + p * W + lane + c, V.Zero); }
         for (int b = 0; b < blocks; b++)
@@ -182,85 +220,89 @@ internal static unsafe class Q4Kernels
             if (G.Count > 1) q1 = Q.SubBlock<V>(tile + tileBytes, b, lane, out s1, out h1, out o1, out p1);
             Prefetch<Q>(q0);
             if (G.Count > 1) Prefetch<Q>(q1);
-            q0 += offset; q1 += offset;
             V a0 = V.Zero, b0 = a0, c0 = a0, d0 = a0, a1 = a0, b1 = a0, c1 = a0, d1 = a0;
-            float* xi = x + b * Q.SubRows;
-            for (int r = 0; r < Q.SubRows; r++)
+            for (int g = 0; g < groups; g++)
             {
-                var v = V.Broadcast(xi[r]);
-                var u = V.Broadcast(xi[n + r]);
-                Q.LoadRow(q0, r, out V lo, out V hi);
-                a0 = V.MultiplyAdd(lo, v, a0); b0 = V.MultiplyAdd(hi, v, b0); c0 = V.MultiplyAdd(lo, u, c0); d0 = V.MultiplyAdd(hi, u, d0);
+                var v = V.BroadcastInt(x.Quad<Q>(0, b, g));
+                var u = V.BroadcastInt(x.Quad<Q>(1, b, g));
+                Q.LoadGroup(q0, lane, g, out V lo, out V hi);
+                a0 = Step<Q, V>(a0, lo, v); b0 = Step<Q, V>(b0, hi, v); c0 = Step<Q, V>(c0, lo, u); d0 = Step<Q, V>(d0, hi, u);
                 if (G.Count > 1)
                 {
-                    Q.LoadRow(q1, r, out lo, out hi);
-                    a1 = V.MultiplyAdd(lo, v, a1); b1 = V.MultiplyAdd(hi, v, b1); c1 = V.MultiplyAdd(lo, u, c1); d1 = V.MultiplyAdd(hi, u, d1);
+                    Q.LoadGroup(q1, lane, g, out lo, out hi);
+                    a1 = Step<Q, V>(a1, lo, v); b1 = Step<Q, V>(b1, hi, v); c1 = Step<Q, V>(c1, lo, u); d1 = Step<Q, V>(d1, hi, u);
                 }
             }
-            Fold(acc + lane, a0, b0, s0, h0, o0, p0, sums[b]);
-            Fold(acc + W + lane, c0, d0, s0, h0, o0, p0, sums[blocks + b]);
+            float dv = x.D<Q>(0, b), mv = x.Sum<Q>(0, b), du = x.D<Q>(1, b), mu = x.Sum<Q>(1, b);
+            Fold<Q, V>(acc + lane, a0, b0, s0, h0, o0, p0, dv, mv);
+            Fold<Q, V>(acc + W + lane, c0, d0, s0, h0, o0, p0, du, mu);
             if (G.Count > 1)
             {
-                Fold(acc + t + lane, a1, b1, s1, h1, o1, p1, sums[b]);
-                Fold(acc + t + W + lane, c1, d1, s1, h1, o1, p1, sums[blocks + b]);
+                Fold<Q, V>(acc + t + lane, a1, b1, s1, h1, o1, p1, dv, mv);
+                Fold<Q, V>(acc + t + W + lane, c1, d1, s1, h1, o1, p1, du, mu);
             }
         }
     }
 
     /// <summary>
-    /// R.Count positions (3 to 8) per walk over the weights, one accumulator pair each; the
-    /// positions' running totals live in <paramref name="acc"/> and take each sub-block's scaled
-    /// sum once per 32 rows (the registers hold the unscaled sums).
+    /// R.Count positions (3 to 8) per walk over the weights, one integer chain pair each; each group's
+    /// bytes are loaded and unpacked once for all of them. The positions' float totals live in
+    /// <paramref name="acc"/> and take each sub-block's scaled sum once (<see cref="Fold"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void BlockRows<Q, V, R>(byte* tile, int n, float* x, float* sums, int lane, float* acc)
+    static void BlockRows<Q, V, R>(byte* tile, Inputs x, int lane, float* acc)
         where Q : IQ4Format where V : struct, IVec<V> where R : struct, IRowCount
     {
-        int offset = lane / (2 * V.Count) * V.Count, blocks = n / Q.SubRows, c = V.Count;
+        int blocks = x.N / Q.SubRows, groups = Q.SubRows / 4, c = V.Count;
         for (int p = 0; p < R.Count; p++) { V.Store(acc + p * W + lane, V.Zero); V.Store(acc + p * W + lane + c, V.Zero); }
         for (int b = 0; b < blocks; b++)
         {
             byte* q = Q.SubBlock<V>(tile, b, lane, out var sLo, out var sHi, out var oLo, out var oHi);
             Prefetch<Q>(q);
-            q += offset;
             V a0 = V.Zero, b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0;
             V a4 = a0, b4 = a0, a5 = a0, b5 = a0, a6 = a0, b6 = a0, a7 = a0, b7 = a0;
-            float* xi = x + b * Q.SubRows;
-            for (int r = 0; r < Q.SubRows; r++, xi++)
+            for (int g = 0; g < groups; g++)
             {
-                Q.LoadRow(q, r, out V lo, out V hi);
-                var v = V.Broadcast(xi[0]); a0 = V.MultiplyAdd(lo, v, a0); b0 = V.MultiplyAdd(hi, v, b0);
-                v = V.Broadcast(xi[n]); a1 = V.MultiplyAdd(lo, v, a1); b1 = V.MultiplyAdd(hi, v, b1);
-                v = V.Broadcast(xi[2 * n]); a2 = V.MultiplyAdd(lo, v, a2); b2 = V.MultiplyAdd(hi, v, b2);
-                if (R.Count > 3) { v = V.Broadcast(xi[3 * n]); a3 = V.MultiplyAdd(lo, v, a3); b3 = V.MultiplyAdd(hi, v, b3); }
-                if (R.Count > 4) { v = V.Broadcast(xi[4 * n]); a4 = V.MultiplyAdd(lo, v, a4); b4 = V.MultiplyAdd(hi, v, b4); }
-                if (R.Count > 5) { v = V.Broadcast(xi[5 * n]); a5 = V.MultiplyAdd(lo, v, a5); b5 = V.MultiplyAdd(hi, v, b5); }
-                if (R.Count > 6) { v = V.Broadcast(xi[6 * n]); a6 = V.MultiplyAdd(lo, v, a6); b6 = V.MultiplyAdd(hi, v, b6); }
-                if (R.Count > 7) { v = V.Broadcast(xi[7 * n]); a7 = V.MultiplyAdd(lo, v, a7); b7 = V.MultiplyAdd(hi, v, b7); }
+                Q.LoadGroup(q, lane, g, out V lo, out V hi);
+                var v = V.BroadcastInt(x.Quad<Q>(0, b, g)); a0 = Step<Q, V>(a0, lo, v); b0 = Step<Q, V>(b0, hi, v);
+                v = V.BroadcastInt(x.Quad<Q>(1, b, g)); a1 = Step<Q, V>(a1, lo, v); b1 = Step<Q, V>(b1, hi, v);
+                v = V.BroadcastInt(x.Quad<Q>(2, b, g)); a2 = Step<Q, V>(a2, lo, v); b2 = Step<Q, V>(b2, hi, v);
+                if (R.Count > 3) { v = V.BroadcastInt(x.Quad<Q>(3, b, g)); a3 = Step<Q, V>(a3, lo, v); b3 = Step<Q, V>(b3, hi, v); }
+                if (R.Count > 4) { v = V.BroadcastInt(x.Quad<Q>(4, b, g)); a4 = Step<Q, V>(a4, lo, v); b4 = Step<Q, V>(b4, hi, v); }
+                if (R.Count > 5) { v = V.BroadcastInt(x.Quad<Q>(5, b, g)); a5 = Step<Q, V>(a5, lo, v); b5 = Step<Q, V>(b5, hi, v); }
+                if (R.Count > 6) { v = V.BroadcastInt(x.Quad<Q>(6, b, g)); a6 = Step<Q, V>(a6, lo, v); b6 = Step<Q, V>(b6, hi, v); }
+                if (R.Count > 7) { v = V.BroadcastInt(x.Quad<Q>(7, b, g)); a7 = Step<Q, V>(a7, lo, v); b7 = Step<Q, V>(b7, hi, v); }
             }
-            Fold(acc + lane, a0, b0, sLo, sHi, oLo, oHi, sums[b]);
-            Fold(acc + W + lane, a1, b1, sLo, sHi, oLo, oHi, sums[blocks + b]);
-            Fold(acc + 2 * W + lane, a2, b2, sLo, sHi, oLo, oHi, sums[2 * blocks + b]);
-            if (R.Count > 3) Fold(acc + 3 * W + lane, a3, b3, sLo, sHi, oLo, oHi, sums[3 * blocks + b]);
-            if (R.Count > 4) Fold(acc + 4 * W + lane, a4, b4, sLo, sHi, oLo, oHi, sums[4 * blocks + b]);
-            if (R.Count > 5) Fold(acc + 5 * W + lane, a5, b5, sLo, sHi, oLo, oHi, sums[5 * blocks + b]);
-            if (R.Count > 6) Fold(acc + 6 * W + lane, a6, b6, sLo, sHi, oLo, oHi, sums[6 * blocks + b]);
-            if (R.Count > 7) Fold(acc + 7 * W + lane, a7, b7, sLo, sHi, oLo, oHi, sums[7 * blocks + b]);
+            Fold<Q, V>(acc + lane, a0, b0, sLo, sHi, oLo, oHi, x.D<Q>(0, b), x.Sum<Q>(0, b));
+            Fold<Q, V>(acc + W + lane, a1, b1, sLo, sHi, oLo, oHi, x.D<Q>(1, b), x.Sum<Q>(1, b));
+            Fold<Q, V>(acc + 2 * W + lane, a2, b2, sLo, sHi, oLo, oHi, x.D<Q>(2, b), x.Sum<Q>(2, b));
+            if (R.Count > 3) Fold<Q, V>(acc + 3 * W + lane, a3, b3, sLo, sHi, oLo, oHi, x.D<Q>(3, b), x.Sum<Q>(3, b));
+            if (R.Count > 4) Fold<Q, V>(acc + 4 * W + lane, a4, b4, sLo, sHi, oLo, oHi, x.D<Q>(4, b), x.Sum<Q>(4, b));
+            if (R.Count > 5) Fold<Q, V>(acc + 5 * W + lane, a5, b5, sLo, sHi, oLo, oHi, x.D<Q>(5, b), x.Sum<Q>(5, b));
+            if (R.Count > 6) Fold<Q, V>(acc + 6 * W + lane, a6, b6, sLo, sHi, oLo, oHi, x.D<Q>(6, b), x.Sum<Q>(6, b));
+            if (R.Count > 7) Fold<Q, V>(acc + 7 * W + lane, a7, b7, sLo, sHi, oLo, oHi, x.D<Q>(7, b), x.Sum<Q>(7, b));
         }
     }
 
-    /// <summary>total += s * sum(q x) - o * sum(x) for one position's lanes.</summary>
+    /// <summary>
+    /// total = (s d) dot + total, then -(d sum(q8)) o + total, for one position's lanes: the one float
+    /// step every kernel (and <see cref="RunScalar"/>) takes per sub-block.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Fold<V>(float* total, V lo, V hi, V sLo, V sHi, V oLo, V oHi, float sum) where V : struct, IVec<V>
+    static void Fold<Q, V>(float* total, V dotLo, V dotHi, V sLo, V sHi, V oLo, V oHi, float d, float sum)
+        where Q : IQ4Format where V : struct, IVec<V>
     {
+        var dv = V.Broadcast(d);
         var negSum = V.Broadcast(-sum);
-        V.Store(total, V.MultiplyAdd(oLo, negSum, V.MultiplyAdd(lo, sLo, V.Load(total))));
-        V.Store(total + V.Count, V.MultiplyAdd(oHi, negSum, V.MultiplyAdd(hi, sHi, V.Load(total + V.Count))));
+        V.Store(total, V.MultiplyAdd(oLo, negSum, V.MultiplyAdd(V.ConvertInt32(Finish<Q, V>(dotLo)), V.Multiply(sLo, dv), V.Load(total))));
+        V.Store(total + V.Count, V.MultiplyAdd(oHi, negSum, V.MultiplyAdd(V.ConvertInt32(Finish<Q, V>(dotHi)), V.Multiply(sHi, dv), V.Load(total + V.Count))));
     }
 
-    static void RunScalar<Q>(int n, int outCount, byte* data, float* x, float* y, float* bias, int rows, int tileStart, int tileEnd) where Q : IQ4Format
+    static void RunScalar<Q>(int n, int outCount, byte* data, sbyte* xq, float* scale, float* msum, float* y, float* bias, int rows, int tileStart, int tileEnd)
+        where Q : IQ4Format
     {
         long tileBytes = Q.TileBytes(n);
+        int blocks = n / Q.SubRows;
         for (int t = tileStart; t < tileEnd; t++)
         {
             byte* tile = data + t * tileBytes;
@@ -268,9 +310,16 @@ internal static unsafe class Q4Kernels
             for (int p = 0; p < rows; p++)
                 for (int j = 0; j < width; j++)
                 {
-                    float sum = 0;
-                    for (int i = 0; i < n; i++) sum = MathF.FusedMultiplyAdd(Q.Get(tile, i, j), x[(long)p * n + i], sum);
-                    y[(long)p * outCount + col + j] = bias == null ? sum : sum + bias[col + j];
+                    float total = 0;
+                    for (int b = 0; b < blocks; b++)
+                    {
+                        Q.SubBlockScalar(tile, b, j, out float s, out float o);
+                        int dot = 0;
+                        for (int r = 0; r < Q.SubRows; r++) dot += Q.Quant(tile, b * Q.SubRows + r, j) * xq[(long)p * n + b * Q.SubRows + r];
+                        float d = scale[(long)p * (n / 32) + b * Q.SubRows / 32], sum = msum[(long)p * blocks + b];
+                        total = MathF.FusedMultiplyAdd(o, -sum, MathF.FusedMultiplyAdd(dot, s * d, total));
+                    }
+                    y[(long)p * outCount + col + j] = bias == null ? total : total + bias[col + j];
                 }
         }
     }

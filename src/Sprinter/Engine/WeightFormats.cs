@@ -147,11 +147,13 @@ internal readonly unsafe struct Q8Format : IWeightFormat
 }
 
 /// <summary>
-/// A 4-bit weight format with 32-input sub-blocks: each weight is w = q * s - o for a nibble q in
-/// 0..15 and per-(lane, sub-block) s and o. Tiles keep the file's bits: nothing is re-rounded.
-/// A sub-block's 32 rows hold 16 bytes each; within each strip of 2 x Count lanes (Count = the
-/// kernels' vector width), byte j holds lane j in its low nibble and lane Count + j in its high
-/// nibble, so one zero-extending load, a mask and a shift give both halves of a strip.
+/// A weight format with 4- or 6-bit quants q and per-(lane, sub-block) s and o: w = q s - o. Tiles
+/// keep the file's bits: nothing is re-rounded. The quants are laid out for integer dot products
+/// (<see cref="Q4Kernels"/>): a sub-block's rows go in groups of 4 inputs, 64 bytes a group
+/// (32 lanes x 4 inputs x 4 bits); within a group each strip of 2 x Count lanes (Count = the kernels'
+/// vector width) is 4 Count bytes, byte 4 j + k holding input k of lane j in its low nibble and of
+/// lane Count + j in its high nibble. So one full-width load, a mask and a shift give two vectors of
+/// Count groups of 4 bytes, each lane's 4 inputs side by side as vpmaddubsw multiplies them.
 /// </summary>
 internal unsafe interface IQ4Format
 {
@@ -163,10 +165,20 @@ internal unsafe interface IQ4Format
     static abstract int SubRows { get; }
     /// <summary>Bytes of one sub-block (what the kernels prefetch ahead).</summary>
     static abstract int SubBytes { get; }
-    /// <summary>Row <paramref name="r"/> of a sub-block's quants (from <see cref="SubBlock"/>, plus the strip's byte offset) as floats.</summary>
-    static abstract void LoadRow<V>(byte* rows, int r, out V lo, out V hi) where V : struct, IVec<V>;
-    /// <summary>Sub-block <paramref name="index"/> (inputs SubRows x index ..): its s and o for lanes [lane, lane + 2 Count), and its rows of quants.</summary>
+    /// <summary>
+    /// True where a whole sub-block's pair products fit int16 lanes (4-bit: 8 groups x 2 x 15 x 127 =
+    /// 30,480), so the kernels widen to int32 once per sub-block; false (6-bit: 2 x 63 x 127 = 16,002 per
+    /// group) widens every group.
+    /// </summary>
+    static abstract bool ShortSums { get; }
+    /// <summary>Group <paramref name="group"/> (4 inputs) of a sub-block's quants (from <see cref="SubBlock"/>) for lanes [lane, lane + 2 Count) as bytes.</summary>
+    static abstract void LoadGroup<V>(byte* quants, int lane, int group, out V lo, out V hi) where V : struct, IVec<V>;
+    /// <summary>Sub-block <paramref name="index"/> (inputs SubRows x index ..): its s and o for lanes [lane, lane + 2 Count), and its quants.</summary>
     static abstract byte* SubBlock<V>(byte* tile, int index, int lane, out V sLo, out V sHi, out V oLo, out V oHi) where V : struct, IVec<V>;
+    /// <summary>One lane's s and o of a sub-block, computed as <see cref="SubBlock"/> computes them.</summary>
+    static abstract void SubBlockScalar(byte* tile, int index, int lane, out float s, out float o);
+    /// <summary>One quant q (0..15, or 0..63 for Q6_K).</summary>
+    static abstract int Quant(byte* tile, int row, int lane);
     /// <summary>One weight as a float, exactly as ggml's dequantize_row_* gives it.</summary>
     static abstract float Get(byte* tile, int row, int lane);
     /// <summary>Fills a tile from <paramref name="lanes"/> GGML rows of <paramref name="input"/> elements, <paramref name="stride"/> bytes apart.</summary>
@@ -175,26 +187,26 @@ internal unsafe interface IQ4Format
 
 internal static unsafe class Q4Layout
 {
-    public const int RowBytes = 16;
-    public const int NibbleBytes = 32 * RowBytes;
+    public const int GroupBytes = 64;
+    public const int NibbleBytes = 8 * GroupBytes;
 
-    /// <summary>The byte of a sub-block row holding <paramref name="lane"/>, and the shift of its nibble.</summary>
-    public static (int Byte, int Shift) Slot(int lane)
+    /// <summary>The byte of a sub-block's nibbles holding (row, lane), and the shift of its nibble.</summary>
+    public static (int Byte, int Shift) Slot(int row, int lane)
     {
         int c = MatMulKernels.VectorCount, strip = lane / (2 * c), j = lane % (2 * c);
-        return (strip * c + (j < c ? j : j - c), j < c ? 0 : 4);
+        return ((row >> 2) * GroupBytes + strip * 4 * c + 4 * (j % c) + (row & 3), j < c ? 0 : 4);
     }
 
     public static int Get(byte* nibbles, int row, int lane)
     {
-        var (b, shift) = Slot(lane);
-        return (nibbles[row * RowBytes + b] >> shift) & 15;
+        var (b, shift) = Slot(row, lane);
+        return (nibbles[b] >> shift) & 15;
     }
 
     public static void Set(byte* nibbles, int row, int lane, int q)
     {
-        var (b, shift) = Slot(lane);
-        nibbles[row * RowBytes + b] |= (byte)(q << shift);
+        var (b, shift) = Slot(row, lane);
+        nibbles[b] |= (byte)(q << shift);
     }
 
     public static float Fp16(byte* p) => (float)*(Half*)p;
@@ -208,8 +220,10 @@ internal readonly unsafe struct Q4_0Format : IQ4Format
 {
     public static int SubRows => 32;
     static int IQ4Format.SubBytes => SubBytes;
+    public static bool ShortSums => true;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void LoadRow<V>(byte* rows, int r, out V lo, out V hi) where V : struct, IVec<V> => V.LoadNibbles(rows + r * Q4Layout.RowBytes, out lo, out hi);
+    public static void LoadGroup<V>(byte* quants, int lane, int group, out V lo, out V hi) where V : struct, IVec<V>
+        => V.LoadNibbleBytes(quants + group * Q4Layout.GroupBytes + 2 * lane, out lo, out hi);
     const int SubBytes = 64 + Q4Layout.NibbleBytes;
     public static WeightType Type => WeightType.Q4_0;
     public static Models.Gguf.GgmlType FileType => Models.Gguf.GgmlType.Q4_0;
@@ -225,6 +239,14 @@ internal readonly unsafe struct Q4_0Format : IQ4Format
         oHi = V.Multiply(sHi, eight);
         return sub + 64;
     }
+
+    public static void SubBlockScalar(byte* tile, int index, int lane, out float s, out float o)
+    {
+        s = Q4Layout.Fp16(tile + (long)index * SubBytes + 2 * lane);
+        o = s * 8f;
+    }
+
+    public static int Quant(byte* tile, int row, int lane) => Q4Layout.Get(tile + (long)(row / 32) * SubBytes + 64, row % 32, lane);
 
     public static float Get(byte* tile, int row, int lane)
     {
@@ -265,8 +287,10 @@ internal readonly unsafe struct Q4KFormat : IQ4Format
 {
     public static int SubRows => 32;
     static int IQ4Format.SubBytes => SubBytes;
+    public static bool ShortSums => true;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void LoadRow<V>(byte* rows, int r, out V lo, out V hi) where V : struct, IVec<V> => V.LoadNibbles(rows + r * Q4Layout.RowBytes, out lo, out hi);
+    public static void LoadGroup<V>(byte* quants, int lane, int group, out V lo, out V hi) where V : struct, IVec<V>
+        => V.LoadNibbleBytes(quants + group * Q4Layout.GroupBytes + 2 * lane, out lo, out hi);
     const int SubBytes = 64 + Q4Layout.NibbleBytes, SuperBytes = 256 + 8 * SubBytes;
     public static WeightType Type => WeightType.Q4_K;
     public static Models.Gguf.GgmlType FileType => Models.Gguf.GgmlType.Q4_K;
@@ -286,6 +310,17 @@ internal readonly unsafe struct Q4KFormat : IQ4Format
         oLo = V.Multiply(mLo, minLo); oHi = V.Multiply(mHi, minHi);
         return sub + 64;
     }
+
+    public static void SubBlockScalar(byte* tile, int index, int lane, out float s, out float o)
+    {
+        byte* super = tile + (long)(index >> 3) * SuperBytes;
+        byte* sub = super + 256 + (index & 7) * SubBytes;
+        s = ((float*)super)[lane] * sub[lane];
+        o = ((float*)(super + 128))[lane] * sub[32 + lane];
+    }
+
+    public static int Quant(byte* tile, int row, int lane)
+        => Q4Layout.Get(tile + (long)(row / 256) * SuperBytes + 256 + (row / 32 % 8) * SubBytes + 64, row % 32, lane);
 
     public static float Get(byte* tile, int row, int lane)
     {
@@ -324,22 +359,25 @@ internal readonly unsafe struct Q4KFormat : IQ4Format
 /// <summary>
 /// GGUF Q6_K (super-blocks of 256 inputs: fp16 d, an int8 scale per 16, 6-bit q; w = (d sc)(q - 32)),
 /// 6.5625 bits a weight in the file, 6.625 here. A super-block is the 32 lanes' d widened to fp32
-/// (128 bytes, exact; read at every sub-block, so not converted there), then
-/// per 16 rows the lanes' scales (32 bytes), 16 rows of low nibbles (256) and 8 planes of top bits
-/// (128; each holds two rows, see <see cref="IVec{TSelf}.LoadSixBits"/>).
+/// (128 bytes, exact; read at every sub-block, so not converted there), then per 16 rows the lanes'
+/// scales (32 bytes), the low nibbles of its 4 groups as in <see cref="IQ4Format"/> (256), and two
+/// planes (128) of the top 2 bits: plane h serves groups 2h and 2h + 1, its byte at a nibble byte's
+/// place holding the low-nibble lane's bits at 0-1 and the high-nibble lane's at 2-3 for group 2h,
+/// at 4-5 and 6-7 for group 2h + 1 (see <see cref="IVec{TSelf}.LoadSixBitBytes"/>).
 /// </summary>
 internal readonly unsafe struct Q6KFormat : IQ4Format
 {
-    const int Sub = 32 + 16 * Q4Layout.RowBytes + 8 * Q4Layout.RowBytes, SuperBytes = 128 + 16 * Sub;
+    const int Sub = 32 + 4 * Q4Layout.GroupBytes + 2 * Q4Layout.GroupBytes, SuperBytes = 128 + 16 * Sub;
     public static int SubRows => 16;
     public static int SubBytes => Sub;
+    public static bool ShortSums => false;
     public static WeightType Type => WeightType.Q6_K;
     public static Models.Gguf.GgmlType FileType => Models.Gguf.GgmlType.Q6_K;
     public static long TileBytes(int input) => (long)(input / 256) * SuperBytes;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void LoadRow<V>(byte* rows, int r, out V lo, out V hi) where V : struct, IVec<V>
-        => V.LoadSixBits(rows + r * Q4Layout.RowBytes, rows + 16 * Q4Layout.RowBytes + (r >> 1) * Q4Layout.RowBytes, 2 * (r & 1), out lo, out hi);
+    public static void LoadGroup<V>(byte* quants, int lane, int group, out V lo, out V hi) where V : struct, IVec<V>
+        => V.LoadSixBitBytes(quants + group * Q4Layout.GroupBytes + 2 * lane, quants + (4 + (group >> 1)) * Q4Layout.GroupBytes + 2 * lane, (group & 1) != 0, out lo, out hi);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static byte* SubBlock<V>(byte* tile, int index, int lane, out V sLo, out V sHi, out V oLo, out V oHi) where V : struct, IVec<V>
@@ -355,20 +393,37 @@ internal readonly unsafe struct Q6KFormat : IQ4Format
         return sub + 32;
     }
 
-    static int Quant(byte* sub, int row, int lane)
+    public static void SubBlockScalar(byte* tile, int index, int lane, out float s, out float o)
     {
-        var (b, shift) = Q4Layout.Slot(lane);
-        int low = (sub[32 + row * 16 + b] >> shift) & 15;
-        int high = (sub[32 + 256 + (row >> 1) * 16 + b] >> (shift + 2 * (row & 1))) & 3;
-        return low | high << 4;
+        byte* super = tile + (long)(index >> 4) * SuperBytes;
+        byte* sub = super + 128 + (index & 15) * Sub;
+        s = ((float*)super)[lane] * ((sbyte*)sub)[lane];
+        o = s * 32f;
     }
+
+    /// <summary>The byte of a sub-block's top-bit planes holding (row, lane), and the shift of its 2 bits.</summary>
+    static (int Byte, int Shift) HighSlot(int row, int lane)
+    {
+        var (b, shift) = Q4Layout.Slot(row & 3, lane);   // the place within a group
+        return (4 * Q4Layout.GroupBytes + (row >> 3) * Q4Layout.GroupBytes + b, 4 * ((row >> 2) & 1) + shift / 2);
+    }
+
+    static int QuantAt(byte* quants, int row, int lane)
+    {
+        var (b, shift) = Q4Layout.Slot(row, lane);
+        var (hb, hshift) = HighSlot(row, lane);
+        return ((quants[b] >> shift) & 15) | ((quants[hb] >> hshift) & 3) << 4;
+    }
+
+    static int IQ4Format.Quant(byte* tile, int row, int lane)
+        => QuantAt(tile + (long)(row / 256) * SuperBytes + 128 + (row / 16 % 16) * Sub + 32, row % 16, lane);
 
     public static float Get(byte* tile, int row, int lane)
     {
         byte* super = tile + (long)(row / 256) * SuperBytes;
         byte* sub = super + 128 + (row / 16 % 16) * Sub;
         float ds = ((float*)super)[lane] * ((sbyte*)sub)[lane];
-        return ds * (Quant(sub, row % 16, lane) - 32);
+        return ds * (QuantAt(sub + 32, row % 16, lane) - 32);
     }
 
     public static void PackBlocks(byte* rows, long stride, int lanes, int input, byte* tile)
@@ -377,7 +432,6 @@ internal readonly unsafe struct Q6KFormat : IQ4Format
         for (int lane = 0; lane < lanes; lane++)
         {
             byte* block = rows + lane * stride;
-            var (b, shift) = Q4Layout.Slot(lane);
             for (int s = 0; s < input / 256; s++, block += 210)
             {
                 byte* super = tile + (long)s * SuperBytes;
@@ -391,8 +445,9 @@ internal readonly unsafe struct Q6KFormat : IQ4Format
                     byte* sub = super + 128 + (e / 16) * Sub;
                     ((sbyte*)sub)[lane] = ((sbyte*)(block + 192))[e / 16];
                     int row = e % 16;
-                    sub[32 + row * 16 + b] |= (byte)((q & 15) << shift);
-                    sub[32 + 256 + (row >> 1) * 16 + b] |= (byte)((q >> 4) << (shift + 2 * (row & 1)));
+                    Q4Layout.Set(sub + 32, row, lane, q & 15);
+                    var (hb, hshift) = HighSlot(row, lane);
+                    sub[32 + hb] |= (byte)((q >> 4) << hshift);
                 }
             }
         }

@@ -43,14 +43,62 @@ public class MatMulKernelTests
         using var m = PackedMatrix.FromInOut(w, input, output, type);
         var y = new float[rows * output];
         m.Multiply(x, y, rows, bias);
+        // The 4-bit kernels multiply 8-bit blocks of the activations (ActivationBlocks): exactly those values here.
+        var xs = m.Type is WeightType.Q4_0 or WeightType.Q4_K ? ActivationBlocks.RoundTrip(x, input) : x;
         for (int p = 0; p < rows; p++)
             for (int o = 0; o < output; o++)
             {
                 double expected = bias[o];
-                for (int i = 0; i < input; i++) expected += (double)m.Get(i, o) * x[p * input + i];
+                for (int i = 0; i < input; i++) expected += (double)m.Get(i, o) * xs[p * input + i];
                 double tolerance = 1e-5 * input;
                 Assert.True(Math.Abs(y[p * output + o] - expected) <= tolerance, $"{type} {input}x{output} rows={rows}: y[{p},{o}] = {y[p * output + o]}, expected {expected}");
             }
+    }
+
+    [Fact]
+    public void PortableIntegerStepsMatchTheHardwareOnes()
+    {
+        // IntBits serves NEON and SSE2-only hosts; here it is checked lane for lane against
+        // vpmaddubsw / vpmaddwd wherever this host has them, on the value ranges the kernels use.
+        var rng = new Random(21);
+        var u = new byte[64];
+        var s = new sbyte[64];
+        for (int trial = 0; trial < 200; trial++)
+        {
+            for (int i = 0; i < 64; i++) { u[i] = (byte)rng.Next(64); s[i] = (sbyte)rng.Next(-127, 128); }
+            var u128 = System.Runtime.Intrinsics.Vector128.Create(u.AsSpan(0, 16));
+            var s128 = System.Runtime.Intrinsics.Vector128.Create(s.AsSpan(0, 16));
+            var portable = IntBits.MultiplyAddBytes(u128, s128);
+            for (int i = 0; i < 8; i++) Assert.Equal(u[2 * i] * s[2 * i] + u[2 * i + 1] * s[2 * i + 1], portable[i]);
+            var widened = IntBits.WidenPairs(portable);
+            for (int i = 0; i < 4; i++) Assert.Equal(portable[2 * i] + portable[2 * i + 1], widened[i]);
+            if (System.Runtime.Intrinsics.X86.Ssse3.IsSupported)
+            {
+                Assert.Equal(System.Runtime.Intrinsics.X86.Ssse3.MultiplyAddAdjacent(u128, s128), portable);
+                Assert.Equal(System.Runtime.Intrinsics.X86.Sse2.MultiplyAddAdjacent(portable, System.Runtime.Intrinsics.Vector128<short>.One), widened);
+            }
+            var u256 = System.Runtime.Intrinsics.Vector256.Create(u.AsSpan(0, 32));
+            var s256 = System.Runtime.Intrinsics.Vector256.Create(s.AsSpan(0, 32));
+            if (System.Runtime.Intrinsics.X86.Avx2.IsSupported)
+                Assert.Equal(System.Runtime.Intrinsics.X86.Avx2.MultiplyAddAdjacent(u256, s256), IntBits.MultiplyAddBytes(u256, s256));
+            var p256 = IntBits.MultiplyAddBytes(u256, s256);
+            for (int i = 0; i < 16; i++) Assert.Equal(u[2 * i] * s[2 * i] + u[2 * i + 1] * s[2 * i + 1], p256[i]);
+            var w256 = IntBits.WidenPairs(p256);
+            for (int i = 0; i < 8; i++) Assert.Equal(p256[2 * i] + p256[2 * i + 1], w256[i]);
+            if (System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
+            {
+                // vpdpbusd (the 128/256-bit kernels' step where AVX-VNNI exists) gives the same int32 sums.
+                var acc = System.Runtime.Intrinsics.Vector256.Create(rng.Next(-1000, 1000));
+                var dot = System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(acc, u256, s256);
+                for (int i = 0; i < 8; i++) Assert.Equal(acc[i] + w256[i], dot[i]);
+            }
+            var u512 = System.Runtime.Intrinsics.Vector512.Create(u.AsSpan());
+            var s512 = System.Runtime.Intrinsics.Vector512.Create(s.AsSpan());
+            var p512 = IntBits.MultiplyAddBytes(u512, s512);
+            for (int i = 0; i < 32; i++) Assert.Equal(u[2 * i] * s[2 * i] + u[2 * i + 1] * s[2 * i + 1], p512[i]);
+            var w512 = IntBits.WidenPairs(p512);
+            for (int i = 0; i < 16; i++) Assert.Equal(p512[2 * i] + p512[2 * i + 1], w512[i]);
+        }
     }
 
     [Fact]

@@ -10,15 +10,16 @@ namespace Sprinter.Tests.Engine;
 /// <summary>
 /// Files llama.cpp quantized, run at <c>--dtype auto</c> (Q4_0, Q4_K and Q6_K tensors kept as their
 /// blocks) against the same file dequantized to fp32: the weights are the same numbers, so the
-/// logits may differ only by fp32 summation order.
+/// logits may differ only by the 8-bit rounding of the activations and fp32 summation order.
 /// </summary>
 public class NativeGgufTests(ITestOutputHelper output)
 {
-    // Bound, derived: both runs multiply the same weights; the 4-bit kernels sum q x per sub-block
-    // and subtract o sum(x) (cancellation of a few ulps of sums ~8x the result), so each matmul
-    // output moves by ~1e-6 relative and logits by ~1e-5 of their scale after 2 layers. Running a
-    // tensor through q8_0 instead moves them by ~1e-2; a wrong nibble order or scale by > 10%.
-    const double RelativeTolerance = 1e-5;   // measured 4e-7 to 9e-7 (AVX-512)
+    // Bound, measured: both runs multiply the same weights, but the native kernels round each
+    // matmul's activations to 8-bit blocks of 32 (ActivationBlocks, as llama.cpp's Q8_0), which
+    // moves logits by ~5e-3 of their scale after 2 layers (4.8e-3 to 5.6e-3, AVX-512; the kernels
+    // against the rounded activations exactly are checked in Q4FormatTests and MatMulKernelTests).
+    // A wrong nibble order or scale moves them by > 10%.
+    const double RelativeTolerance = 2e-2;
 
     [Theory]
     [InlineData(LLamaFtype.MOSTLY_Q4_0, WeightType.Q4_0)]

@@ -94,14 +94,66 @@ public unsafe class Q4FormatTests
         var bias = Random(outputs.Sum(), 8);
         var y = new float[rows * m.Out];
         m.Multiply(x, y, rows, bias);
+        var rounded = ActivationBlocks.RoundTrip(x, input);   // what the 4-bit parts multiply (the q8_0 part takes x)
         for (int p = 0; p < rows; p++)
             for (int o = 0; o < m.Out; o++)
             {
                 double expected = bias[o];
-                for (int i = 0; i < input; i++) expected += (double)m.Get(i, o) * x[p * input + i];
+                var xs = o is >= 64 and < 96 ? x : rounded;
+                for (int i = 0; i < input; i++) expected += (double)m.Get(i, o) * xs[p * input + i];
                 // fp32 sums of 256 products of size <= 4 x 1, in another order: 1e-5 per input is ~100 ulps of the result.
                 Assert.True(Math.Abs(y[p * m.Out + o] - expected) <= 1e-5 * input, $"rows={rows}: y[{p},{o}] = {y[p * m.Out + o]}, expected {expected}");
             }
+    }
+
+    [Theory]
+    [InlineData(WeightType.Q4_0)]
+    [InlineData(WeightType.Q4_K)]
+    [InlineData(WeightType.Q6_K)]
+    public void EachPositionGetsTheSameBitsWhateverPositionsShareTheCall(WeightType type)
+    {
+        // The integer kernels' float part must not depend on the block of positions or the tile group.
+        int input = 512, output = 200, rows = 17;
+        var blocks = type == WeightType.Q6_K ? RandomQ6K(input, output, 12)
+            : Quantize(type == WeightType.Q4_0 ? GgmlType.Q4_0 : GgmlType.Q4_K, Random(input * output, 12));
+        using var m = PackedMatrix.FromParts([new MatrixPart { Outputs = output, Blocks = blocks, Type = type }], input, outIn: true);
+        var x = Random(rows * input, 13);
+        var all = new float[rows * output];
+        m.Multiply(x, all, rows, default);
+        for (int start = 0; start < rows; start++)
+            foreach (int count in new[] { 1, 2, 3, 5, 8 })
+            {
+                if (start + count > rows) continue;
+                var part = new float[count * output];
+                m.Multiply(x.AsSpan(start * input, count * input), part, count, default);
+                for (int i = 0; i < part.Length; i++)
+                    Assert.Equal(BitConverter.SingleToInt32Bits(all[start * output + i]), BitConverter.SingleToInt32Bits(part[i]));
+            }
+        // And the rounded activations explain the result (the weights exactly as stored).
+        var xs = ActivationBlocks.RoundTrip(x, input);
+        for (int p = 0; p < rows; p++)
+            for (int o = 0; o < output; o++)
+            {
+                double expected = 0;
+                for (int i = 0; i < input; i++) expected += (double)m.Get(i, o) * xs[p * input + i];
+                Assert.True(Math.Abs(all[p * output + o] - expected) <= 1e-5 * input, $"y[{p},{o}] = {all[p * output + o]}, expected {expected}");
+            }
+    }
+
+    [Fact]
+    public void ActivationBlocksRoundEachBlockOfThirtyTwoToEightBits()
+    {
+        var x = Random(3 * 64, 14);
+        x[5] = 0; for (int i = 32; i < 64; i++) x[i] = 0;   // an all-zero block
+        var r = ActivationBlocks.RoundTrip(x, 64);
+        for (int b = 0; b < x.Length / 32; b++)
+        {
+            float amax = 0;
+            for (int i = 0; i < 32; i++) amax = Math.Max(amax, Math.Abs(x[b * 32 + i]));
+            for (int i = 0; i < 32; i++)
+                Assert.True(Math.Abs(r[b * 32 + i] - x[b * 32 + i]) <= amax / 127 * 0.5001f, $"x[{b * 32 + i}] = {x[b * 32 + i]} -> {r[b * 32 + i]}");
+        }
+        for (int i = 32; i < 64; i++) Assert.Equal(0f, r[i]);
     }
 
     [Fact]
