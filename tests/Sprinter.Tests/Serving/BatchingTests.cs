@@ -54,7 +54,7 @@ public class BatchingTests
         using var batched = Service(target, draft, maxBatch: 16);
         var together = await Task.WhenAll(requests.Select(r => Task.Run(() => RunAsync(batched, r))));
         // At least two requests in one step (more is usual; on 2 busy cores the thread pool may start the 16 callers slowly,
-        // and a stricter bound failed once in ~10 runs while every output matched).
+        // and the bound of 4 failed once in ten runs of the serving tests; the nine reruns passed).
         Assert.True(batched.Scheduler!.LargestBatch >= 2, $"the requests never shared a step (largest batch {batched.Scheduler.LargestBatch})");
         for (int i = 0; i < requests.Length; i++)
             Assert.True(alone[i].SequenceEqual(together[i]),
