@@ -51,7 +51,7 @@ public sealed class BenchResults
         {
             ["method"] = kv.Key, ["budget"] = kv.Value.Budget, ["label"] = kv.Value.Label.ToString().ToLowerInvariant(), ["final_threshold"] = N(kv.Value.Threshold),
             ["eta_tp"] = N(kv.Value.EtaTp), ["eta_fp"] = N(kv.Value.EtaFp), ["labelled_decisions"] = N(kv.Value.TruePositives + kv.Value.FalseNegatives + kv.Value.FalsePositives + kv.Value.TrueNegatives, 1),
-            ["threshold_path"] = new JsonArray(kv.Value.Path.Where((_, i) => i % Math.Max(1, kv.Value.Path.Count / 50) == 0).Select(t => (JsonNode)N(t)).ToArray()),
+            ["threshold_path"] = new JsonArray(kv.Value.Path.Where((_, i) => i % Math.Max(1, kv.Value.Path.Count / 50) == 0).Select(t => N(t)).ToArray()),
         }).ToArray()),
         ["theory"] = new JsonArray(Theory.Select(t => (JsonNode)new JsonObject
         {
