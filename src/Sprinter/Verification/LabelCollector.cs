@@ -36,10 +36,10 @@ public sealed record CollectOptions
 
     public void Validate()
     {
-        if (Prompts < 1) throw new InvalidInputException($"--prompts must be >= 1, got {Prompts}.");
-        if (Lanes < 1) throw new InvalidInputException($"--lanes must be >= 1, got {Lanes}.");
-        if (TokensPerPrompt < 1) throw new InvalidInputException($"--tokens must be >= 1, got {TokensPerPrompt}.");
-        if (!(Ratio > 0) || !float.IsFinite(Ratio)) throw new InvalidInputException($"--ratio must be a positive number, got {Ratio}.");
+        InvalidSettingException.ThrowIfLessThan("prompts", Prompts, 1);
+        InvalidSettingException.ThrowIfLessThan("lanes", Lanes, 1);
+        InvalidSettingException.ThrowIfLessThan("tokens", TokensPerPrompt, 1);
+        if (!(Ratio > 0) || !float.IsFinite(Ratio)) throw new InvalidSettingException("ratio", $"must be a positive number, got {Ratio}.");
     }
 }
 
@@ -131,7 +131,7 @@ public static class LabelCollector
         int d = draft.Config.EmbeddingSize, vocab = draft.Model.OutputVocabulary;
         int context = Math.Min(draft.Config.MaxPositions, targetForLane(0).Capacity);
         int maxPrompt = context - options.TokensPerPrompt - 1;
-        if (maxPrompt < 1) throw new InvalidInputException($"--tokens {options.TokensPerPrompt} leaves no room for a prompt in a context of {context}.");
+        if (maxPrompt < 1) throw new InvalidSettingException("tokens", $"{options.TokensPerPrompt} leaves no room for a prompt in a context of {context}.");
         var lanes = Enumerable.Range(0, Math.Min(laneCount, texts.Count)).Select(i => new Lane(draft.Model.CreateSession(), targetForLane(i))).ToArray();
         var draftBatch = new TransformerBatch(draft.Model);
         var qProbs = new float[vocab];

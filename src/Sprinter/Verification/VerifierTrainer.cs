@@ -18,7 +18,7 @@ public static class VerifierTrainer
         double? maxFpRate = null, IProgress<JobProgress>? progress = null)
     {
         if (recipe.Features.HasFlag(FeatureSet.Token) && tokenEmbedding is null)
-            throw new InvalidInputException($"recipe '{recipe.Name}' reads token embeddings; the draft model is needed (pass --draft DIR).");
+            throw new InvalidSettingException("draft", $"is needed: recipe '{recipe.Name}' reads the draft's token embeddings.");
         var train = PromptSplit.Indices(data, SplitPart.Train, seed);
         var val = PromptSplit.Indices(data, SplitPart.Validation, seed);
         var test = PromptSplit.Indices(data, SplitPart.Test, seed);
@@ -71,7 +71,7 @@ public static class VerifierTrainer
             var valScores = Scores(best, x, n, val);
             best.Threshold = ClassifierMetrics.Calibrate(valScores, val.Select(i => y[i]).ToArray(), eps);
             if (!float.IsFinite(best.Threshold))
-                throw new InvalidInputException($"no threshold keeps the validation eta_FP <= {eps}; raise --max-fp-rate.");
+                throw new InvalidSettingException("max_fp_rate", $"{eps} is too low: no threshold keeps the validation eta_FP at or under it; raise it.");
         }
         var testScores = Scores(best, x, n, test);
         var testLabels = test.Select(i => y[i]).ToArray();

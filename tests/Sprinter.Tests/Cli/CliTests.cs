@@ -67,6 +67,21 @@ public class CliTests
         Assert.Equal("", output); // refused before the prompt is echoed
     }
 
+    [Theory]
+    [InlineData("--lanes", "0", "--lanes must be >= 1, got 0.")]
+    [InlineData("--prompts", "0", "--prompts must be >= 1, got 0.")]
+    [InlineData("--tokens", "200", "--tokens 200 leaves no room for a prompt")]
+    public void BadCollectOptionsNameTheFlag(string option, string value, string mentioned)
+    {
+        string data = Path.Combine(TestModels.TempDir(), "texts.txt");
+        File.WriteAllLines(data, ["the quick brown fox jumps over the lazy dog again and again"]);
+        var (code, _, error) = Run("verifier", "collect", "--draft", Model.Value, "--target", Model.Value, "--data", data,
+            "--out", Path.Combine(TestModels.TempDir(), "labels"), option, value);
+        Assert.Equal(2, code);
+        Assert.Contains(mentioned, error);
+        Assert.Single(error.Trim().Split('\n'));
+    }
+
     [Fact]
     public void MissingModelFolderExitsWithCode2()
     {
