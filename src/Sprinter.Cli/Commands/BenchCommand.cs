@@ -124,7 +124,11 @@ internal static class BenchCommand
                         Cumulative: round.CumulativeThreshold, Online: round.OnlineCalibration, Budget: round.OnlineCalibration ? round.FpBudget : null));
                 }
             // The shipped settings: SPRINTER's defaults (the goal row) and the lossless preset, beside the paper's rows.
-            BenchMethod Shipped(DecodingSettings s) => BenchMethod.ForSettings(s) is var m && m.Calibrated && calibrated is null ? m with { Calibrated = false } : BenchMethod.ForSettings(s);
+            BenchMethod Shipped(DecodingSettings s)
+            {
+                var m = BenchMethod.ForSettings(s);
+                return m.Calibrated && calibrated is null ? m with { Calibrated = false } : m;   // no calibrated threshold: name the 0.5 it runs at
+            }
             var goalSprinter = Shipped(DecodingSettings.SprinterDefaults);
             var goalLossless = Shipped(DecodingSettings.LosslessSprinter);
             foreach (var shipped in new[] { goalSprinter, goalLossless })
