@@ -33,8 +33,9 @@ internal static class TrainLmCommand
         var shard = new Option<int>("--max-shard-mb") { Description = "Largest weight file in MB (10^6 bytes); a bigger model is saved as model-0000N-of-0000M.safetensors shards plus model.safetensors.index.json. 0: one file.", DefaultValueFactory = _ => 0 };
         var teacher = new Option<string?>("--teacher") { Description = "Distil from this trained model folder (same tokenizer): the loss becomes (1 - w) x data cross-entropy + w x KL(teacher || student), with w from --teacher-weight." };
         var teacherWeight = new Option<double>("--teacher-weight") { Description = "Weight w of the KL term with --teacher, in [0, 1] (1: pure distillation).", DefaultValueFactory = _ => 1.0 };
+        var init = new Option<string?>("--init") { Description = "Start from this trained model folder of the same shape instead of random weights (continued training, e.g. a longer distillation)." };
         var command = new Command("train-lm", "Train a GPT-2-architecture language model (AdamW, warmup + cosine, checkpoints, resume).")
-            { train, valid, tokenizer, outDir, checkpoint, layers, d, heads, context, batch, micro, steps, epochs, lr, warmup, decay, clip, seed, ckptEvery, evalEvery, dtype, shard, teacher, teacherWeight };
+            { train, valid, tokenizer, outDir, checkpoint, layers, d, heads, context, batch, micro, steps, epochs, lr, warmup, decay, clip, seed, ckptEvery, evalEvery, dtype, shard, teacher, teacherWeight, init };
         command.SetAction(async Task<int> (r, ct) =>
         {
             var options = new TrainingOptions
@@ -45,7 +46,7 @@ internal static class TrainLmCommand
                 BatchSize = r.GetValue(batch), MicroBatchSize = r.GetValue(micro) ?? r.GetValue(batch), Steps = r.GetValue(steps), Epochs = r.GetValue(epochs),
                 LearningRate = r.GetValue(lr), WarmupSteps = r.GetValue(warmup), WeightDecay = r.GetValue(decay), GradientClip = r.GetValue(clip),
                 Seed = r.GetValue(seed), CheckpointInterval = r.GetValue(ckptEvery), EvalInterval = r.GetValue(evalEvery),
-                TeacherFolder = r.GetValue(teacher), TeacherWeight = r.GetValue(teacherWeight),
+                TeacherFolder = r.GetValue(teacher), TeacherWeight = r.GetValue(teacherWeight), InitFolder = r.GetValue(init),
                 MaxShardBytes = r.GetValue(shard) switch
                 {
                     0 => long.MaxValue,

@@ -75,7 +75,7 @@ internal static class Checkpoint
     }
 
     /// <summary>The options that determine a run's trajectory, as a canonical JSON string.</summary>
-    public static string Fingerprint(TrainingOptions o, ModelConfig config, int totalSteps, string tokenizerIdentity, int[] trainTokens, string? teacherIdentity = null)
+    public static string Fingerprint(TrainingOptions o, ModelConfig config, int totalSteps, string tokenizerIdentity, int[] trainTokens, string? teacherIdentity = null, string? initIdentity = null)
     {
         var fingerprint = new JsonObject
         {
@@ -88,6 +88,7 @@ internal static class Checkpoint
         };
         // Only distillation runs carry these, so fingerprints of plain runs stay as they were.
         if (teacherIdentity is not null) { fingerprint["teacher"] = teacherIdentity[..16]; fingerprint["teacher_weight"] = o.TeacherWeight; }
+        if (initIdentity is not null) fingerprint["init"] = initIdentity[..16];
         return fingerprint.ToJsonString();
     }
 

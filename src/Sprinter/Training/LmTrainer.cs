@@ -45,7 +45,8 @@ public static class LmTrainer
         var schedule = new LrSchedule(o.LearningRate, o.WarmupSteps, totalSteps, o.MinLearningRateFraction);
 
         // Model, optimizer, and the checkpoint to resume from if there is one.
-        var parameters = new ModelParameters<float>(config, RandomModel.CreateTensors(config, o.Seed));
+        var (initTensors, initIdentity) = o.InitFolder is null ? (RandomModel.CreateTensors(config, o.Seed), null) : InitialWeights.Read(o.InitFolder, config);
+        var parameters = new ModelParameters<float>(config, initTensors);
         var optimizer = new AdamW(parameters.All.Select(p => p.Value.Length).ToArray());
         string checkpointFolder = o.CheckpointFolder ?? Path.Combine(o.OutputFolder, "checkpoint");
         string checkpointPath = Path.Combine(checkpointFolder, Checkpoint.FileName);
@@ -56,7 +57,7 @@ public static class LmTrainer
             teacher = new DistillationTeacher(o.TeacherFolder, tokenizer, o.Context);
         }
         using var teacherScope = teacher;
-        string fingerprint = Checkpoint.Fingerprint(o, config, totalSteps, tokenizer.Identity, train.Tokens, teacher?.Identity);
+        string fingerprint = Checkpoint.Fingerprint(o, config, totalSteps, tokenizer.Identity, train.Tokens, teacher?.Identity, initIdentity);
         var start = new CheckpointState(0, 0, 0, fingerprint);
         int? resumedFrom = null;
         if (File.Exists(checkpointPath))

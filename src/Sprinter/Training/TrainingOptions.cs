@@ -54,6 +54,11 @@ public sealed record TrainingOptions
     public string? TeacherFolder { get; init; }
     /// <summary>Weight of the KL term when distilling, in [0, 1]; 1 is pure distillation.</summary>
     public double TeacherWeight { get; init; } = 1.0;
+    /// <summary>
+    /// A trained model folder of the same shape to start from instead of random weights (continued
+    /// training, e.g. a longer distillation of a shipped draft). The optimizer's moments start at zero.
+    /// </summary>
+    public string? InitFolder { get; init; }
     /// <summary>Largest weight file; bigger models are saved as Hugging Face shards with an index.</summary>
     public long MaxShardBytes { get; init; } = long.MaxValue;
     /// <summary>The saved weights' type: F32 (exact) or BF16 (half the size).</summary>
