@@ -131,9 +131,9 @@ internal static unsafe class Q4Kernels
         public readonly float* MSum = msum;
         public readonly int N = n;
 
-        /// <summary>Position p's 4 inputs of group g of sub-block b, as one int.</summary>
+        /// <summary>The first position's inputs of sub-block b; position p's are <see cref="N"/> p bytes on.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public int Quad<F>(int p, int b, int g) where F : IQ4Format => *(int*)(Q + (long)p * N + b * F.SubRows + 4 * g);
+        public sbyte* SubBlock<F>(int b) where F : IQ4Format => Q + b * F.SubRows;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public float D<F>(int p, int b) where F : IQ4Format => Scale[(long)p * (N / 32) + b * F.SubRows / 32];
@@ -188,9 +188,10 @@ internal static unsafe class Q4Kernels
             if (G.Count > 2) Prefetch<Q>(q2);
             if (G.Count > 3) Prefetch<Q>(q3);
             V a0 = V.Zero, b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0;
-            for (int g = 0; g < groups; g++)
+            sbyte* xg = x.SubBlock<Q>(b);
+            for (int g = 0; g < groups; g++, xg += 4)
             {
-                var v = V.BroadcastInt(x.Quad<Q>(0, b, g));
+                var v = V.BroadcastInt(*(int*)xg);
                 Q.LoadGroup(q0, lane, g, out V lo, out V hi); a0 = Step<Q, V>(a0, lo, v); b0 = Step<Q, V>(b0, hi, v);
                 if (G.Count > 1) { Q.LoadGroup(q1, lane, g, out lo, out hi); a1 = Step<Q, V>(a1, lo, v); b1 = Step<Q, V>(b1, hi, v); }
                 if (G.Count > 2) { Q.LoadGroup(q2, lane, g, out lo, out hi); a2 = Step<Q, V>(a2, lo, v); b2 = Step<Q, V>(b2, hi, v); }
@@ -210,6 +211,7 @@ internal static unsafe class Q4Kernels
         where Q : IQ4Format where V : struct, IVec<V> where G : struct, IRowCount
     {
         int blocks = x.N / Q.SubRows, groups = Q.SubRows / 4, c = V.Count, t = 8 * W;
+        long n = x.N;
         for (int k = 0; k < G.Count; k++)
             for (int p = 0; p < 2; p++) { V.Store(acc + k * t + p * W + lane, V.Zero); V.Store(acc + k * t + p * W + lane + c, V.Zero); }
         for (int b = 0; b < blocks; b++)
@@ -221,10 +223,11 @@ internal static unsafe class Q4Kernels
             Prefetch<Q>(q0);
             if (G.Count > 1) Prefetch<Q>(q1);
             V a0 = V.Zero, b0 = a0, c0 = a0, d0 = a0, a1 = a0, b1 = a0, c1 = a0, d1 = a0;
-            for (int g = 0; g < groups; g++)
+            sbyte* xg = x.SubBlock<Q>(b);
+            for (int g = 0; g < groups; g++, xg += 4)
             {
-                var v = V.BroadcastInt(x.Quad<Q>(0, b, g));
-                var u = V.BroadcastInt(x.Quad<Q>(1, b, g));
+                var v = V.BroadcastInt(*(int*)xg);
+                var u = V.BroadcastInt(*(int*)(xg + n));
                 Q.LoadGroup(q0, lane, g, out V lo, out V hi);
                 a0 = Step<Q, V>(a0, lo, v); b0 = Step<Q, V>(b0, hi, v); c0 = Step<Q, V>(c0, lo, u); d0 = Step<Q, V>(d0, hi, u);
                 if (G.Count > 1)
@@ -254,6 +257,7 @@ internal static unsafe class Q4Kernels
         where Q : IQ4Format where V : struct, IVec<V> where R : struct, IRowCount
     {
         int blocks = x.N / Q.SubRows, groups = Q.SubRows / 4, c = V.Count;
+        long n = x.N, n6 = 6 * n;
         for (int p = 0; p < R.Count; p++) { V.Store(acc + p * W + lane, V.Zero); V.Store(acc + p * W + lane + c, V.Zero); }
         for (int b = 0; b < blocks; b++)
         {
@@ -261,17 +265,18 @@ internal static unsafe class Q4Kernels
             Prefetch<Q>(q);
             V a0 = V.Zero, b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0;
             V a4 = a0, b4 = a0, a5 = a0, b5 = a0, a6 = a0, b6 = a0, a7 = a0, b7 = a0;
-            for (int g = 0; g < groups; g++)
+            sbyte* xg = x.SubBlock<Q>(b), xh = xg + n;   // two bases, so every position is a base plus a scaled n
+            for (int g = 0; g < groups; g++, xg += 4, xh += 4)
             {
                 Q.LoadGroup(q, lane, g, out V lo, out V hi);
-                var v = V.BroadcastInt(x.Quad<Q>(0, b, g)); a0 = Step<Q, V>(a0, lo, v); b0 = Step<Q, V>(b0, hi, v);
-                v = V.BroadcastInt(x.Quad<Q>(1, b, g)); a1 = Step<Q, V>(a1, lo, v); b1 = Step<Q, V>(b1, hi, v);
-                v = V.BroadcastInt(x.Quad<Q>(2, b, g)); a2 = Step<Q, V>(a2, lo, v); b2 = Step<Q, V>(b2, hi, v);
-                if (R.Count > 3) { v = V.BroadcastInt(x.Quad<Q>(3, b, g)); a3 = Step<Q, V>(a3, lo, v); b3 = Step<Q, V>(b3, hi, v); }
-                if (R.Count > 4) { v = V.BroadcastInt(x.Quad<Q>(4, b, g)); a4 = Step<Q, V>(a4, lo, v); b4 = Step<Q, V>(b4, hi, v); }
-                if (R.Count > 5) { v = V.BroadcastInt(x.Quad<Q>(5, b, g)); a5 = Step<Q, V>(a5, lo, v); b5 = Step<Q, V>(b5, hi, v); }
-                if (R.Count > 6) { v = V.BroadcastInt(x.Quad<Q>(6, b, g)); a6 = Step<Q, V>(a6, lo, v); b6 = Step<Q, V>(b6, hi, v); }
-                if (R.Count > 7) { v = V.BroadcastInt(x.Quad<Q>(7, b, g)); a7 = Step<Q, V>(a7, lo, v); b7 = Step<Q, V>(b7, hi, v); }
+                var v = V.BroadcastInt(*(int*)xg); a0 = Step<Q, V>(a0, lo, v); b0 = Step<Q, V>(b0, hi, v);
+                v = V.BroadcastInt(*(int*)xh); a1 = Step<Q, V>(a1, lo, v); b1 = Step<Q, V>(b1, hi, v);
+                v = V.BroadcastInt(*(int*)(xg + 2 * n)); a2 = Step<Q, V>(a2, lo, v); b2 = Step<Q, V>(b2, hi, v);
+                if (R.Count > 3) { v = V.BroadcastInt(*(int*)(xh + 2 * n)); a3 = Step<Q, V>(a3, lo, v); b3 = Step<Q, V>(b3, hi, v); }
+                if (R.Count > 4) { v = V.BroadcastInt(*(int*)(xg + 4 * n)); a4 = Step<Q, V>(a4, lo, v); b4 = Step<Q, V>(b4, hi, v); }
+                if (R.Count > 5) { v = V.BroadcastInt(*(int*)(xh + 4 * n)); a5 = Step<Q, V>(a5, lo, v); b5 = Step<Q, V>(b5, hi, v); }
+                if (R.Count > 6) { v = V.BroadcastInt(*(int*)(xg + n6)); a6 = Step<Q, V>(a6, lo, v); b6 = Step<Q, V>(b6, hi, v); }
+                if (R.Count > 7) { v = V.BroadcastInt(*(int*)(xh + n6)); a7 = Step<Q, V>(a7, lo, v); b7 = Step<Q, V>(b7, hi, v); }
             }
             Fold<Q, V>(acc + lane, a0, b0, sLo, sHi, oLo, oHi, x.D<Q>(0, b), x.Sum<Q>(0, b));
             Fold<Q, V>(acc + W + lane, a1, b1, sLo, sHi, oLo, oHi, x.D<Q>(1, b), x.Sum<Q>(1, b));
