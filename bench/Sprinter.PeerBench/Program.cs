@@ -26,7 +26,7 @@ root.SetAction(r =>
     {
         if (r.GetValue(gguf) is not null || r.GetValue(shape) is not null)
             return SameFile.Run(r.GetValue(gguf), r.GetValue(shape), r.GetValue(keep), r.GetValue(positions)!, r.GetValue(runs),
-                r.GetResult(ours) is { Implicit: false } ? r.GetValue(ours)! : ["auto"], r.GetResult(peer) is { Implicit: false } ? r.GetValue(peer)! : ["Q4_0", "Q4_K_M", "Q6_K"],
+                r.GetResult(ours) is { Implicit: false } ? r.GetValue(ours)! : ["auto"], r.GetResult(peer) is { Implicit: false } ? r.GetValue(peer)! : ["Q4_0", "Q4_K_M", "Q5_K_M", "Q6_K"],
                 r.GetValue(json), r.GetValue(outFile));
         return Run(r.GetValue(model), r.GetValue(positions)!, r.GetValue(runs), r.GetValue(ours)!, r.GetValue(peer)!, r.GetValue(json), r.GetValue(outFile));
     }

@@ -25,7 +25,7 @@ internal static class CliSupport
 
     public static Option<string> DtypeOption() => new("--dtype")
     {
-        Description = "Weight type at run time: auto (bf16 for a bf16 file, where it is exact; else fp32; a quantized GGUF file runs each tensor in its own block type, Q8_0/Q4_0/Q4_K/Q6_K natively, other types as q8_0), fp32, bf16, q8_0 (int8 blocks of 32 with one scale each, quantized at load; lossy, about half the bytes of bf16), q4_0 or q4_k (4-bit blocks quantized at load by llama.cpp's reference quantizer, about a quarter of the bytes of bf16; lossy; q4_k needs inputs in multiples of 256, else q4_0, else q8_0).",
+        Description = "Weight type at run time: auto (bf16 for a bf16 file, where it is exact; else fp32; a quantized GGUF file runs each tensor in its own block type, Q8_0/Q4_0/Q4_K/Q5_K/Q6_K natively, other types as q8_0), fp32, bf16, q8_0 (int8 blocks of 32 with one scale each, quantized at load; lossy, about half the bytes of bf16), q4_0 or q4_k (4-bit blocks quantized at load by llama.cpp's reference quantizer, about a quarter of the bytes of bf16; lossy; q4_k needs inputs in multiples of 256, else q4_0, else q8_0), or q5_k (a GGUF file's Q5_K tensors as they are, the others as q8_0; there is no q5_k quantizer, so a folder is refused).",
         DefaultValueFactory = _ => "auto",
     };
 

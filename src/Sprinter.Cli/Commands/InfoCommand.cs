@@ -89,7 +89,7 @@ internal static class InfoCommand
         output.WriteLine($"file         {file.Length:N0} bytes, {file.TensorList.Count} tensors: {string.Join(", ", types.Select(kv => $"{kv.Value} {kv.Key}"))}");
         output.WriteLine($"tokenizer    {tokenizerKind}, {tokenizer.VocabSize:N0} tokens; chat template: {(template ? "yes" : "none")}");
         output.WriteLine($"runtime      --dtype auto runs it as {runtime.Name()}" + (runtime is Sprinter.Engine.WeightType.F32 or Sprinter.Engine.WeightType.BF16 ? ""
-            : " (each tensor in its own type: Q8_0, Q4_0, Q4_K and Q6_K blocks kept as they are, other 4/5-bit and K types widened to q8_0)"));
+            : " (each tensor in its own type: Q8_0, Q4_0, Q4_K, Q5_K and Q6_K blocks kept as they are, other 4/5-bit and K types widened to q8_0)"));
         return 0;
     }
 }

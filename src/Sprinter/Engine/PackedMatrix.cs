@@ -8,14 +8,14 @@ namespace Sprinter.Engine;
 
 /// <summary>
 /// Run-time weight types: fp32, bfloat16, GGUF-style Q8_0 (int8 blocks of 32 with one scale each),
-/// and the GGUF types Q4_0, Q4_K and Q6_K kept as their blocks (<see cref="IQ4Format"/>; Q6_K
-/// only from a file's blocks: there is no quantizer for it at load).
+/// and the GGUF types Q4_0, Q4_K, Q6_K and Q5_K kept as their blocks (<see cref="IQ4Format"/>; Q6_K
+/// and Q5_K only from a file's blocks: there is no quantizer for them at load).
 /// </summary>
-public enum WeightType { F32, BF16, Q8_0, Q4_0, Q4_K, Q6_K }
+public enum WeightType { F32, BF16, Q8_0, Q4_0, Q4_K, Q6_K, Q5_K }
 
 public static class WeightTypes
 {
-    /// <summary>The name used by --dtype, reports and JSON: fp32, bf16, q8_0, q4_0, q4_k.</summary>
+    /// <summary>The name used by --dtype, reports and JSON: fp32, bf16, q8_0, q4_0, q4_k, q5_k, q6_k.</summary>
     public static string Name(this WeightType type) => type switch
     {
         WeightType.F32 => "fp32",
@@ -23,6 +23,7 @@ public static class WeightTypes
         WeightType.Q4_0 => "q4_0",
         WeightType.Q4_K => "q4_k",
         WeightType.Q6_K => "q6_k",
+        WeightType.Q5_K => "q5_k",
         _ => "q8_0",
     };
 
@@ -35,7 +36,8 @@ public static class WeightTypes
         "q8_0" or "q8" or "int8" => WeightType.Q8_0,
         "q4_0" => WeightType.Q4_0,
         "q4_k" => WeightType.Q4_K,
-        _ => throw new InvalidSettingException(setting, $"must be auto, fp32, bf16, q8_0, q4_0 or q4_k, got '{text}'."),
+        "q5_k" => WeightType.Q5_K,
+        _ => throw new InvalidSettingException(setting, $"must be auto, fp32, bf16, q8_0, q4_0, q4_k or q5_k, got '{text}'."),
     };
 
     /// <summary>
@@ -54,7 +56,7 @@ public static class WeightTypes
 
 /// <summary>
 /// One run of output columns of a matrix being built: either floats (packed at
-/// <see cref="Type"/>), or a GGUF tensor's rows of Q4_0 / Q4_K blocks (one row per output) kept as
+/// <see cref="Type"/>), or a GGUF tensor's rows of Q4_0 / Q4_K / Q5_K / Q6_K blocks (one row per output) kept as
 /// they are. Float data is [in, out] or [out, in] as the caller's layout says.
 /// </summary>
 public sealed class MatrixPart
@@ -117,7 +119,7 @@ public sealed unsafe class PackedMatrix : IDisposable
         }
         Bytes = offset;
         Type = _segments.GroupBy(s => s.Type).MaxBy(g => g.Sum(s => s.TileEnd - s.TileStart))!.Key;
-        _hasBlockTypes = _segments.Any(s => s.Type is WeightType.Q4_0 or WeightType.Q4_K or WeightType.Q6_K);
+        _hasBlockTypes = _segments.Any(s => s.Type is WeightType.Q4_0 or WeightType.Q4_K or WeightType.Q5_K or WeightType.Q6_K);
         // Not cleared: Pack writes every byte, tile by tile on both cores, so the first touch of these
         // pages (the slow part of a load on this VM) is split between them.
         _data = (byte*)NativeMemory.AlignedAlloc((nuint)Math.Max(Bytes, 64), 64);
@@ -131,6 +133,7 @@ public sealed unsafe class PackedMatrix : IDisposable
         WeightType.Q4_0 => Q4_0Format.TileBytes(input),
         WeightType.Q4_K => Q4KFormat.TileBytes(input),
         WeightType.Q6_K => Q6KFormat.TileBytes(input),
+        WeightType.Q5_K => Q5KFormat.TileBytes(input),
         _ => throw new ArgumentOutOfRangeException(nameof(type)),
     };
 
@@ -210,13 +213,17 @@ public sealed unsafe class PackedMatrix : IDisposable
                     byte* tile = _data + seg.Offset + (t - seg.TileStart) * seg.TileBytes;
                     if (blockSources[si] is { } blocksPtr)
                     {
-                        var fileType = seg.Type switch { WeightType.Q4_0 => Models.Gguf.GgmlType.Q4_0, WeightType.Q6_K => Models.Gguf.GgmlType.Q6_K, _ => Models.Gguf.GgmlType.Q4_K };
+                        var fileType = seg.Type switch
+                        {
+                            WeightType.Q4_0 => Models.Gguf.GgmlType.Q4_0, WeightType.Q6_K => Models.Gguf.GgmlType.Q6_K,
+                            WeightType.Q5_K => Models.Gguf.GgmlType.Q5_K, _ => Models.Gguf.GgmlType.Q4_K,
+                        };
                         long rowBytes = Models.Gguf.GgmlTypes.RowBytes(fileType, In);
                         PackBlocks(seg.Type, (byte*)blocksPtr + col * rowBytes, rowBytes, width, tile);
                         continue;
                     }
                     float* w = (float*)sources[si];
-                    if (seg.Type == WeightType.Q6_K) throw new ArgumentException("q6_k is packed only from a file's blocks");
+                    if (seg.Type is WeightType.Q6_K or WeightType.Q5_K) throw new ArgumentException($"{seg.Type.Name()} is packed only from a file's blocks");
                     if (seg.Type is WeightType.Q4_0 or WeightType.Q4_K)
                     {
                         // One output row at a time through ggml's quantizer, then the tile from those blocks.
@@ -270,6 +277,7 @@ public sealed unsafe class PackedMatrix : IDisposable
     {
         if (type == WeightType.Q4_0) Q4_0Format.PackBlocks(rows, stride, lanes, input, tile);
         else if (type == WeightType.Q6_K) Q6KFormat.PackBlocks(rows, stride, lanes, input, tile);
+        else if (type == WeightType.Q5_K) Q5KFormat.PackBlocks(rows, stride, lanes, input, tile);
         else Q4KFormat.PackBlocks(rows, stride, lanes, input, tile);
     }
 
@@ -293,6 +301,7 @@ public sealed unsafe class PackedMatrix : IDisposable
             WeightType.Q4_0 => Q4_0Format.Get(tile, i, o % TileWidth),
             WeightType.Q4_K => Q4KFormat.Get(tile, i, o % TileWidth),
             WeightType.Q6_K => Q6KFormat.Get(tile, i, o % TileWidth),
+            WeightType.Q5_K => Q5KFormat.Get(tile, i, o % TileWidth),
             _ => Q8Format.Get(tile, i, o % TileWidth),
         };
     }
@@ -382,6 +391,7 @@ public sealed unsafe class PackedMatrix : IDisposable
                     case WeightType.Q4_0: Q4Kernels.Run<Q4_0Format>(m.In, m.Out, data, act, y, bias, rows, start, end); break;
                     case WeightType.Q4_K: Q4Kernels.Run<Q4KFormat>(m.In, m.Out, data, act, y, bias, rows, start, end); break;
                     case WeightType.Q6_K: Q4Kernels.Run<Q6KFormat>(m.In, m.Out, data, act, y, bias, rows, start, end); break;
+                    case WeightType.Q5_K: Q4Kernels.Run<Q5KFormat>(m.In, m.Out, data, act, y, bias, rows, start, end); break;
                     default: MatMulKernels.Run<Q8Format>(m, data, x, y, bias, rows, start, end); break;
                 }
             }

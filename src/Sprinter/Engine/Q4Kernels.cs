@@ -5,14 +5,14 @@ using System.Runtime.Intrinsics.X86;
 namespace Sprinter.Engine;
 
 /// <summary>
-/// y = x W + b for the 4- and 6-bit formats (<see cref="IQ4Format"/>: w = q s - o per sub-block),
+/// y = x W + b for the 4-, 5- and 6-bit formats (<see cref="IQ4Format"/>: w = q s - o per sub-block),
 /// generic over the format and the vector width like <see cref="MatMulKernels"/>.
 /// One idea: integer dot products against 8-bit activations. Each call's activations are rounded
 /// once to 8-bit blocks of 32 (<see cref="ActivationBlocks"/>: x ~ d q8, as llama.cpp's Q8_0), and per
-/// sub-block sum_i w_i x_i ~ d (s sum_i q_i q8_i - o sum_i q8_i): the quants (0..15 or 0..63) meet
+/// sub-block sum_i w_i x_i ~ d (s sum_i q_i q8_i - o sum_i q8_i): the quants (0..15, 0..31 or 0..63) meet
 /// the 8-bit activations in vpmaddubsw (unsigned by signed bytes, pairs summed to int16), 4-bit
-/// sub-blocks sum all 8 groups of 4 inputs in int16 and widen once (vpmaddwd by ones), 6-bit ones
-/// widen every group; the offsets take the activations' block sums (llama.cpp's Q8_K bsums idea).
+/// sub-blocks sum all 8 groups of 4 inputs in int16 and widen once (vpmaddwd by ones), 5- and 6-bit
+/// ones widen every group; the offsets take the activations' block sums (llama.cpp's Q8_K bsums idea).
 /// <para>
 /// Why this and not the previous kernel (nibbles widened to fp32 for FMAs against fp32 activations):
 /// that one was compute-bound from k = 2 (per 32 x 32 sub-block and position 64 FMAs and 32
@@ -38,8 +38,9 @@ namespace Sprinter.Engine;
 /// </para>
 /// <para>
 /// Position invariance: the integer sums are exact (no int16 lane can saturate: 8 x 2 x 15 x 127 =
-/// 30,480 for 4 bits, 2 x 63 x 127 per group for 6 bits), and every kernel folds each sub-block into
-/// a position's float total the same way (<see cref="Fold"/>, sub-blocks in order), so a position's
+/// 30,480 for 4 bits, 2 x 31 x 127 and 2 x 63 x 127 per group for 5 and 6 bits; a sub-block's int32
+/// sum stays below 2^24, exact as a float), and every kernel folds each sub-block into a position's
+/// float total the same way (<see cref="Fold"/>, sub-blocks in order), so a position's
 /// result never depends on the positions or tiles beside it; the scalar kernel folds in the same order.
 /// The rounding of the activations moves logits by ~5e-3 of their largest magnitude against the
 /// file dequantized to fp32 (NativeGgufTests; the Q8_0 rounding llama.cpp's CPU kernels make too);
@@ -157,7 +158,7 @@ internal static unsafe class Q4Kernels
 
     /// <summary>
     /// One group's bytes times one position's 4 inputs, into its running sum: int32 lanes by vpdpbusd
-    /// where this width has it; else int16 lanes for 4 bits, int32 for 6. Every form is exact.
+    /// where this width has it; else int16 lanes for 4 bits, int32 for 5 and 6. Every form is exact.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static V Step<Q, V>(V sum, V bytes, V x) where Q : IQ4Format where V : struct, IVec<V>
@@ -303,7 +304,8 @@ internal static unsafe class Q4Kernels
         V.Store(total + V.Count, V.MultiplyAdd(oHi, negSum, V.MultiplyAdd(V.ConvertInt32(Finish<Q, V>(dotHi)), V.Multiply(sHi, dv), V.Load(total + V.Count))));
     }
 
-    static void RunScalar<Q>(int n, int outCount, byte* data, sbyte* xq, float* scale, float* msum, float* y, float* bias, int rows, int tileStart, int tileEnd)
+    /// <summary>The plain loops every vector kernel must agree with (internal for the tests, which compare them bit for bit).</summary>
+    internal static void RunScalar<Q>(int n, int outCount, byte* data, sbyte* xq, float* scale, float* msum, float* y, float* bias, int rows, int tileStart, int tileEnd)
         where Q : IQ4Format
     {
         long tileBytes = Q.TileBytes(n);

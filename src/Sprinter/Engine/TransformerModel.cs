@@ -78,6 +78,10 @@ public sealed class TransformerModel : IDisposable
     public static TransformerModel FromTensors(ModelConfig config, Func<string, (float[] Data, long[] Shape)?> tensor, WeightType type, string source,
         FloatArrayPool? arrays = null, Func<string, (MatrixPart Part, long[] Shape)?>? blocks = null)
     {
+        // These run only a GGUF file's blocks (GgufModel.Load packs the rest at q8_0); ggml's quantizers for them are not ported.
+        if (type is WeightType.Q5_K or WeightType.Q6_K)
+            throw new InvalidInputException($"{source}: --dtype {type.Name()} runs only the {type.Name().ToUpperInvariant()} tensors of a GGUF file (there is no {type.Name()} quantizer at load); " +
+                "give a GGUF file that holds them, or use --dtype q4_k or q8_0.");
         int d = config.EmbeddingSize, f = config.InnerSize, v = config.VocabSize, p = config.MaxPositions, kv = config.KeyValueSize, q = config.QuerySize;
         var names = Architectures.Names(config);
         float[] Get(string name, params long[] shape)

@@ -50,6 +50,12 @@ internal unsafe interface IVec<TSelf> where TSelf : struct, IVec<TSelf>
     /// <paramref name="odd"/> is false, 2 and 3 when true (one plane serves two groups).
     /// </summary>
     static abstract void LoadSixBitBytes(byte* low, byte* high, bool odd, out TSelf lo, out TSelf hi);
+    /// <summary>
+    /// 5-bit values as bytes: the nibbles of <paramref name="low"/> (as <see cref="LoadNibbleBytes"/>),
+    /// bit 4 from <paramref name="high"/>: bit <paramref name="field"/> (0..3) of each byte for lo, bit
+    /// 4 + <paramref name="field"/> for hi (one plane serves four groups).
+    /// </summary>
+    static abstract void LoadFiveBitBytes(byte* low, byte* high, int field, out TSelf lo, out TSelf hi);
     /// <summary>True where <see cref="DotBytes"/> is one instruction at this width (AVX-VNNI's vpdpbusd, 128/256-bit only in .NET 10).</summary>
     static abstract bool DotProduct { get; }
     /// <summary>int32 lanes: acc + the 4 products of unsigned by signed bytes in each (vpdpbusd); only where <see cref="DotProduct"/>.</summary>
@@ -212,6 +218,18 @@ internal readonly unsafe struct Vec512(Vector512<float> v) : IVec<Vec512>
         hi = new((Vector512.ShiftRightLogical(b.AsUInt16(), 4).AsByte() & m | fHi.AsByte() & top).AsSingle());
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadFiveBitBytes(byte* low, byte* high, int field, out Vec512 lo, out Vec512 hi)
+    {
+        var b = Vector512.Load(low);
+        var h = Vector512.Load(high).AsUInt16();
+        var m = Vector512.Create((byte)15);
+        var top = Vector512.Create((byte)0x10);
+        // Bit f (lo) and bit 4 + f (hi) of each byte moved to bit 4; 16-bit shifts, the mask drops what crossed bytes.
+        lo = new((b & m | Vector512.ShiftLeft(h, 4 - field).AsByte() & top).AsSingle());
+        hi = new((Vector512.ShiftRightLogical(b.AsUInt16(), 4).AsByte() & m | Vector512.ShiftRightLogical(h, field).AsByte() & top).AsSingle());
+    }
+
     // .NET 10 has no 512-bit vpdpbusd (AvxVnni is VEX, 128/256-bit; Avx10v1.V512 has none).
     public static bool DotProduct => false;
     public static Vec512 DotBytes(Vec512 acc, Vec512 u, Vec512 s) => throw new NotSupportedException();
@@ -312,6 +330,18 @@ internal readonly unsafe struct Vec256(Vector256<float> v) : IVec<Vec256>
         hi = new((Vector256.ShiftRightLogical(b.AsUInt16(), 4).AsByte() & m | fHi.AsByte() & top).AsSingle());
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadFiveBitBytes(byte* low, byte* high, int field, out Vec256 lo, out Vec256 hi)
+    {
+        var b = Vector256.Load(low);
+        var h = Vector256.Load(high).AsUInt16();
+        var m = Vector256.Create((byte)15);
+        var top = Vector256.Create((byte)0x10);
+        // Bit f (lo) and bit 4 + f (hi) of each byte moved to bit 4; 16-bit shifts, the mask drops what crossed bytes.
+        lo = new((b & m | Vector256.ShiftLeft(h, 4 - field).AsByte() & top).AsSingle());
+        hi = new((Vector256.ShiftRightLogical(b.AsUInt16(), 4).AsByte() & m | Vector256.ShiftRightLogical(h, field).AsByte() & top).AsSingle());
+    }
+
     public static bool DotProduct => AvxVnni.IsSupported;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vec256 DotBytes(Vec256 acc, Vec256 u, Vec256 s) => new(AvxVnni.MultiplyWideningAndAdd(acc._v.AsInt32(), u._v.AsByte(), s._v.AsSByte()).AsSingle());
@@ -405,6 +435,18 @@ internal readonly unsafe struct Vec128(Vector128<float> v) : IVec<Vec128>
         var fHi = odd ? Vector128.ShiftRightLogical(h, 2) : Vector128.ShiftLeft(h, 2);
         lo = new((b & m | fLo.AsByte() & top).AsSingle());
         hi = new((Vector128.ShiftRightLogical(b.AsUInt16(), 4).AsByte() & m | fHi.AsByte() & top).AsSingle());
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadFiveBitBytes(byte* low, byte* high, int field, out Vec128 lo, out Vec128 hi)
+    {
+        var b = Vector128.Load(low);
+        var h = Vector128.Load(high).AsUInt16();
+        var m = Vector128.Create((byte)15);
+        var top = Vector128.Create((byte)0x10);
+        // Bit f (lo) and bit 4 + f (hi) of each byte moved to bit 4; 16-bit shifts, the mask drops what crossed bytes.
+        lo = new((b & m | Vector128.ShiftLeft(h, 4 - field).AsByte() & top).AsSingle());
+        hi = new((Vector128.ShiftRightLogical(b.AsUInt16(), 4).AsByte() & m | Vector128.ShiftRightLogical(h, field).AsByte() & top).AsSingle());
     }
 
     public static bool DotProduct => AvxVnni.IsSupported;

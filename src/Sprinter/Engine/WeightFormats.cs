@@ -147,7 +147,7 @@ internal readonly unsafe struct Q8Format : IWeightFormat
 }
 
 /// <summary>
-/// A weight format with 4- or 6-bit quants q and per-(lane, sub-block) s and o: w = q s - o. Tiles
+/// A weight format with 4-, 5- or 6-bit quants q and per-(lane, sub-block) s and o: w = q s - o. Tiles
 /// keep the file's bits: nothing is re-rounded. The quants are laid out for integer dot products
 /// (<see cref="Q4Kernels"/>): a sub-block's rows go in groups of 4 inputs, 64 bytes a group
 /// (32 lanes x 4 inputs x 4 bits); within a group each strip of 2 x Count lanes (Count = the kernels'
@@ -167,8 +167,8 @@ internal unsafe interface IQ4Format
     static abstract int SubBytes { get; }
     /// <summary>
     /// True where a whole sub-block's pair products fit int16 lanes (4-bit: 8 groups x 2 x 15 x 127 =
-    /// 30,480), so the kernels widen to int32 once per sub-block; false (6-bit: 2 x 63 x 127 = 16,002 per
-    /// group) widens every group.
+    /// 30,480), so the kernels widen to int32 once per sub-block; false (5-bit: 8 x 2 x 31 x 127 = 62,992
+    /// could pass int16; 6-bit: 2 x 63 x 127 = 16,002 per group) widens every group.
     /// </summary>
     static abstract bool ShortSums { get; }
     /// <summary>Group <paramref name="group"/> (4 inputs) of a sub-block's quants (from <see cref="SubBlock"/>) for lanes [lane, lane + 2 Count) as bytes.</summary>
@@ -177,7 +177,7 @@ internal unsafe interface IQ4Format
     static abstract byte* SubBlock<V>(byte* tile, int index, int lane, out V sLo, out V sHi, out V oLo, out V oHi) where V : struct, IVec<V>;
     /// <summary>One lane's s and o of a sub-block, computed as <see cref="SubBlock"/> computes them.</summary>
     static abstract void SubBlockScalar(byte* tile, int index, int lane, out float s, out float o);
-    /// <summary>One quant q (0..15, or 0..63 for Q6_K).</summary>
+    /// <summary>One quant q (0..15, 0..31 for Q5_K, 0..63 for Q6_K).</summary>
     static abstract int Quant(byte* tile, int row, int lane);
     /// <summary>One weight as a float, exactly as ggml's dequantize_row_* gives it.</summary>
     static abstract float Get(byte* tile, int row, int lane);

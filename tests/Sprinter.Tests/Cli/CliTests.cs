@@ -56,6 +56,7 @@ public class CliTests
     [InlineData("--max-tokens", "500", "n_positions")]
     [InlineData("--max-tokens", "many", "many")]
     [InlineData("--dtype", "int4", "--dtype")]
+    [InlineData("--dtype", "q5_k", "--dtype q5_k")]   // no Q5_K quantizer: a folder is refused
     [InlineData("--mode", "turbo", "--mode must be ar, ar-draft, sd or sprinter, got 'turbo'.")]
     public void BadOptionsExitWithCode2AndOneLine(string option, string value, string mentioned)
     {

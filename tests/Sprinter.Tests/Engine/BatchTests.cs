@@ -21,12 +21,14 @@ public class BatchTests
         yield return ["gpt_neo", WeightType.BF16];
         yield return ["gpt2", WeightType.Q4_0];
         yield return ["gpt2-256", WeightType.Q4_K];   // Q4_K needs inputs in multiples of 256
+        yield return ["llama-256", WeightType.Q5_K];  // every matrix from random Q5_K blocks, as a file's
     }
 
     static ModelConfig Config(string family) => family switch
     {
         "gpt2" => TestModels.TinyConfig(vocab: 300, d: 64, heads: 4),
         "gpt2-256" => TestModels.TinyConfig(vocab: 300, d: 256, heads: 4, layers: 1),
+        "llama-256" => ArchitectureTests.TinyLlama("llama", kvHeads: 2, vocab: 300) with { EmbeddingSize = 256, InnerSize = 256, LayerCount = 1 },
         "llama" => ArchitectureTests.TinyLlama("llama", kvHeads: 2, vocab: 300),
         "qwen3" => ArchitectureTests.TinyLlama("qwen3", kvHeads: 2, vocab: 300) with { QueryKeyNorm = true, HeadDimension = 16 },
         _ => ModelConfig.Parse("""
@@ -40,7 +42,8 @@ public class BatchTests
     public void ABatchedPassGivesEachSessionTheBitsOfItsOwnPass(string family, WeightType type)
     {
         var c = Config(family);
-        using var model = TestModels.Model(c, RandomModel.CreateTensors(c, seed: 7, lnNoise: 0.1f), type);
+        var tensors = RandomModel.CreateTensors(c, seed: 7, lnNoise: 0.1f);
+        using var model = type == WeightType.Q5_K ? FromQ5KBlocks(c, tensors) : TestModels.Model(c, tensors, type);
         // (cached prefix, new tokens, logit rows) per sequence.
         (int Prefix, int New, int Logits)[] shapes = [(3, 1, 1), (0, 5, 5), (10, 9, 3), (1, 2, 1), (7, 1, 1), (4, 8, 8), (2, 3, 2)];
         var rng = new Random(11);
@@ -78,6 +81,18 @@ public class BatchTests
             alone[i].Forward([i + 1], 1);
             Assert.True(alone[i].Logits(0).SequenceEqual(batched[i].Logits(0)), $"{family} {type}: sequence {i}, next step differs");
         }
+    }
+
+    /// <summary>The model with every matrix (all [out, in] with inputs in multiples of 256) as random Q5_K blocks, the rest as given.</summary>
+    static TransformerModel FromQ5KBlocks(ModelConfig c, Dictionary<string, (float[] Data, long[] Shape)> tensors)
+    {
+        var model = TransformerModel.FromTensors(c, n => tensors.TryGetValue(n, out var v) ? v : null, WeightType.Q8_0, "test", null,
+            name => tensors.TryGetValue(name, out var t) && t.Shape is [var output, var input] && input % 256 == 0
+                ? (new MatrixPart { Outputs = (int)output, Blocks = Q4FormatTests.RandomQ5K((int)input, (int)output, name.Sum(ch => ch)), Type = WeightType.Q5_K }, t.Shape)
+                : null);
+        var matrices = model.Layers.SelectMany(l => new[] { l.Qkv, l.AttnProj, l.Fc, l.FcProj }).Append(model.TokenEmbedding).Append(model.OutputProjection);
+        Assert.All(matrices.SelectMany(m => m.Types), t => Assert.Equal(WeightType.Q5_K, t));
+        return model;
     }
 
     [Fact]

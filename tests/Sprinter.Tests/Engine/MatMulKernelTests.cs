@@ -55,6 +55,37 @@ public class MatMulKernelTests
             }
     }
 
+    public static TheoryData<WeightType, int, int, int> FileOnlyShapes()
+    {
+        var data = new TheoryData<WeightType, int, int, int>();
+        foreach (var type in new[] { WeightType.Q5_K, WeightType.Q6_K })
+            foreach (var (input, output) in new[] { (256, 96), (512, 45), (256, 33) })
+                foreach (int rows in new[] { 1, 2, 3, 4, 5, 6, 7, 8, 11, 13, 17 })
+                    if (input * output * rows < 200_000) data.Add(type, input, output, rows);
+        return data;
+    }
+
+    /// <summary>As <see cref="MultiplyMatchesTheStoredWeights"/> for the types packed only from a file's blocks (random blocks here).</summary>
+    [Theory]
+    [MemberData(nameof(FileOnlyShapes))]
+    public void FileBlocksMultiplyAsTheirStoredWeights(WeightType type, int input, int output, int rows)
+    {
+        var blocks = type == WeightType.Q5_K ? Q4FormatTests.RandomQ5K(input, output, input + output) : Q4FormatTests.RandomQ6K(input, output, input + output);
+        var x = RandomArray(rows * input, seed: rows);
+        var bias = RandomArray(output, seed: 5);
+        using var m = PackedMatrix.FromParts([new MatrixPart { Outputs = output, Blocks = blocks, Type = type }], input, outIn: true);
+        var y = new float[rows * output];
+        m.Multiply(x, y, rows, bias);
+        var xs = ActivationBlocks.RoundTrip(x, input);
+        for (int p = 0; p < rows; p++)
+            for (int o = 0; o < output; o++)
+            {
+                double expected = bias[o];
+                for (int i = 0; i < input; i++) expected += (double)m.Get(i, o) * xs[p * input + i];
+                Assert.True(Math.Abs(y[p * output + o] - expected) <= 1e-5 * input, $"{type} {input}x{output} rows={rows}: y[{p},{o}] = {y[p * output + o]}, expected {expected}");
+            }
+    }
+
     [Fact]
     public void PortableIntegerStepsMatchTheHardwareOnes()
     {

@@ -8,7 +8,7 @@ using Xunit.Abstractions;
 namespace Sprinter.Tests.Engine;
 
 /// <summary>
-/// Files llama.cpp quantized, run at <c>--dtype auto</c> (Q4_0, Q4_K and Q6_K tensors kept as their
+/// Files llama.cpp quantized, run at <c>--dtype auto</c> (Q4_0, Q4_K, Q5_K and Q6_K tensors kept as their
 /// blocks) against the same file dequantized to fp32: the weights are the same numbers, so the
 /// logits may differ only by the 8-bit rounding of the activations and fp32 summation order.
 /// </summary>
@@ -25,6 +25,7 @@ public class NativeGgufTests(ITestOutputHelper output)
     [InlineData(LLamaFtype.MOSTLY_Q4_0, WeightType.Q4_0)]
     [InlineData(LLamaFtype.MOSTLY_Q4_K_M, WeightType.Q4_K)]
     [InlineData(LLamaFtype.MOSTLY_Q6_K, WeightType.Q6_K)]
+    [InlineData(LLamaFtype.MOSTLY_Q5_K_M, WeightType.Q5_K)]   // Q5_K with Q6_K for some tensors
     public void NativeBlocksGiveTheLogitsOfTheDequantizedFile(LLamaFtype quantization, WeightType expected)
     {
         // Tied embeddings: llama.cpp leaves a separate output matrix of this tiny vocabulary (260) in F32,
@@ -65,5 +66,31 @@ public class NativeGgufTests(ITestOutputHelper output)
         }
         output.WriteLine($"max |logit diff| {worst:E2} = {worst / scale:E2} of max |logit| {scale:F3} ({MatMulKernels.InstructionSet})");
         Assert.True(worst <= RelativeTolerance * scale, $"max |logit diff| {worst:E3} > {RelativeTolerance:E0} of {scale:F3}");
+        if (expected == WeightType.Q5_K)
+        {
+            // An explicit q5_k keeps the Q5_K tensors and runs the others (here the Q6_K ones) as q8_0.
+            using var explicitQ5K = LanguageModel.Load(quantized, WeightType.Q5_K);
+            var kept = explicitQ5K.Model.Layers.SelectMany(l => new[] { l.Qkv, l.AttnProj, l.Fc, l.FcProj }).SelectMany(m => m.Types).Distinct().ToList();
+            Assert.Contains(WeightType.Q5_K, kept);
+            Assert.DoesNotContain(WeightType.Q6_K, kept);
+            Assert.Equal(WeightType.Q5_K, explicitQ5K.Model.WeightType);
+        }
+    }
+
+    [Fact]
+    public void Q5KIsRefusedWithOneLineWhereNoFileBlocksAreQ5K()
+    {
+        // There is no Q5_K quantizer at load: a folder, or a GGUF file without Q5_K tensors, cannot run as q5_k.
+        var c = GgufTests.Family("llama", d: 256, inner: 512) with { HeadCount = 4, KeyValueHeadCount = 2, HeadDimension = 0, MaxPositions = 64 };
+        string folder = GgufTests.Folder(c, 93);
+        var e = Assert.Throws<InvalidInputException>(() => LanguageModel.Load(folder, WeightType.Q5_K));
+        Assert.Contains("--dtype q5_k", e.Message);
+        Assert.DoesNotContain("\n", e.Message);
+        string f32 = Path.Combine(folder, "model-f32.gguf");
+        GgufWriter.Convert(folder, f32, GgufType.F32);
+        e = Assert.Throws<InvalidInputException>(() => LanguageModel.Load(f32, WeightType.Q5_K));
+        Assert.Contains("--dtype q5_k", e.Message);
+        Assert.Equal(WeightType.Q5_K, WeightTypes.Parse("q5_k"));
+        Assert.Equal("q5_k", WeightType.Q5_K.Name());
     }
 }

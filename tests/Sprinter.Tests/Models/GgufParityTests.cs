@@ -32,6 +32,7 @@ public class GgufParityTests(ITestOutputHelper output)
     [InlineData("llama", LLamaFtype.MOSTLY_Q8_0)]
     [InlineData("llama", LLamaFtype.MOSTLY_Q4_K_M)]   // Q4_K with Q6_K for some tensors
     [InlineData("llama", LLamaFtype.MOSTLY_Q6_K)]
+    [InlineData("llama", LLamaFtype.MOSTLY_Q5_K_M)]   // Q5_K with Q6_K for some tensors
     [InlineData("qwen2", LLamaFtype.MOSTLY_Q4_K_M)]
     [InlineData("qwen3", LLamaFtype.MOSTLY_Q6_K)]
     [InlineData("qwen2", LLamaFtype.MOSTLY_Q8_0)]
@@ -47,8 +48,11 @@ public class GgufParityTests(ITestOutputHelper output)
         int[] prompt = TestModels.RandomTokens(PromptLength, c.VocabSize, seed: 82);
         var (llamaLogits, llamaContinuation) = LlamaCpp(quantized, prompt);
         using var exact = LanguageModel.Load(quantized, WeightType.F32);       // the file's weights, dequantized
-        using var auto = LanguageModel.Load(quantized);                         // --dtype auto: Q4_K / Q6_K native, other types q8_0
-        Assert.Equal(quantization switch { LLamaFtype.MOSTLY_Q4_K_M => WeightType.Q4_K, LLamaFtype.MOSTLY_Q6_K => WeightType.Q6_K, _ => WeightType.Q8_0 }, auto.Model.WeightType);
+        using var auto = LanguageModel.Load(quantized);                         // --dtype auto: Q4_K / Q5_K / Q6_K native, other types q8_0
+        Assert.Equal(quantization switch
+        {
+            LLamaFtype.MOSTLY_Q4_K_M => WeightType.Q4_K, LLamaFtype.MOSTLY_Q5_K_M => WeightType.Q5_K, LLamaFtype.MOSTLY_Q6_K => WeightType.Q6_K, _ => WeightType.Q8_0,
+        }, auto.Model.WeightType);
         if (quantization == LLamaFtype.MOSTLY_Q8_0)
         {
             // Q8_0 stays Q8_0 block for block: the file llama.cpp quantized runs exactly as our own
@@ -150,6 +154,7 @@ public class GgufParityTests(ITestOutputHelper output)
     [Theory]
     [InlineData(LLamaFtype.MOSTLY_Q8_0)]
     [InlineData(LLamaFtype.MOSTLY_Q4_K_M)]
+    [InlineData(LLamaFtype.MOSTLY_Q5_K_M)]
     [InlineData(LLamaFtype.MOSTLY_Q6_K)]
     public void TheShippedTargetQuantizedByLlamaCppContinuesAsInLlamaCpp(LLamaFtype quantization)
     {

@@ -16,6 +16,7 @@ public sealed record EngineReport(string Model, string InstructionSet, int Threa
         "q8_0" => "Q8_0",
         "q4_0" => "Q4_0",
         "q4_k" => "Q4_K_M",
+        "q5_k" => "Q5_K_M",
         _ => null,
     };
 

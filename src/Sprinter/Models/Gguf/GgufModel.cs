@@ -78,21 +78,30 @@ public static class GgufModel
     /// <summary>The file's weights as the one transformer at <paramref name="type"/> (null: <see cref="AutoWeightType"/>).</summary>
     /// <remarks>
     /// Auto runs each matrix in its own block type where a native one exists (Q8_0 through its exact
-    /// float values, Q4_0, Q4_K and Q6_K as the file's blocks) and the rest (Q4_1, Q5_*, Q2_K, Q3_K,
-    /// Q5_K) as q8_0. An explicit q4_0 or q4_k keeps the tensors already in that type as they are
-    /// and quantizes the others with ggml's reference quantizer.
+    /// float values, Q4_0, Q4_K, Q5_K and Q6_K as the file's blocks) and the rest (Q4_1, Q5_0, Q5_1,
+    /// Q2_K, Q3_K) as q8_0. An explicit q4_0 or q4_k keeps the tensors already in that type as they are
+    /// and quantizes the others with ggml's reference quantizer; an explicit q5_k (there is no Q5_K
+    /// quantizer) keeps the Q5_K tensors and runs the others as q8_0, and needs a file that has some.
     /// </remarks>
     public static TransformerModel Load(GgufFile f, ModelConfig c, WeightType? type)
     {
         var pool = new FloatArrayPool();
         Func<GgmlType, bool>? native = type switch
         {
-            null => t => t is GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q6_K,
+            null => t => t is GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K,
             WeightType.Q4_0 => t => t == GgmlType.Q4_0,
             WeightType.Q4_K => t => t == GgmlType.Q4_K,
+            WeightType.Q5_K => t => t == GgmlType.Q5_K,
             _ => null,
         };
-        var fallback = type ?? (AutoWeightType(f) is WeightType.Q4_0 or WeightType.Q4_K or WeightType.Q6_K ? WeightType.Q8_0 : AutoWeightType(f));
+        if (type == WeightType.Q5_K && !f.TensorList.Any(t => t.Type == GgmlType.Q5_K && t.Dimensions.Length == 2))
+            throw new InvalidInputException($"{f.Path}: --dtype q5_k keeps a file's Q5_K tensors as they are, and this file has none (there is no q5_k quantizer at load); use --dtype auto, q4_k or q8_0.");
+        var fallback = type switch
+        {
+            null => AutoWeightType(f) is WeightType.Q4_0 or WeightType.Q4_K or WeightType.Q5_K or WeightType.Q6_K ? WeightType.Q8_0 : AutoWeightType(f),
+            WeightType.Q5_K => WeightType.Q8_0,
+            _ => type.Value,
+        };
         return TransformerModel.FromTensors(c, Tensors(f, c, pool), fallback, f.Path, pool, native is null ? null : Blocks(f, c, native))
             .WithWeightType(type ?? AutoWeightType(f));
     }
@@ -127,7 +136,7 @@ public static class GgufModel
                     }
                 data = halves;
             }
-            var type = t.Type switch { GgmlType.Q4_0 => WeightType.Q4_0, GgmlType.Q6_K => WeightType.Q6_K, _ => WeightType.Q4_K };
+            var type = t.Type switch { GgmlType.Q4_0 => WeightType.Q4_0, GgmlType.Q5_K => WeightType.Q5_K, GgmlType.Q6_K => WeightType.Q6_K, _ => WeightType.Q4_K };
             return (new MatrixPart { Outputs = rows, Blocks = data, Type = type }, [rows, cols]);
         };
     }
@@ -172,17 +181,21 @@ public static class GgufModel
 
     /// <summary>
     /// <c>--dtype auto</c> for a GGUF file: Q8_0 stays q8_0 (bit-exact: the same blocks of 32 with
-    /// one scale), Q4_0, Q4_K and Q6_K run natively as their blocks, the other 4-, 5- and 6-bit and K types
+    /// one scale), Q4_0, Q4_K, Q5_K and Q6_K run natively as their blocks, the other 4- and 5-bit and K types
     /// become q8_0 (8 bits hold every value they decode to within half a step of its block's scale),
     /// an all-BF16 file stays bf16, and F16 or F32 run as fp32. A mixed file is named after the type
-    /// of most of its weights (a Q4_K_M file: q4_k, its Q6_K tensors running as q6_k).
+    /// of most of its weights (a Q4_K_M file: q4_k, its Q6_K tensors running as q6_k; a Q5_K_M file: q5_k).
     /// </summary>
     public static WeightType AutoWeightType(GgufFile f)
     {
         var matrices = f.TensorList.Where(t => t.Dimensions.Length == 2).ToList();
         // A quantized file is named after the run-time type that holds most of its weights.
         if (matrices.Any(t => t.Type is not (GgmlType.F32 or GgmlType.F16 or GgmlType.BF16)))
-            return matrices.GroupBy(t => t.Type switch { GgmlType.Q4_0 => WeightType.Q4_0, GgmlType.Q4_K => WeightType.Q4_K, GgmlType.Q6_K => WeightType.Q6_K, _ => WeightType.Q8_0 })
+            return matrices.GroupBy(t => t.Type switch
+                {
+                    GgmlType.Q4_0 => WeightType.Q4_0, GgmlType.Q4_K => WeightType.Q4_K, GgmlType.Q5_K => WeightType.Q5_K, GgmlType.Q6_K => WeightType.Q6_K,
+                    _ => WeightType.Q8_0,
+                })
                 .MaxBy(g => g.Sum(t => t.ElementCount))!.Key;
         return matrices.Count > 0 && matrices.All(t => t.Type == GgmlType.BF16) ? WeightType.BF16 : WeightType.F32;
     }
