@@ -85,7 +85,7 @@ public sealed unsafe class PackedMatrix : IDisposable
 
     /// <summary>
     /// A run of tiles of one type. A matrix has one, or several when its fused parts come from a
-    /// file in different block types (a Q4_K_M file's q and k in Q4_K, v in Q6_K run as q8_0).
+    /// file in different block types (a Q4_K_M file's q and k in Q4_K beside v in Q6_K, each run natively).
     /// </summary>
     readonly record struct Segment(int TileStart, int TileEnd, WeightType Type, long Offset, long TileBytes);
 

@@ -17,6 +17,7 @@ public sealed record EngineReport(string Model, string InstructionSet, int Threa
         "q4_0" => "Q4_0",
         "q4_k" => "Q4_K_M",
         "q5_k" => "Q5_K_M",
+        "q6_k" => "Q6_K",
         _ => null,
     };
 
