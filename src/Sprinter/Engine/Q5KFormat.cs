@@ -33,22 +33,14 @@ internal readonly unsafe struct Q5KFormat : IQ4Format
     {
         byte* super = tile + (long)(index >> 3) * SuperBytes;
         byte* sub = super + 256 + (index & 7) * Sub;
-        float* d = (float*)super + lane, dmin = (float*)(super + 128) + lane;
-        V dLo = V.Load(d), dHi = V.Load(d + V.Count), mLo = V.Load(dmin), mHi = V.Load(dmin + V.Count);
-        V.LoadUInt8(sub + lane, out var scLo, out var scHi);
-        V.LoadUInt8(sub + 32 + lane, out var minLo, out var minHi);
-        // d * sc and dmin * m are exact in fp32 (11-bit by 6-bit products), as ggml computes them.
-        sLo = V.Multiply(dLo, scLo); sHi = V.Multiply(dHi, scHi);
-        oLo = V.Multiply(mLo, minLo); oHi = V.Multiply(mHi, minHi);
+        KScales.Load(super, sub, lane, out sLo, out sHi, out oLo, out oHi);
         return sub + 64;
     }
 
     public static void SubBlockScalar(byte* tile, int index, int lane, out float s, out float o)
     {
         byte* super = tile + (long)(index >> 3) * SuperBytes;
-        byte* sub = super + 256 + (index & 7) * Sub;
-        s = ((float*)super)[lane] * sub[lane];
-        o = ((float*)(super + 128))[lane] * sub[32 + lane];
+        KScales.Scalar(super, super + 256 + (index & 7) * Sub, lane, out s, out o);
     }
 
     /// <summary>The byte of a sub-block's fifth-bit planes holding (row, lane), and the bit.</summary>

@@ -185,6 +185,33 @@ internal unsafe interface IQ4Format
     static abstract void PackBlocks(byte* rows, long stride, int lanes, int input, byte* tile);
 }
 
+/// <summary>
+/// The scales of Q4_K's and Q5_K's repacked super-blocks, which share their header: the 32 lanes' d
+/// then dmin as fp32 (256 bytes), and at the start of each sub-block the lanes' 6-bit sc then m as
+/// bytes (64); w = (d sc) q - (dmin m).
+/// </summary>
+internal static unsafe class KScales
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Load<V>(byte* super, byte* sub, int lane, out V sLo, out V sHi, out V oLo, out V oHi) where V : struct, IVec<V>
+    {
+        float* d = (float*)super + lane, dmin = (float*)(super + 128) + lane;
+        V dLo = V.Load(d), dHi = V.Load(d + V.Count), mLo = V.Load(dmin), mHi = V.Load(dmin + V.Count);
+        V.LoadUInt8(sub + lane, out var scLo, out var scHi);
+        V.LoadUInt8(sub + 32 + lane, out var minLo, out var minHi);
+        // d * sc and dmin * m are exact in fp32 (11-bit by 6-bit products), as ggml computes them.
+        sLo = V.Multiply(dLo, scLo); sHi = V.Multiply(dHi, scHi);
+        oLo = V.Multiply(mLo, minLo); oHi = V.Multiply(mHi, minHi);
+    }
+
+    /// <summary>One lane's s and o, as <see cref="Load"/> computes them.</summary>
+    public static void Scalar(byte* super, byte* sub, int lane, out float s, out float o)
+    {
+        s = ((float*)super)[lane] * sub[lane];
+        o = ((float*)(super + 128))[lane] * sub[32 + lane];
+    }
+}
+
 internal static unsafe class Q4Layout
 {
     public const int GroupBytes = 64;
@@ -301,22 +328,14 @@ internal readonly unsafe struct Q4KFormat : IQ4Format
     {
         byte* super = tile + (long)(index >> 3) * SuperBytes;
         byte* sub = super + 256 + (index & 7) * SubBytes;
-        float* d = (float*)super + lane, dmin = (float*)(super + 128) + lane;
-        V dLo = V.Load(d), dHi = V.Load(d + V.Count), mLo = V.Load(dmin), mHi = V.Load(dmin + V.Count);
-        V.LoadUInt8(sub + lane, out var scLo, out var scHi);
-        V.LoadUInt8(sub + 32 + lane, out var minLo, out var minHi);
-        // d * sc and dmin * m are exact in fp32 (11-bit by 6-bit products), as ggml computes them.
-        sLo = V.Multiply(dLo, scLo); sHi = V.Multiply(dHi, scHi);
-        oLo = V.Multiply(mLo, minLo); oHi = V.Multiply(mHi, minHi);
+        KScales.Load(super, sub, lane, out sLo, out sHi, out oLo, out oHi);
         return sub + 64;
     }
 
     public static void SubBlockScalar(byte* tile, int index, int lane, out float s, out float o)
     {
         byte* super = tile + (long)(index >> 3) * SuperBytes;
-        byte* sub = super + 256 + (index & 7) * SubBytes;
-        s = ((float*)super)[lane] * sub[lane];
-        o = ((float*)(super + 128))[lane] * sub[32 + lane];
+        KScales.Scalar(super, super + 256 + (index & 7) * SubBytes, lane, out s, out o);
     }
 
     public static int Quant(byte* tile, int row, int lane)
