@@ -87,6 +87,25 @@ public class LmTrainerTests
     }
 
     [Fact]
+    public void InitContinuesFromTheGivenModelAndRefusesAnotherShape()
+    {
+        var corpus = Corpus();
+        TrainingOptions Run(string name, int steps) => Tiny(corpus, name, steps) with { EmbeddingSize = 32, Heads = 4, LearningRate = 3e-3, WarmupSteps = 5 };
+        var first = LmTrainer.Run(Run("first", 60));
+        // Continued from the trained weights, the first step's loss is the trained model's, far below a fresh start's ln(257).
+        var continued = LmTrainer.Run(Run("continued", 5) with { InitFolder = first.OutputFolder, Seed = 7 });
+        var fresh = LmTrainer.Run(Run("fresh", 5) with { Seed = 7 });
+        double Start(TrainingResult r) => double.Parse(LogRows(r.OutputFolder)[0][3], CultureInfo.InvariantCulture);
+        Assert.True(Start(continued) < 0.5 * Start(fresh), $"first-step loss: continued {Start(continued):F3}, fresh {Start(fresh):F3}");
+        Assert.True(Start(continued) < 1.5 * first.FinalTrainLoss!.Value + 0.2, $"continued starts at {Start(continued):F3}, the first run ended at {first.FinalTrainLoss:F3}");
+
+        var e = Assert.Throws<InvalidInputException>(() => LmTrainer.Run(Run("other", 2) with { InitFolder = first.OutputFolder, Layers = 1 }));
+        Assert.Contains(first.OutputFolder, e.Message);
+        Assert.Contains("layers", e.Message);
+        Assert.False(File.Exists(Path.Combine(corpus.Root, "other", "model.safetensors")));
+    }
+
+    [Fact]
     public void LossGoesDownOnRepetitiveText()
     {
         var corpus = Corpus();
