@@ -62,10 +62,8 @@ internal readonly unsafe struct Q5KFormat : IQ4Format
 
     public static float Get(byte* tile, int row, int lane)
     {
-        byte* super = tile + (long)(row / 256) * SuperBytes;
-        byte* sub = super + 256 + (row / 32 % 8) * Sub;
-        float d = ((float*)super)[lane] * sub[lane], m = ((float*)(super + 128))[lane] * sub[32 + lane];
-        return d * QuantAt(sub + 64, row % 32, lane) - m;
+        SubBlockScalar(tile, row / 32, lane, out float s, out float o);
+        return s * Quant(tile, row, lane) - o;
     }
 
     public static void PackBlocks(byte* rows, long stride, int lanes, int input, byte* tile)
@@ -77,16 +75,12 @@ internal readonly unsafe struct Q5KFormat : IQ4Format
             for (int b = 0; b < input / 256; b++, block += 176)
             {
                 byte* super = tile + (long)b * SuperBytes;
-                ((float*)super)[lane] = Q4Layout.Fp16(block);
-                ((float*)(super + 128))[lane] = Q4Layout.Fp16(block + 2);
+                KScales.Pack(block, super, Sub, lane);
                 // ggml's Q5_K: d, dmin, 12 bytes of scales and mins, qh[32] (bit j of qh[l]: element 32 j + l), qs[128] as Q4_K's.
                 byte* qh = block + 16;
                 for (int j = 0; j < 8; j++)
                 {
                     byte* sub = super + 256 + j * Sub;
-                    Models.Gguf.GgmlQuantizer.ScaleMinK4(block + 4, j, out int sc, out int m);
-                    sub[lane] = (byte)sc;
-                    sub[32 + lane] = (byte)m;
                     byte* qs = block + 48 + (j / 2) * 32;
                     int shift = 4 * (j & 1);
                     for (int l = 0; l < 32; l++)

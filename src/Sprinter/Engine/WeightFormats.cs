@@ -204,6 +204,23 @@ internal static unsafe class KScales
         oLo = V.Multiply(mLo, minLo); oHi = V.Multiply(mHi, minHi);
     }
 
+    /// <summary>
+    /// One lane's header from a GGUF Q4_K/Q5_K block (fp16 d and dmin, then 12 bytes of 6-bit
+    /// (scale, min) pairs): d and dmin widened exactly, each sub-block's sc and m unpacked to a byte.
+    /// </summary>
+    public static void Pack(byte* block, byte* super, int subBytes, int lane)
+    {
+        ((float*)super)[lane] = Q4Layout.Fp16(block);
+        ((float*)(super + 128))[lane] = Q4Layout.Fp16(block + 2);
+        for (int j = 0; j < 8; j++)
+        {
+            byte* sub = super + 256 + j * subBytes;
+            Models.Gguf.GgmlQuantizer.ScaleMinK4(block + 4, j, out int sc, out int m);
+            sub[lane] = (byte)sc;
+            sub[32 + lane] = (byte)m;
+        }
+    }
+
     /// <summary>One lane's s and o, as <see cref="Load"/> computes them.</summary>
     public static void Scalar(byte* super, byte* sub, int lane, out float s, out float o)
     {
@@ -343,10 +360,8 @@ internal readonly unsafe struct Q4KFormat : IQ4Format
 
     public static float Get(byte* tile, int row, int lane)
     {
-        byte* super = tile + (long)(row / 256) * SuperBytes;
-        byte* sub = super + 256 + (row / 32 % 8) * SubBytes;
-        float d = ((float*)super)[lane] * sub[lane], m = ((float*)(super + 128))[lane] * sub[32 + lane];
-        return d * Q4Layout.Get(sub + 64, row % 32, lane) - m;
+        SubBlockScalar(tile, row / 32, lane, out float s, out float o);
+        return s * Quant(tile, row, lane) - o;
     }
 
     public static void PackBlocks(byte* rows, long stride, int lanes, int input, byte* tile)
@@ -358,14 +373,10 @@ internal readonly unsafe struct Q4KFormat : IQ4Format
             for (int b = 0; b < input / 256; b++, block += 144)
             {
                 byte* super = tile + (long)b * SuperBytes;
-                ((float*)super)[lane] = Q4Layout.Fp16(block);
-                ((float*)(super + 128))[lane] = Q4Layout.Fp16(block + 2);
+                KScales.Pack(block, super, SubBytes, lane);
                 for (int j = 0; j < 8; j++)
                 {
                     byte* sub = super + 256 + j * SubBytes;
-                    Models.Gguf.GgmlQuantizer.ScaleMinK4(block + 4, j, out int sc, out int m);
-                    sub[lane] = (byte)sc;
-                    sub[32 + lane] = (byte)m;
                     byte* qs = block + 16 + (j / 2) * 32;
                     int shift = 4 * (j & 1);
                     for (int l = 0; l < 32; l++) Q4Layout.Set(sub + 64, l, lane, (qs[l] >> shift) & 15);
